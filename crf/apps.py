@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class CrfConfig(AppConfig):
+    name = "crf"
+    verbose_name = "Visits and eCRFs"

@@ -1,0 +1,110 @@
+"""Shared fixtures: one user per role at site 01, a user of another site, fast settings."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.factories import PatientFactory, SiteFactory, SiteMembershipFactory, UserFactory
+from trials import services
+from trials.roles import Role
+
+PASSWORD = "Correct-Horse-9"
+
+
+@pytest.fixture(autouse=True)
+def _fast_settings(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    settings.SESSION_COOKIE_SECURE = False
+    settings.CSRF_COOKIE_SECURE = False
+
+
+@pytest.fixture
+def groups(db):
+    return services.roles_sync()
+
+
+@pytest.fixture
+def site(db):
+    return SiteFactory(code="01", name="Hospital Clínic")
+
+
+@pytest.fixture
+def other_site(db, site):
+    return SiteFactory(trial=site.trial, code="02", name="Other hospital")
+
+
+def make_user(groups, role: Role, *sites, username: str | None = None):
+    user = UserFactory(username=username or role.value)
+    user.groups.add(groups[role])
+    for s in sites:
+        SiteMembershipFactory(user=user, site=s)
+    return user
+
+
+@pytest.fixture
+def investigator(groups, site):
+    return make_user(groups, Role.INVESTIGATOR, site)
+
+
+@pytest.fixture
+def principal_investigator(groups, site):
+    return make_user(groups, Role.PRINCIPAL_INVESTIGATOR, site)
+
+
+@pytest.fixture
+def pharmacist(groups, site):
+    return make_user(groups, Role.PHARMACIST, site)
+
+
+@pytest.fixture
+def monitor(groups, site):
+    return make_user(groups, Role.MONITOR, site)
+
+
+@pytest.fixture
+def data_manager(groups):
+    return make_user(groups, Role.DATA_MANAGER)
+
+
+@pytest.fixture
+def unblinded_statistician(groups):
+    return make_user(groups, Role.UNBLINDED_STATISTICIAN)
+
+
+@pytest.fixture
+def trial_admin(groups):
+    return make_user(groups, Role.TRIAL_ADMIN)
+
+
+@pytest.fixture
+def other_site_investigator(groups, other_site):
+    return make_user(groups, Role.INVESTIGATOR, other_site, username="other_investigator")
+
+
+@pytest.fixture
+def no_role_user(db):
+    return UserFactory(username="norole")
+
+
+@pytest.fixture
+def patient(site):
+    return PatientFactory(site=site)
+
+
+@pytest.fixture
+def other_site_patient(other_site):
+    return PatientFactory(site=other_site, screening_number="S02-0001")
+
+
+@pytest.fixture
+def blinded_users(investigator, principal_investigator, monitor, data_manager, trial_admin):
+    """Every role that must never see an arm (the PI until an emergency unblinding)."""
+    return {
+        "investigator": investigator,
+        "principal_investigator": principal_investigator,
+        "monitor": monitor,
+        "data_manager": data_manager,
+        "trial_admin": trial_admin,
+    }

@@ -1,0 +1,9 @@
+from django.urls import path
+
+from . import views
+
+app_name = "trials-api"
+urlpatterns = [
+    path("patients/", views.PatientListApi.as_view(), name="patient-list"),
+    path("patients/<int:pk>/", views.PatientDetailApi.as_view(), name="patient-detail"),
+]

@@ -1,0 +1,17 @@
+from django.apps import AppConfig
+
+
+class TrialsConfig(AppConfig):
+    name = "trials"
+    verbose_name = "Trial, sites, patients and screening"
+
+    def ready(self) -> None:
+        from . import (
+            checks,  # noqa: F401  (registers the audit system check)
+            history,
+        )
+        from .models import Patient, ScoreRecord, Screening
+
+        history.register(Patient, patient_path="id")
+        history.register(Screening, patient_path="patient_id")
+        history.register(ScoreRecord, patient_path="patient_id")

@@ -1,0 +1,39 @@
+"""Audit-trail helpers shared by every service that writes clinical data.
+
+django-simple-history writes the history row on ``save()``; these helpers make sure a reason
+for change is present when the record was already complete (ICH E6(R3) 4.2.2, Annex 11 §9)
+and is stored on that history row (``_change_reason``, set before save: simple-history #976).
+"""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.db import models
+
+REASON_FIELD = "reason_for_change"
+
+
+def require_reason(*, was_complete: bool, reason: str) -> str:
+    """Return the cleaned reason; raise a field error when a complete form changes without one."""
+    reason = (reason or "").strip()
+    if was_complete and not reason:
+        raise ValidationError(
+            {REASON_FIELD: "This form was complete: give a reason for the change."}
+        )
+    return reason
+
+
+def save_audited(instance: models.Model, *, reason: str, user=None) -> models.Model:
+    """Validate and save ``instance`` with ``reason`` stored on its history row."""
+    instance.full_clean()
+    instance._change_reason = reason or None
+    if user is not None and getattr(user, "is_authenticated", False):
+        instance._history_user = user
+    instance.save()
+    return instance
+
+
+def changed_fields(old: models.Model | None, new: models.Model, fields: list[str]) -> list[str]:
+    if old is None:
+        return list(fields)
+    return [f for f in fields if getattr(old, f) != getattr(new, f)]

@@ -1,0 +1,233 @@
+"""Input parsing and field validation for trials pages."""
+
+from __future__ import annotations
+
+from django import forms
+from django.utils import timezone
+
+import scoring
+
+from .audit import REASON_FIELD
+from .models import Patient, ScoreInputs, Screening, Site
+
+# Scoring keys that map 1:1 to a form field of the same name.
+SCORE_KEYS = (
+    "inr",
+    "sodium_mmol_l",
+    "wbc_10e9_l",
+    "platelets_10e9_l",
+    "he_grade",
+    "map_mmhg",
+    "dopamine_ug_kg_min",
+    "epinephrine_ug_kg_min",
+    "norepinephrine_ug_kg_min",
+    "pao2_mmhg",
+    "spo2_pct",
+    "fio2",
+    "ascites",
+)
+YES_NO = [("", "—"), ("True", "Yes"), ("False", "No")]
+
+
+class BootstrapFormMixin:
+    """Bootstrap classes on every widget, and ``is-invalid`` on fields with errors."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            widget = field.widget
+            if isinstance(widget, forms.CheckboxInput):
+                css = "form-check-input"
+            elif isinstance(widget, forms.Select):
+                css = "form-select form-select-sm"
+            else:
+                css = "form-control form-control-sm"
+            widget.attrs["class"] = css
+
+    def full_clean(self) -> None:
+        super().full_clean()
+        for name in self.errors:
+            if name in self.fields:
+                widget = self.fields[name].widget
+                widget.attrs["class"] = widget.attrs.get("class", "") + " is-invalid"
+
+
+def _unit_choices(analyte: str) -> list[tuple[str, str]]:
+    return [(u, u) for u in scoring.UNITS[analyte]]
+
+
+class PatientCreateForm(BootstrapFormMixin, forms.ModelForm):
+    site = forms.ModelChoiceField(queryset=Site.objects.none())
+
+    class Meta:
+        model = Patient
+        fields = ["site", "initials", "sex", "birth_date", "consent_datetime", "consent_version"]
+        widgets = {
+            "birth_date": forms.DateInput(attrs={"type": "date"}),
+            "consent_datetime": forms.DateTimeInput(attrs={"type": "datetime-local"}),
+        }
+        labels = {"consent_datetime": "Informed consent signed (date and time)"}
+
+    def __init__(self, *args, sites=None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["site"].queryset = sites if sites is not None else Site.objects.none()
+        self.fields["consent_datetime"].required = True
+        self.fields["consent_version"].required = True
+
+    def clean_consent_datetime(self):
+        value = self.cleaned_data["consent_datetime"]
+        if value and value > timezone.now():
+            raise forms.ValidationError("Consent cannot be in the future.")
+        return value
+
+
+class ScoreInputsFormMixin(BootstrapFormMixin, forms.ModelForm):
+    """Unit selectors and the scoring engine's range checks as field errors."""
+
+    unit_fields = ("bilirubin", "creatinine", "albumin")
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        for analyte in self.unit_fields:
+            field = f"{analyte}_unit"
+            if field in self.fields:
+                self.fields[field] = forms.ChoiceField(
+                    choices=_unit_choices(analyte),
+                    required=False,
+                    label="Unit",
+                    initial=_unit_choices(analyte)[0][0],
+                    widget=forms.Select(attrs={"class": "form-select form-select-sm"}),
+                )
+
+    lab_field_names = ("inr", "sodium_mmol_l", "wbc_10e9_l", "platelets_10e9_l")
+    organ_field_names = (
+        "he_grade",
+        "ascites",
+        "map_mmhg",
+        "dopamine_ug_kg_min",
+        "dobutamine",
+        "terlipressin",
+        "epinephrine_ug_kg_min",
+        "norepinephrine_ug_kg_min",
+        "pao2_mmhg",
+        "spo2_pct",
+        "fio2",
+        "mechanical_ventilation",
+        "mechanical_ventilation_for_he",
+        "renal_replacement_therapy",
+        "dialysis_twice_in_last_week",
+    )
+
+    @property
+    def unit_pairs(self) -> list[tuple]:
+        return [(self[f"{a}_entered"], self[f"{a}_unit"]) for a in self.unit_fields]
+
+    @property
+    def lab_fields(self) -> list:
+        return [self[name] for name in self.lab_field_names if name in self.fields]
+
+    @property
+    def organ_fields(self) -> list:
+        return [self[name] for name in self.organ_field_names if name in self.fields]
+
+    def clean(self):
+        data = super().clean()
+        probe = {}
+        for analyte in self.unit_fields:
+            value = data.get(f"{analyte}_entered")
+            if value is not None:
+                try:
+                    probe[f"{analyte}_{'g_dl' if analyte == 'albumin' else 'mg_dl'}"] = (
+                        scoring.to_canonical(analyte, float(value), data.get(f"{analyte}_unit"))
+                    )
+                except ValueError as exc:
+                    self.add_error(f"{analyte}_unit", str(exc))
+        for key in SCORE_KEYS:
+            if key in data and key not in probe and data[key] not in (None, ""):
+                probe[key] = float(data[key]) if hasattr(data[key], "as_tuple") else data[key]
+        for key, message in scoring.validate_inputs(probe).items():
+            target = {
+                "bilirubin_mg_dl": "bilirubin_entered",
+                "creatinine_mg_dl": "creatinine_entered",
+                "albumin_g_dl": "albumin_entered",
+            }.get(key, key)
+            if target in self.fields and target not in self.errors:
+                self.add_error(target, message)
+        return data
+
+
+SCORE_INPUT_FIELDS = [
+    f.name
+    for f in ScoreInputs._meta.get_fields()
+    if f.name not in {"bilirubin_mg_dl", "creatinine_mg_dl", "albumin_g_dl"}
+]
+
+
+class ScreeningForm(ScoreInputsFormMixin):
+    reason_for_change = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Required when changing a completed screening.",
+    )
+
+    class Meta:
+        model = Screening
+        fields = [
+            "screening_date",
+            "cirrhosis",
+            "aclf_grade_confirmed",
+            "acute_liver_failure_without_cirrhosis",
+            "aclf1_responding_to_therapy",
+            "current_malignancy",
+            "afp_ng_ml",
+            "previous_malignancy_or_hereditary_cancer",
+            "nyha_class",
+            "gold_stage",
+            "gi_bleed_history",
+            "last_gi_bleed_date",
+            "previous_liver_transplant",
+            "immunosuppressive_therapy",
+            "extrahepatic_cholestasis",
+            "hiv_infection",
+            "pregnancy_status",
+            "childbearing_potential",
+            "investigational_trial_history",
+            "last_investigational_trial_date",
+            "active_drug_addiction",
+            "refuses_participation",
+            "unable_to_consent",
+            *SCORE_INPUT_FIELDS,
+        ]
+        widgets = {
+            "screening_date": forms.DateInput(attrs={"type": "date"}),
+            "last_gi_bleed_date": forms.DateInput(attrs={"type": "date"}),
+            "last_investigational_trial_date": forms.DateInput(attrs={"type": "date"}),
+        }
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            if isinstance(field, forms.NullBooleanField):
+                field.widget = forms.Select(
+                    choices=YES_NO, attrs={"class": "form-select form-select-sm"}
+                )
+        self.order_fields([*self.Meta.fields, REASON_FIELD])
+
+    def clean(self):
+        data = super().clean()
+        if data.get("gi_bleed_history") and not data.get("last_gi_bleed_date"):
+            self.add_error("last_gi_bleed_date", "Give the date of the last GI bleeding.")
+        if data.get("investigational_trial_history") and not data.get(
+            "last_investigational_trial_date"
+        ):
+            self.add_error("last_investigational_trial_date", "Give the date of the last trial.")
+        today = timezone.localdate()
+        for field in ("screening_date", "last_gi_bleed_date", "last_investigational_trial_date"):
+            if data.get(field) and data[field] > today:
+                self.add_error(field, "This date is in the future.")
+        if data.get("mechanical_ventilation_for_he") and not data.get("mechanical_ventilation"):
+            self.add_error(
+                "mechanical_ventilation_for_he",
+                "Only applies when the patient is mechanically ventilated.",
+            )
+        return data

@@ -1,0 +1,64 @@
+"""Load the Liveradvance configuration (roles, trial, site, schedule) and optional demo users.
+
+Idempotent: running it again creates nothing new, changes no data and keeps passwords.
+"""
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from trials import services
+from trials.roles import Role
+
+# Demo accounts, one per role (printed by the command; for local demonstration only).
+DEMO_USERS = [
+    ("investigator", Role.INVESTIGATOR, "Irene", "Investigator"),
+    ("pi", Role.PRINCIPAL_INVESTIGATOR, "Pere", "Principal"),
+    ("pharmacist", Role.PHARMACIST, "Pau", "Pharmacist"),
+    ("monitor", Role.MONITOR, "Marta", "Monitor"),
+    ("datamanager", Role.DATA_MANAGER, "Dani", "Datamanager"),
+    ("statistician", Role.UNBLINDED_STATISTICIAN, "Sara", "Statistician"),
+    ("admin", Role.TRIAL_ADMIN, "Albert", "Administrator"),
+]
+SITE_ROLES = {Role.INVESTIGATOR, Role.PRINCIPAL_INVESTIGATOR, Role.PHARMACIST, Role.MONITOR}
+
+
+def demo_password(username: str) -> str:
+    return f"Demo-{username}-2026!"
+
+
+class Command(BaseCommand):
+    help = "Create roles, the Liveradvance trial configuration and (optionally) demo users."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--demo-users", action="store_true", help="one demo user per role")
+
+    @transaction.atomic
+    def handle(self, *args, demo_users: bool = False, **options) -> None:
+        groups = services.roles_sync()
+        trial, site = services.trial_configure()
+        for step in services.setup_steps():
+            step(trial=trial)
+        self.stdout.write(f"Trial {trial.code} with site {site}; {len(groups)} roles.")
+        if not demo_users:
+            return
+        user_model = get_user_model()
+        self.stdout.write("\nDemo logins (local use only):")
+        for username, role, first, last in DEMO_USERS:
+            user, created = user_model.objects.get_or_create(
+                username=username,
+                defaults={
+                    "first_name": first,
+                    "last_name": last,
+                    "email": f"{username}@liveradvance.invalid",
+                    "is_staff": role == Role.TRIAL_ADMIN,
+                },
+            )
+            if created:
+                user.set_password(demo_password(username))
+                user.save()
+            user.groups.add(groups[role])
+            if role in SITE_ROLES:
+                services.site_membership_grant(user=user, site=site)
+            password = demo_password(username) if created else "(unchanged)"
+            self.stdout.write(f"  {role.label:32} {username:14} {password}")

@@ -1,0 +1,346 @@
+"""Trial configuration, sites, patients, screening/eligibility and stored scores."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.contenttypes.fields import GenericForeignKey
+from django.contrib.contenttypes.models import ContentType
+from django.db import models
+from django.db.models import Q
+from simple_history.models import HistoricalRecords
+
+
+class Trial(models.Model):
+    code = models.SlugField(max_length=40, unique=True)
+    title = models.CharField(max_length=300)
+    registry_ids = models.CharField(
+        max_length=200, help_text="e.g. NCT02857010; EudraCT 2012-003900-11"
+    )
+    target_size = models.PositiveIntegerField()
+    # Arm codes only; labels and the allocation live in randomization/ and are never shown blinded.
+    arm_codes = models.JSONField(default=list)
+    strata = models.JSONField(default=list, help_text="ACLF grades used as strata")
+    min_age = models.PositiveSmallIntegerField(default=18)
+    max_age = models.PositiveSmallIntegerField(default=79)
+    history = HistoricalRecords()
+
+    def __str__(self) -> str:
+        return self.code
+
+
+class Site(models.Model):
+    trial = models.ForeignKey(Trial, on_delete=models.PROTECT, related_name="sites")
+    code = models.CharField(max_length=10)
+    name = models.CharField(max_length=200)
+    history = HistoricalRecords()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["trial", "code"], name="site_code_unique_per_trial")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.name}"
+
+
+class SiteMembership(models.Model):
+    """Which sites a user works at; granted and revoked by the trial administrator (audited)."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="site_memberships"
+    )
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="memberships")
+    granted_at = models.DateTimeField(auto_now_add=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "site"], name="one_membership_per_user_site")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} @ {self.site.code}"
+
+
+class PatientStatus(models.TextChoices):
+    SCREENING = "screening", "Screening"
+    SCREEN_FAILED = "screen_failed", "Screen failed"
+    RANDOMIZED = "randomized", "Randomized"
+    COMPLETED = "completed", "Completed"
+    WITHDRAWN = "withdrawn", "Withdrawn"
+    DIED = "died", "Died"
+    TRANSPLANTED = "transplanted", "Transplanted"
+    LOST_TO_FOLLOW_UP = "lost_to_follow_up", "Lost to follow-up"
+
+
+class Sex(models.TextChoices):
+    MALE = "M", "Male"
+    FEMALE = "F", "Female"
+
+
+class Patient(models.Model):
+    trial = models.ForeignKey(Trial, on_delete=models.PROTECT, related_name="patients")
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="patients")
+    screening_number = models.CharField(max_length=20)
+    # Assigned by the randomization service; trial-unique.
+    subject_id = models.CharField(max_length=20, null=True, blank=True)  # noqa: DJ001
+    initials = models.CharField(max_length=4, blank=True)
+    sex = models.CharField(max_length=1, choices=Sex.choices)
+    birth_date = models.DateField()
+    consent_datetime = models.DateTimeField(null=True, blank=True)
+    consent_version = models.CharField(max_length=20, blank=True)
+    status = models.CharField(
+        max_length=20, choices=PatientStatus.choices, default=PatientStatus.SCREENING
+    )
+    screen_failure_reasons = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["site__code", "screening_number"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["trial", "screening_number"], name="screening_number_unique_per_trial"
+            ),
+            models.UniqueConstraint(
+                fields=["trial", "subject_id"],
+                condition=Q(subject_id__isnull=False),
+                name="subject_id_unique_per_trial",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.subject_id or self.screening_number
+
+
+class FormStatus(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    COMPLETE = "complete", "Complete"
+
+
+class ScoreInputs(models.Model):
+    """Laboratory and organ-support values that feed the scores (scoring.calculate keys).
+
+    Shared by the screening form and the visit laboratory/organ-function CRF so both feed the
+    scores the same way. Values are stored in canonical units next to what was typed and in
+    which unit, so the source document can be compared exactly.
+    """
+
+    bilirubin_entered = models.DecimalField(
+        "Total bilirubin", max_digits=8, decimal_places=2, null=True, blank=True
+    )
+    bilirubin_unit = models.CharField(max_length=10, blank=True)
+    bilirubin_mg_dl = models.DecimalField(max_digits=8, decimal_places=3, null=True, blank=True)
+    creatinine_entered = models.DecimalField(
+        "Creatinine", max_digits=8, decimal_places=2, null=True, blank=True
+    )
+    creatinine_unit = models.CharField(max_length=10, blank=True)
+    creatinine_mg_dl = models.DecimalField(max_digits=8, decimal_places=3, null=True, blank=True)
+    albumin_entered = models.DecimalField(
+        "Albumin", max_digits=6, decimal_places=2, null=True, blank=True
+    )
+    albumin_unit = models.CharField(max_length=10, blank=True)
+    albumin_g_dl = models.DecimalField(max_digits=6, decimal_places=3, null=True, blank=True)
+    inr = models.DecimalField("INR", max_digits=5, decimal_places=2, null=True, blank=True)
+    sodium_mmol_l = models.DecimalField(
+        "Sodium (mmol/L)", max_digits=5, decimal_places=1, null=True, blank=True
+    )
+    wbc_10e9_l = models.DecimalField(
+        "WBC (10⁹/L)", max_digits=6, decimal_places=2, null=True, blank=True
+    )
+    platelets_10e9_l = models.DecimalField(
+        "Platelets (10⁹/L)", max_digits=6, decimal_places=1, null=True, blank=True
+    )
+    he_grade = models.PositiveSmallIntegerField(
+        "Hepatic encephalopathy (West Haven grade)",
+        null=True,
+        blank=True,
+        choices=[(0, "0 – none"), (1, "1"), (2, "2"), (3, "3"), (4, "4")],
+    )
+    map_mmhg = models.DecimalField(
+        "MAP (mmHg)", max_digits=5, decimal_places=1, null=True, blank=True
+    )
+    dopamine_ug_kg_min = models.DecimalField(
+        "Dopamine (µg/kg/min)", max_digits=6, decimal_places=2, null=True, blank=True
+    )
+    dobutamine = models.BooleanField(default=False)
+    terlipressin = models.BooleanField(default=False)
+    epinephrine_ug_kg_min = models.DecimalField(
+        "Epinephrine (µg/kg/min)", max_digits=6, decimal_places=3, null=True, blank=True
+    )
+    norepinephrine_ug_kg_min = models.DecimalField(
+        "Norepinephrine (µg/kg/min)", max_digits=6, decimal_places=3, null=True, blank=True
+    )
+    pao2_mmhg = models.DecimalField(
+        "PaO2 (mmHg)", max_digits=5, decimal_places=1, null=True, blank=True
+    )
+    spo2_pct = models.DecimalField(
+        "SpO2 (%)", max_digits=4, decimal_places=1, null=True, blank=True
+    )
+    fio2 = models.DecimalField(
+        "FiO2 (fraction)", max_digits=3, decimal_places=2, null=True, blank=True
+    )
+    mechanical_ventilation = models.BooleanField(default=False)
+    mechanical_ventilation_for_he = models.BooleanField(
+        "Ventilated because of encephalopathy (not respiratory failure)", default=False
+    )
+    renal_replacement_therapy = models.BooleanField(default=False)
+    dialysis_twice_in_last_week = models.BooleanField(
+        "Dialysis ≥2 times (or CVVHD ≥24 h) in the last week", default=False
+    )
+    ascites = models.CharField(
+        max_length=20,
+        blank=True,
+        choices=[("none", "None"), ("mild", "Mild"), ("moderate_severe", "Moderate/severe")],
+    )
+
+    class Meta:
+        abstract = True
+
+
+class Screening(ScoreInputs):
+    """Screening CRF: inclusion/exclusion criteria (synopsis: Eligibility) and screening labs.
+
+    Eligibility is derived by ``trials.eligibility`` and stored here only as a cache of the
+    last assessment, never typed in.
+    """
+
+    class NyhaClass(models.TextChoices):
+        NONE = "none", "No chronic heart failure"
+        I = "I", "NYHA I"  # noqa: E741
+        II = "II", "NYHA II"
+        III = "III", "NYHA III"
+        IV = "IV", "NYHA IV"
+
+    class GoldStage(models.TextChoices):
+        NONE = "none", "No chronic pulmonary disease"
+        I = "I", "GOLD I"  # noqa: E741
+        II = "II", "GOLD II"
+        III = "III", "GOLD III"
+        IV = "IV", "GOLD IV"
+
+    class Pregnancy(models.TextChoices):
+        NOT_APPLICABLE = "not_applicable", "Not applicable (male)"
+        NOT_PREGNANT = "not_pregnant", "Not pregnant, not breastfeeding"
+        PREGNANT = "pregnant", "Pregnant"
+        BREASTFEEDING = "breastfeeding", "Breastfeeding"
+
+    class ChildBearing(models.TextChoices):
+        NOT_APPLICABLE = "not_applicable", "Not applicable (male)"
+        NO = "no", "No (post-menopausal or surgically sterile)"
+        YES_CONTRACEPTION = "yes_contraception", "Yes, using an acceptable method of birth control"
+        YES_NO_CONTRACEPTION = "yes_no_contraception", "Yes, NOT using acceptable birth control"
+
+    patient = models.OneToOneField(Patient, on_delete=models.PROTECT, related_name="screening")
+    screening_date = models.DateField()
+    status = models.CharField(max_length=10, choices=FormStatus.choices, default=FormStatus.DRAFT)
+
+    # Inclusion (synopsis: Eligibility, inclusion 1–3; consent comes from the patient record).
+    cirrhosis = models.BooleanField("Liver cirrhosis", null=True, blank=True)
+    aclf_grade_confirmed = models.BooleanField(
+        "Investigator confirms the computed ACLF grade", default=False
+    )
+
+    # Exclusion criteria, in synopsis order. ``None`` = not yet answered.
+    acute_liver_failure_without_cirrhosis = models.BooleanField(null=True, blank=True)
+    aclf1_responding_to_therapy = models.BooleanField(
+        "ACLF grade 1 with response to medical therapy", null=True, blank=True
+    )
+    current_malignancy = models.BooleanField(
+        "Current malignancy (including HCC of any grade)", null=True, blank=True
+    )
+    afp_ng_ml = models.DecimalField(
+        "Alpha-fetoprotein (ng/mL)", max_digits=9, decimal_places=1, null=True, blank=True
+    )
+    previous_malignancy_or_hereditary_cancer = models.BooleanField(
+        "Previous malignancy (active or in remission) or family history of hereditary cancer",
+        null=True,
+        blank=True,
+    )
+    nyha_class = models.CharField(
+        "Chronic heart failure (NYHA class)", max_length=5, choices=NyhaClass.choices, blank=True
+    )
+    gold_stage = models.CharField(
+        "Chronic pulmonary disease (GOLD stage)",
+        max_length=5,
+        choices=GoldStage.choices,
+        blank=True,
+    )
+    gi_bleed_history = models.BooleanField("Any gastrointestinal bleeding", null=True, blank=True)
+    last_gi_bleed_date = models.DateField("Date of last GI bleeding", null=True, blank=True)
+    previous_liver_transplant = models.BooleanField(null=True, blank=True)
+    immunosuppressive_therapy = models.BooleanField(null=True, blank=True)
+    extrahepatic_cholestasis = models.BooleanField(null=True, blank=True)
+    hiv_infection = models.BooleanField("HIV infection", null=True, blank=True)
+    pregnancy_status = models.CharField(max_length=20, choices=Pregnancy.choices, blank=True)
+    childbearing_potential = models.CharField(
+        "Pre-menopausal woman of child-bearing potential",
+        max_length=25,
+        choices=ChildBearing.choices,
+        blank=True,
+    )
+    investigational_trial_history = models.BooleanField(
+        "Ever participated in an investigational trial", null=True, blank=True
+    )
+    last_investigational_trial_date = models.DateField(
+        "Date of last investigational trial participation", null=True, blank=True
+    )
+    active_drug_addiction = models.BooleanField(
+        "Active addiction to illegal drugs", null=True, blank=True
+    )
+    refuses_participation = models.BooleanField("Refusal to participate", null=True, blank=True)
+    unable_to_consent = models.BooleanField(
+        "Unable to provide prior informed consent", null=True, blank=True
+    )
+
+    # Derived on every save by the screening service (never typed).
+    aclf_grade = models.CharField(max_length=10, blank=True)
+    eligible = models.BooleanField(null=True)
+    failed_criteria = models.JSONField(default=list, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    history = HistoricalRecords()
+
+    def __str__(self) -> str:
+        return f"Screening of {self.patient}"
+
+
+class ScoreRecord(models.Model):
+    """Scores computed from one source form (screening or a visit's lab CRF), with provenance.
+
+    One row per source form, recomputed whenever that form is saved; earlier values stay in
+    the history table with the reason naming the trigger.
+    """
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="score_records")
+    source_type = models.ForeignKey(ContentType, on_delete=models.PROTECT)
+    source_id = models.PositiveBigIntegerField()
+    source = GenericForeignKey("source_type", "source_id")
+    label = models.CharField(max_length=60, help_text="Visit or form the inputs came from")
+    assessed_on = models.DateField()
+    clif_sofa = models.PositiveSmallIntegerField(null=True)
+    clif_c_of = models.PositiveSmallIntegerField(null=True)
+    aclf_grade = models.CharField(max_length=10, blank=True)
+    clif_c_aclf = models.FloatField(null=True)
+    clif_c_ad = models.FloatField(null=True)
+    meld = models.PositiveSmallIntegerField(null=True)
+    meld_na = models.PositiveSmallIntegerField(null=True)
+    meld_3 = models.PositiveSmallIntegerField(null=True)
+    child_pugh_score = models.PositiveSmallIntegerField(null=True)
+    child_pugh_class = models.CharField(max_length=1, blank=True)
+    inputs = models.JSONField(default=dict, help_text="Input values, units and source form")
+    missing = models.JSONField(default=dict)
+    details = models.JSONField(default=dict)
+    algorithm_version = models.CharField(max_length=40)
+    computed_at = models.DateTimeField()
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["patient", "assessed_on", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source_type", "source_id"], name="one_score_record_per_source"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Scores {self.patient} {self.label}"

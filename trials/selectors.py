@@ -1,0 +1,84 @@
+"""Every read of trials data that leaves the app, scoped to what ``user`` may see."""
+
+from __future__ import annotations
+
+from django.db.models import Count, Q, QuerySet
+from django.http import Http404
+
+from . import eligibility, history, roles
+from .models import Patient, PatientStatus, ScoreRecord, Screening, Site
+
+
+def site_list(*, user) -> QuerySet[Site]:
+    ids = roles.user_site_ids(user)
+    qs = Site.objects.select_related("trial").order_by("code")
+    return qs if ids is None else qs.filter(pk__in=ids)
+
+
+def patient_list(
+    *, user, q: str = "", site: int | None = None, status: str = ""
+) -> QuerySet[Patient]:
+    """Patients at the sites the user may see (none for a user without a role)."""
+    ids = roles.user_site_ids(user)
+    qs = Patient.objects.select_related("site", "trial").order_by("site__code", "screening_number")
+    if ids is not None:
+        qs = qs.filter(site_id__in=ids)
+    if q:
+        qs = qs.filter(
+            Q(screening_number__icontains=q) | Q(subject_id__icontains=q) | Q(initials__iexact=q)
+        )
+    if site:
+        qs = qs.filter(site_id=site)
+    if status:
+        qs = qs.filter(status=status)
+    return qs
+
+
+def patient_get(*, user, pk: int) -> Patient:
+    """One patient, or 404 when it does not exist *or* the user may not see it (no leak)."""
+    try:
+        return patient_list(user=user).get(pk=pk)
+    except (Patient.DoesNotExist, ValueError, TypeError):
+        raise Http404("No such patient.") from None
+
+
+def screening_get(*, user, patient: Patient) -> Screening | None:
+    patient_get(user=user, pk=patient.pk)
+    return Screening.objects.filter(patient=patient).first()
+
+
+def screening_assessment(*, screening: Screening) -> eligibility.Assessment:
+    """The criterion-by-criterion eligibility of a saved screening."""
+    patient = screening.patient
+    return eligibility.assess(
+        s=screening,
+        birth_date=patient.birth_date,
+        sex=patient.sex,
+        consent_datetime=patient.consent_datetime,
+        aclf_grade=screening.aclf_grade,
+    )
+
+
+def screening_log(*, user, site: int | None = None) -> QuerySet[Patient]:
+    """Every screened patient with outcome and reason codes; nothing is ever deleted."""
+    return patient_list(user=user, site=site).select_related("screening")
+
+
+def score_record_list(*, user, patient: Patient) -> QuerySet[ScoreRecord]:
+    """The patient's stored scores in time order (trajectory)."""
+    patient_get(user=user, pk=patient.pk)
+    return ScoreRecord.objects.filter(patient=patient).order_by("assessed_on", "pk")
+
+
+def status_counts(*, user) -> dict[str, int]:
+    counts = dict.fromkeys(PatientStatus.values, 0)
+    rows = patient_list(user=user).order_by().values("status").annotate(n=Count("pk"))
+    counts.update({row["status"]: row["n"] for row in rows})
+    return counts
+
+
+def patient_history(*, user, patient: Patient) -> list[history.AuditEntry]:
+    """Every audited change of the patient's records, newest first (one query per model)."""
+    patient_get(user=user, pk=patient.pk)
+    entries = [e for source in history.sources() for e in history.entries_for(source, patient.pk)]
+    return sorted(entries, key=lambda e: e.when, reverse=True)

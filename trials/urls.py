@@ -1,0 +1,14 @@
+from django.urls import path
+
+from . import views
+
+app_name = "trials"
+urlpatterns = [
+    path("", views.dashboard, name="dashboard"),
+    path("patients/", views.patient_list, name="patient-list"),
+    path("patients/new/", views.patient_create, name="patient-create"),
+    path("patients/<int:pk>/", views.patient_detail, name="patient-detail"),
+    path("patients/<int:pk>/screening/", views.screening_edit, name="screening-edit"),
+    path("patients/<int:pk>/history/", views.patient_history, name="patient-history"),
+    path("screening-log/", views.screening_log, name="screening-log"),
+]
