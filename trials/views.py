@@ -10,11 +10,33 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.module_loading import import_string
 
 from . import roles, selectors, services
 from .audit import REASON_FIELD
 from .forms import PatientCreateForm, ScreeningForm
 from .models import PatientStatus
+
+
+# Apps that add a panel to the patient page / dashboard: each provides, in its selectors,
+# ``patient_panel_context(*, user, patient) -> dict | None`` and/or
+# ``dashboard_panel_context(*, user) -> dict | None``, rendered with
+# ``templates/<app>/_patient_panel.html`` / ``_dashboard_panel.html``. Blinding is the
+# providing selector's job: it decides what the user may see.
+PANEL_APPS = ("randomization", "crf")
+
+
+def _panels(kind: str, **kwargs) -> list[dict]:
+    panels = []
+    for app in PANEL_APPS:
+        try:
+            provider = import_string(f"{app}.selectors.{kind}_panel_context")
+        except ImportError:
+            continue
+        context = provider(**kwargs)
+        if context is not None:
+            panels.append({"template": f"{app}/_{kind}_panel.html", **context})
+    return panels
 
 
 def _apply_validation_error(form, exc: ValidationError) -> None:
@@ -34,6 +56,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "sites": selectors.site_list(user=user),
         "recent": selectors.patient_list(user=user).order_by("-created_at")[:10],
         "role_set": {r.value for r in roles.user_roles(user)},
+        "panels": _panels("dashboard", user=user),
     }
     return render(request, "trials/dashboard.html", context)
 
