@@ -1,0 +1,162 @@
+"""Each criterion of the synopsis (Eligibility) excludes on its own; age bounds; derivation."""
+
+import datetime as dt
+from decimal import Decimal
+from types import SimpleNamespace
+
+import pytest
+from django.utils import timezone
+
+from tests.trials.screening_data import eligible_screening_data
+from trials import eligibility
+
+TODAY = dt.date(2026, 6, 15)
+CONSENT = timezone.make_aware(dt.datetime(2026, 6, 14, 10, 0))
+
+
+def assess(*, birth_date=dt.date(1970, 1, 1), sex="M", consent=CONSENT, grade="2", **overrides):
+    data = eligible_screening_data(screening_date=TODAY, **overrides)
+    return eligibility.assess(
+        s=SimpleNamespace(**data),
+        birth_date=birth_date,
+        sex=sex,
+        consent_datetime=consent,
+        aclf_grade=grade,
+    )
+
+
+def test_complete_screening_without_exclusions_is_eligible():
+    result = assess()
+    assert result.eligible is True
+    assert result.failed == [] and result.missing == []
+    assert len(result.criteria) == 22  # 4 inclusion + 18 exclusion criteria
+
+
+EXCLUDING_ANSWERS = [
+    ("INC1", {"cirrhosis": False}),
+    ("EXC1", {"acute_liver_failure_without_cirrhosis": True}),
+    ("EXC2", {"aclf1_responding_to_therapy": True}),
+    ("EXC3", {"current_malignancy": True}),
+    ("EXC3", {"afp_ng_ml": Decimal("400.1")}),
+    ("EXC4", {"previous_malignancy_or_hereditary_cancer": True}),
+    ("EXC5", {"nyha_class": "III"}),
+    ("EXC5", {"nyha_class": "IV"}),
+    ("EXC6", {"renal_replacement_therapy": True}),
+    ("EXC7", {"gold_stage": "III"}),
+    ("EXC7", {"gold_stage": "IV"}),
+    ("EXC8", {"gi_bleed_history": True, "last_gi_bleed_date": TODAY - dt.timedelta(days=5)}),
+    ("EXC9", {"previous_liver_transplant": True}),
+    ("EXC10", {"immunosuppressive_therapy": True}),
+    ("EXC11", {"extrahepatic_cholestasis": True}),
+    ("EXC12", {"hiv_infection": True}),
+    (
+        "EXC15",
+        {
+            "investigational_trial_history": True,
+            "last_investigational_trial_date": dt.date(2026, 3, 15),
+        },
+    ),
+    ("EXC16", {"active_drug_addiction": True}),
+    ("EXC17", {"refuses_participation": True}),
+    ("EXC18", {"unable_to_consent": True}),
+]
+
+
+@pytest.mark.parametrize(("code", "answer"), EXCLUDING_ANSWERS)
+def test_each_criterion_excludes_on_its_own(code, answer):
+    result = assess(**answer)
+    assert result.eligible is False
+    assert [c.code for c in result.failed] == [code]
+
+
+@pytest.mark.parametrize(
+    ("code", "answer"),
+    [
+        ("EXC13", {"pregnancy_status": "pregnant"}),
+        ("EXC13", {"pregnancy_status": "breastfeeding"}),
+        ("EXC14", {"childbearing_potential": "yes_no_contraception"}),
+    ],
+)
+def test_pregnancy_and_contraception_exclude_women(code, answer):
+    result = assess(sex="F", **answer)
+    assert [c.code for c in result.failed] == [code]
+
+
+@pytest.mark.parametrize(
+    ("answer", "eligible"),
+    [
+        ({"afp_ng_ml": Decimal("400.0")}, True),  # "> 400 ng/mL" excludes; 400 does not
+        ({"nyha_class": "II"}, True),
+        ({"gold_stage": "II"}, True),
+        # GI bleed 6 days before screening is outside "the last 5 days".
+        ({"gi_bleed_history": True, "last_gi_bleed_date": TODAY - dt.timedelta(days=6)}, True),
+        # Last trial the day before the 3-month window opened.
+        (
+            {
+                "investigational_trial_history": True,
+                "last_investigational_trial_date": dt.date(2026, 3, 14),
+            },
+            True,
+        ),
+        ({"childbearing_potential": "yes_contraception"}, True),
+    ],
+)
+def test_values_just_outside_an_exclusion_do_not_exclude(answer, eligible):
+    assert assess(**answer).eligible is eligible
+
+
+@pytest.mark.parametrize(
+    ("birth_date", "eligible"),
+    [
+        (dt.date(2008, 6, 15), True),  # 18th birthday on the screening date
+        (dt.date(2008, 6, 16), False),  # 17 until tomorrow
+        (dt.date(1946, 6, 16), True),  # 79, turns 80 tomorrow
+        (dt.date(1946, 6, 15), False),  # 80th birthday on the screening date
+    ],
+)
+def test_age_bounds_18_to_79_on_the_screening_date(birth_date, eligible):
+    result = assess(birth_date=birth_date)
+    assert result.eligible is eligible
+    if not eligible:
+        assert [c.code for c in result.failed] == ["INC4"]
+
+
+@pytest.mark.parametrize("grade", ["no_aclf"])
+def test_no_aclf_fails_inclusion_2(grade):
+    assert [c.code for c in assess(grade=grade).failed] == ["INC2"]
+
+
+def test_uncomputable_or_unconfirmed_grade_leaves_eligibility_open():
+    assert [c.code for c in assess(grade="").missing] == ["INC2"]
+    result = assess(aclf_grade_confirmed=False)
+    assert result.eligible is None
+    assert "not yet confirmed" in result.missing[0].reason
+
+
+def test_consent_after_screening_date_fails_and_missing_consent_is_missing():
+    late = timezone.make_aware(dt.datetime(2026, 6, 16, 9, 0))
+    assert [c.code for c in assess(consent=late).failed] == ["INC3"]
+    assert [c.code for c in assess(consent=None).missing] == ["INC3"]
+
+
+def test_unanswered_criterion_is_missing_not_ok():
+    result = assess(hiv_infection=None)
+    assert result.eligible is None
+    assert [c.code for c in result.missing] == ["EXC12"]
+
+
+def test_bleed_without_date_is_missing():
+    result = assess(gi_bleed_history=True, last_gi_bleed_date=None)
+    assert [c.code for c in result.missing] == ["EXC8"]
+
+
+@pytest.mark.parametrize(
+    ("day", "months", "expected"),
+    [
+        (dt.date(2026, 6, 15), 3, dt.date(2026, 3, 15)),
+        (dt.date(2026, 5, 31), 3, dt.date(2026, 2, 28)),  # clamped to the month's last day
+        (dt.date(2026, 1, 10), 3, dt.date(2025, 10, 10)),
+    ],
+)
+def test_months_before(day, months, expected):
+    assert eligibility.months_before(day, months) == expected
