@@ -17,7 +17,6 @@ from .audit import REASON_FIELD
 from .forms import PatientCreateForm, ScreeningForm
 from .models import PatientStatus
 
-
 # Apps that add a panel to the patient page / dashboard: each provides, in its selectors,
 # ``patient_panel_context(*, user, patient) -> dict | None`` and/or
 # ``dashboard_panel_context(*, user) -> dict | None``, rendered with

@@ -18,7 +18,8 @@ def test_login_and_logout_are_recorded(client, investigator):
     assert login(client, investigator.username, PASSWORD).status_code == 302
     client.post(reverse("logout"))
     entry = AccessLog.objects.get(username=investigator.username)
-    assert entry.attempt_time is not None and entry.logout_time is not None
+    assert entry.attempt_time is not None
+    assert entry.logout_time is not None
 
 
 def test_failed_login_is_recorded_and_shows_an_error(client, investigator):

@@ -28,7 +28,8 @@ def assess(*, birth_date=dt.date(1970, 1, 1), sex="M", consent=CONSENT, grade="2
 def test_complete_screening_without_exclusions_is_eligible():
     result = assess()
     assert result.eligible is True
-    assert result.failed == [] and result.missing == []
+    assert result.failed == []
+    assert result.missing == []
     assert len(result.criteria) == 22  # 4 inclusion + 18 exclusion criteria
 
 

@@ -49,7 +49,8 @@ def test_patient_list_shows_only_the_users_sites(
 def test_central_roles_list_every_site(client, data_manager, patient, other_site_patient):
     client.force_login(data_manager)
     body = client.get(reverse("trials:patient-list")).content.decode()
-    assert patient.screening_number in body and other_site_patient.screening_number in body
+    assert patient.screening_number in body
+    assert other_site_patient.screening_number in body
 
 
 def test_dashboard_counts_and_screening_log_are_site_scoped(
@@ -59,7 +60,8 @@ def test_dashboard_counts_and_screening_log_are_site_scoped(
     dashboard = client.get(reverse("trials:dashboard"))
     assert dashboard.context["counts"]["screening"] == 1
     log = client.get(reverse("trials:screening-log") + "?format=csv").content.decode()
-    assert patient.screening_number in log and other_site_patient.screening_number not in log
+    assert patient.screening_number in log
+    assert other_site_patient.screening_number not in log
 
 
 def test_patient_list_search_filter_and_bounded_queries(
@@ -116,7 +118,8 @@ def test_register_patient_then_screen_from_the_browser(client, investigator, sit
     assert response.status_code == 302, response.context["form"].errors
     assert Screening.objects.get(patient=patient).eligible is True
     detail = client.get(reverse("trials:patient-detail", args=[patient.pk])).content.decode()
-    assert "eligible" in detail and "CLIF-C OF" in detail
+    assert "eligible" in detail
+    assert "CLIF-C OF" in detail
 
 
 def test_bad_input_is_shown_next_to_the_field_and_kept(client, investigator, patient):
@@ -125,9 +128,11 @@ def test_bad_input_is_shown_next_to_the_field_and_kept(client, investigator, pat
     response = client.post(reverse("trials:screening-edit", args=[patient.pk]), post)
     assert response.status_code == 200
     form = response.context["form"]
-    assert "fio2" in form.errors and "inr" in form.errors
+    assert "fio2" in form.errors
+    assert "inr" in form.errors
     body = response.content.decode()
-    assert 'value="1.7"' in body and 'value="abc"' in body
+    assert 'value="1.7"' in body
+    assert 'value="abc"' in body
     assert not Screening.objects.filter(patient=patient).exists()
 
 
@@ -156,7 +161,8 @@ def test_history_page_shows_old_new_user_and_reason(client, investigator, monito
     client.force_login(monitor)
     body = client.get(reverse("trials:patient-history", args=[patient.pk])).content.decode()
     assert "Lab report re-read" in body
-    assert "1.80" in body and "2.60" in body
+    assert "1.80" in body
+    assert "2.60" in body
     assert investigator.username in body
 
 
