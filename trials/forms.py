@@ -231,3 +231,14 @@ class ScreeningForm(ScoreInputsFormMixin):
                 "Only applies when the patient is mechanically ventilated.",
             )
         return data
+
+
+class ScoreCalculatorForm(ScoreInputsFormMixin):
+    """Ad-hoc score calculation; parses like the CRFs but is never saved."""
+
+    age = forms.IntegerField(min_value=0, max_value=120, required=False, label="Age (years)")
+    sex = forms.ChoiceField(choices=[("", "—"), ("M", "Male"), ("F", "Female")], required=False)
+
+    class Meta:
+        model = Screening
+        fields = SCORE_INPUT_FIELDS

@@ -141,13 +141,7 @@ def setup_steps() -> list:
     paths = [
         "crf.services.visit_definitions_load",
     ]
-    steps = []
-    for path in paths:
-        try:
-            steps.append(import_string(path))
-        except ImportError:
-            continue  # app not built yet
-    return steps
+    return [import_string(path) for path in paths]
 
 
 @transaction.atomic
@@ -251,13 +245,27 @@ def score_inputs_collect(
     instance: ScoreInputs, *, patient: Patient, on: dt.date, source_label: str
 ) -> dict[str, dict[str, Any]]:
     """The scoring inputs of one form with their provenance (value, unit, what was typed)."""
+    return score_inputs_from_values(
+        instance,
+        age=eligibility.age_on(patient.birth_date, on),
+        sex=patient.sex,
+        source_label=source_label,
+        demographics_source="Patient record",
+    )
+
+
+def score_inputs_from_values(
+    instance: ScoreInputs,
+    *,
+    age: int | None,
+    sex: str | None,
+    source_label: str,
+    demographics_source: str = "",
+) -> dict[str, dict[str, Any]]:
+    """Scoring inputs from a (possibly unsaved) form instance plus age and sex."""
     inputs: dict[str, dict[str, Any]] = {
-        "age": {
-            "value": eligibility.age_on(patient.birth_date, on),
-            "unit": "years",
-            "source": "Patient record",
-        },
-        "sex": {"value": patient.sex, "unit": "", "source": "Patient record"},
+        "age": {"value": age, "unit": "years", "source": demographics_source or source_label},
+        "sex": {"value": sex or None, "unit": "", "source": demographics_source or source_label},
     }
     for analyte, field, unit in UNIT_FIELDS:
         value = getattr(instance, field)

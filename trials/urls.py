@@ -10,5 +10,6 @@ urlpatterns = [
     path("patients/<int:pk>/", views.patient_detail, name="patient-detail"),
     path("patients/<int:pk>/screening/", views.screening_edit, name="screening-edit"),
     path("patients/<int:pk>/history/", views.patient_history, name="patient-history"),
+    path("scores/calculator/", views.score_calculator, name="score-calculator"),
     path("screening-log/", views.screening_log, name="screening-log"),
 ]

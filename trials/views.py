@@ -14,7 +14,7 @@ from django.utils.module_loading import import_string
 
 from . import roles, selectors, services
 from .audit import REASON_FIELD
-from .forms import PatientCreateForm, ScreeningForm
+from .forms import PatientCreateForm, ScoreCalculatorForm, ScreeningForm
 from .models import PatientStatus
 
 # Apps that add a panel to the patient page / dashboard: each provides, in its selectors,
@@ -190,3 +190,26 @@ def patient_history(request: HttpRequest, pk: int) -> HttpResponse:
     patient = selectors.patient_get(user=request.user, pk=pk)
     entries = selectors.patient_history(user=request.user, patient=patient)
     return render(request, "trials/patient_history.html", {"patient": patient, "entries": entries})
+
+
+@login_required
+def score_calculator(request: HttpRequest) -> HttpResponse:
+    """Compute every score for typed-in values; nothing is stored."""
+    form = ScoreCalculatorForm(request.POST or None)
+    result = inputs = None
+    if request.method == "POST" and form.is_valid():
+        instance = form.save(commit=False)
+        try:
+            services.score_inputs_normalize(instance)
+            inputs = services.score_inputs_from_values(
+                instance,
+                age=form.cleaned_data["age"],
+                sex=form.cleaned_data["sex"],
+                source_label="Calculator",
+            )
+            result = services.scores_compute(inputs)
+        except ValidationError as exc:
+            _apply_validation_error(form, exc)
+    return render(
+        request, "trials/score_calculator.html", {"form": form, "result": result, "inputs": inputs}
+    )

@@ -5,13 +5,12 @@ from decimal import Decimal
 from types import SimpleNamespace
 
 import pytest
-from django.utils import timezone
 
 from tests.trials.screening_data import eligible_screening_data
 from trials import eligibility
 
 TODAY = dt.date(2026, 6, 15)
-CONSENT = timezone.make_aware(dt.datetime(2026, 6, 14, 10, 0))
+CONSENT = dt.datetime(2026, 6, 14, 10, 0, tzinfo=dt.UTC)
 
 
 def assess(*, birth_date=dt.date(1970, 1, 1), sex="M", consent=CONSENT, grade="2", **overrides):
@@ -135,7 +134,7 @@ def test_uncomputable_or_unconfirmed_grade_leaves_eligibility_open():
 
 
 def test_consent_after_screening_date_fails_and_missing_consent_is_missing():
-    late = timezone.make_aware(dt.datetime(2026, 6, 16, 9, 0))
+    late = dt.datetime(2026, 6, 16, 9, 0, tzinfo=dt.UTC)
     assert [c.code for c in assess(consent=late).failed] == ["INC3"]
     assert [c.code for c in assess(consent=None).missing] == ["INC3"]
 

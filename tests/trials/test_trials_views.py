@@ -3,6 +3,7 @@ from decimal import Decimal
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from tests.factories import PatientFactory
 from tests.trials.screening_data import as_post, eligible_screening_data
@@ -102,7 +103,7 @@ def test_register_patient_then_screen_from_the_browser(client, investigator, sit
             "initials": "jd",
             "sex": "M",
             "birth_date": "1965-03-02",
-            "consent_datetime": (dt.datetime.now() - dt.timedelta(hours=1)).strftime(
+            "consent_datetime": (timezone.localtime() - dt.timedelta(hours=1)).strftime(
                 "%Y-%m-%dT%H:%M"
             ),
             "consent_version": "v2.1",

@@ -6,4 +6,5 @@ app_name = "trials-api"
 urlpatterns = [
     path("patients/", views.PatientListApi.as_view(), name="patient-list"),
     path("patients/<int:pk>/", views.PatientDetailApi.as_view(), name="patient-detail"),
+    path("scores/calculate/", views.ScoreCalculateApi.as_view(), name="score-calculate"),
 ]

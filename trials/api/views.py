@@ -1,8 +1,14 @@
-"""REST endpoints for patients (blinded: no allocation data)."""
+"""REST endpoints for patients and the score calculator (blinded: no allocation data)."""
 
-from rest_framework import serializers
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from rest_framework import serializers, status
 from rest_framework.generics import ListAPIView, RetrieveAPIView
+from rest_framework.response import Response
+from rest_framework.views import APIView
 
+import scoring
 from trials import selectors
 from trials.models import Patient
 
@@ -41,3 +47,45 @@ class PatientDetailApi(RetrieveAPIView):
 
     def get_object(self):
         return selectors.patient_get(user=self.request.user, pk=self.kwargs["pk"])
+
+
+class ScoreCalculateApi(APIView):
+    """POST scoring inputs (conventional units, keys of ``scoring.INPUT_KEYS``); nothing stored.
+
+    ``units`` may give the unit of bilirubin, creatinine or albumin values
+    (e.g. ``{"bilirubin": "µmol/L"}``); they are converted before scoring.
+    """
+
+    class InputSerializer(serializers.Serializer):
+        units = serializers.DictField(child=serializers.CharField(), required=False)
+
+    def post(self, request, *args, **kwargs):
+        if not isinstance(request.data, dict):
+            return Response(
+                {"non_field_errors": ["Send a JSON object."]}, status=status.HTTP_400_BAD_REQUEST
+            )
+        payload = dict(request.data)
+        serializer = self.InputSerializer(data={"units": payload.pop("units", {})})
+        serializer.is_valid(raise_exception=True)
+        errors: dict[str, list[str]] = {}
+        canonical = {
+            "bilirubin": "bilirubin_mg_dl",
+            "creatinine": "creatinine_mg_dl",
+            "albumin": "albumin_g_dl",
+        }
+        for analyte, unit in serializer.validated_data.get("units", {}).items():
+            key = canonical.get(analyte)
+            if key is None:
+                errors[f"units.{analyte}"] = ["Only bilirubin, creatinine and albumin."]
+            elif payload.get(key) is not None:
+                try:
+                    payload[key] = scoring.to_canonical(analyte, float(payload[key]), unit)
+                except (TypeError, ValueError) as exc:
+                    errors[key] = [str(exc)]
+        errors.update({key: [msg] for key, msg in scoring.validate_inputs(payload).items()})
+        if errors:
+            return Response(errors, status=status.HTTP_400_BAD_REQUEST)
+        try:
+            return Response(scoring.calculate(payload))
+        except (ValueError, ValidationError) as exc:  # defensive: engine refused an input
+            return Response({"non_field_errors": [str(exc)]}, status=status.HTTP_400_BAD_REQUEST)
