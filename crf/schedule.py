@@ -1,0 +1,129 @@
+"""The default visit schedule of the synopsis and the date arithmetic of visit windows.
+
+The rows below are loaded once into ``VisitDefinition`` (data, not code): after that the
+trial administrator edits the table, and these defaults are never re-applied over the edits.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from .models import VisitKind
+
+DOSING_FORMS = ["vitals", "labs", "administration"]
+
+# synopsis: Schedule. day 1 = first dose; window in days before/after the target day.
+DEFAULT_SCHEDULE: list[dict] = [
+    {
+        "code": "screening",
+        "name": "Screening",
+        "kind": VisitKind.SCREENING,
+        "day": 1,
+        "window_before": 8,  # day -7 to day 1
+        "window_after": 0,
+        "order": 0,
+        "expected_forms": [],
+    },
+    {
+        "code": "randomization",
+        "name": "Randomization",
+        "kind": VisitKind.RANDOMIZATION,
+        "day": 1,
+        "order": 1,
+        "expected_forms": [],
+    },
+    {
+        "code": "dose1",
+        "name": "Dose 1 (day 1)",
+        "kind": VisitKind.DOSING,
+        "day": 1,
+        "dose_number": 1,
+        "order": 2,
+        "expected_forms": [*DOSING_FORMS, "hemodynamics", "samples"],
+    },
+    {
+        "code": "dose2",
+        "name": "Dose 2 (day 4)",
+        "kind": VisitKind.DOSING,
+        "day": 4,
+        "window_before": 1,
+        "window_after": 1,
+        "dose_number": 2,
+        "order": 3,
+        "expected_forms": DOSING_FORMS,
+    },
+    {
+        "code": "dose3",
+        "name": "Dose 3 (day 11)",
+        "kind": VisitKind.DOSING,
+        "day": 11,
+        "window_before": 1,
+        "window_after": 1,
+        "dose_number": 3,
+        "order": 4,
+        "expected_forms": DOSING_FORMS,
+    },
+    {
+        "code": "dose4",
+        "name": "Dose 4 (day 18)",
+        "kind": VisitKind.DOSING,
+        "day": 18,
+        "window_before": 2,
+        "window_after": 2,
+        "dose_number": 4,
+        "order": 5,
+        "expected_forms": DOSING_FORMS,
+    },
+    {
+        "code": "fu_d28",
+        "name": "Follow-up 28 days",
+        "kind": VisitKind.FOLLOW_UP,
+        "day": 28,
+        "window_before": 3,
+        "window_after": 3,
+        "order": 6,
+        "expected_forms": ["follow_up", "labs", "hemodynamics", "samples"],
+    },
+    {
+        "code": "fu_m3",
+        "name": "Follow-up 3 months",
+        "kind": VisitKind.FOLLOW_UP,
+        "day": 90,
+        "window_before": 7,
+        "window_after": 7,
+        "missed_after_days": 14,
+        "order": 7,
+        "expected_forms": ["follow_up"],
+    },
+    {
+        "code": "fu_m12",
+        "name": "Follow-up 12 months",
+        "kind": VisitKind.FOLLOW_UP,
+        "day": 365,
+        "window_before": 14,
+        "window_after": 14,
+        "missed_after_days": 30,
+        "order": 8,
+        "expected_forms": ["follow_up"],
+    },
+    {
+        "code": "unscheduled",
+        "name": "Unscheduled visit",
+        "kind": VisitKind.UNSCHEDULED,
+        "day": None,
+        "order": 99,
+        "expected_forms": [],
+    },
+]
+
+
+def visit_window(
+    *, day1: dt.date, day: int, window_before: int, window_after: int
+) -> tuple[dt.date, dt.date, dt.date]:
+    """(target, window start, window end) of study ``day`` when day 1 is ``day1``."""
+    target = day1 + dt.timedelta(days=day - 1)
+    return (
+        target,
+        target - dt.timedelta(days=window_before),
+        target + dt.timedelta(days=window_after),
+    )
