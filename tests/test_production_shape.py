@@ -85,7 +85,7 @@ def test_gunicorn_serves_the_app_with_debug_off():
 
 def test_production_settings_refuse_the_default_secret_key():
     env = {**os.environ, "DEBUG": "0", "SECRET_KEY": ""}
-    result = subprocess.run(  # noqa: S603 - fixed argv
+    result = subprocess.run(
         [
             sys.executable,
             "-c",
