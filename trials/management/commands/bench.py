@@ -66,7 +66,7 @@ class Command(BaseCommand):
         trial, site = services.trial_configure()
         for step in services.setup_steps():
             step(trial=trial)
-        user = get_user_model().objects.create_user("bench", password="Bench-password-1")
+        user = get_user_model().objects.create_user("bench")  # force_login: no password
         user.groups.add(groups[Role.INVESTIGATOR])
         services.site_membership_grant(user=user, site=site)
         client = Client()
