@@ -140,6 +140,7 @@ def setup_steps() -> list:
 
     paths = [
         "crf.services.visit_definitions_load",
+        "randomization.services.randomization_list_ensure_demo",
     ]
     return [import_string(path) for path in paths]
 

@@ -1,0 +1,214 @@
+"""Stratified permuted-block randomization lists: generation, canonical CSV and validation.
+
+Pure Python (no Django): the unblinded statistician can rerun it outside the EDC.
+
+Algorithm (synopsis: Randomization — 1:1, stratified by ACLF grade, permuted blocks of
+randomly varying size), for each stratum ``s`` in the order given, independently:
+
+1. ``rng = random.Random(f"{seed}:{s}")`` — CPython's Mersenne Twister seeded with the
+   *string* ``"<seed>:<stratum>"`` (e.g. ``"liveradvance-demo-2026:1"``; string seeding is
+   version 2: the SHA-512 of the UTF-8 string, stable since Python 3.2).
+2. ``sequence = 0``, ``block = 0``. While ``sequence < length``:
+   a. ``block += 1``; ``size = rng.choice(block_sizes)`` (``block_sizes`` in the order
+      given, default ``(2, 4)``);
+   b. ``arms = list(arm_codes) * (size // len(arm_codes))`` (default codes ``("A", "B")``,
+      so 1:1 within every block), then ``rng.shuffle(arms)``;
+   c. for each arm in that order: ``sequence += 1`` and emit the row
+      ``(stratum, sequence, block, size, arm)``.
+   The last block is always completed, so a stratum can exceed ``length`` by up to
+   ``max(block_sizes) - 1`` rows.
+
+Reproduce outside the EDC (any Python ≥ 3.2, standard library only)::
+
+    import random
+    def rows(seed, strata=("1", "2", "3"), block_sizes=(2, 4), length=40, arms=("A", "B")):
+        for s in strata:
+            rng, seq, block = random.Random(f"{seed}:{s}"), 0, 0
+            while seq < length:
+                block += 1
+                size = rng.choice(block_sizes)
+                items = list(arms) * (size // len(arms))
+                rng.shuffle(items)
+                for arm in items:
+                    seq += 1
+                    yield s, seq, block, size, arm
+
+The canonical CSV (``canonical_csv``) is ``stratum,sequence,block,arm`` with a header, rows
+sorted by stratum then sequence, ``\\n`` line ends, UTF-8; its SHA-256 is recorded with the
+list so an exported or uploaded file can be compared byte for byte. In R the same lists
+need the Python generator above (R's RNG differs); the CSV and hash are language-neutral.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import random
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+CSV_COLUMNS = ("stratum", "sequence", "block", "arm")
+DEFAULT_BLOCK_SIZES = (2, 4)
+DEFAULT_ARM_CODES = ("A", "B")
+
+
+@dataclass(frozen=True)
+class Row:
+    stratum: str
+    sequence: int
+    block: int
+    block_size: int
+    arm: str
+
+
+def default_length(target_size: int) -> int:
+    """Rows per stratum: the whole trial target could fall in one stratum, plus a margin."""
+    return target_size + max(10, target_size // 3)
+
+
+def generate(
+    *,
+    seed: str,
+    strata: Sequence[str],
+    length: int,
+    block_sizes: Sequence[int] = DEFAULT_BLOCK_SIZES,
+    arm_codes: Sequence[str] = DEFAULT_ARM_CODES,
+) -> list[Row]:
+    """The list for ``seed``: same seed and parameters always give the same rows."""
+    if not seed:
+        raise ValueError("A seed is required.")
+    if length < 1:
+        raise ValueError("The length per stratum must be at least 1.")
+    if len(arm_codes) < 2 or len(set(arm_codes)) != len(arm_codes):
+        raise ValueError("At least two distinct arm codes are required.")
+    if not block_sizes or any(
+        size < len(arm_codes) or size % len(arm_codes) for size in block_sizes
+    ):
+        raise ValueError(f"Block sizes must be positive multiples of {len(arm_codes)}.")
+    rows: list[Row] = []
+    for stratum in strata:
+        rng = random.Random(f"{seed}:{stratum}")  # noqa: S311 - reproducibility, not secrecy
+        sequence = block = 0
+        while sequence < length:
+            block += 1
+            size = rng.choice(list(block_sizes))
+            arms = list(arm_codes) * (size // len(arm_codes))
+            rng.shuffle(arms)
+            for arm in arms:
+                sequence += 1
+                rows.append(Row(stratum, sequence, block, size, arm))
+    return rows
+
+
+def canonical_csv(rows: Iterable[Row]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for row in sorted(rows, key=lambda r: (r.stratum, r.sequence)):
+        writer.writerow([row.stratum, row.sequence, row.block, row.arm])
+    return out.getvalue()
+
+
+def sha256(rows: Iterable[Row]) -> str:
+    return hashlib.sha256(canonical_csv(rows).encode()).hexdigest()
+
+
+def parse_csv(
+    text: str, *, strata: Sequence[str], arm_codes: Sequence[str] = DEFAULT_ARM_CODES
+) -> tuple[list[Row], list[str]]:
+    """Rows of an uploaded list and every problem found, each naming its line number.
+
+    Checks: the columns, strata and arm codes, integers, duplicate positions, gaps in each
+    stratum's sequence, blocks made of consecutive positions, and 1:1 balance in every block.
+    Rows are returned only when there is no error (a bad file loads nothing).
+    """
+    errors: list[str] = []
+    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+    header = [h.strip().lower() for h in (reader.fieldnames or [])]
+    if sorted(header) != sorted(CSV_COLUMNS):
+        return [], [
+            f"line 1: the columns must be exactly {', '.join(CSV_COLUMNS)} "
+            f"(found: {', '.join(header) or 'none'})."
+        ]
+    reader.fieldnames = header
+    parsed: list[tuple[int, str, int, int, str]] = []
+    seen: dict[tuple[str, int], int] = {}
+    for line, raw in enumerate(reader, start=2):
+        values = {k: (v or "").strip() for k, v in raw.items() if k is not None}
+        if None in raw:
+            errors.append(f"line {line}: more values than columns.")
+            continue
+        stratum, arm = values["stratum"], values["arm"].upper()
+        problems = []
+        if stratum not in strata:
+            problems.append(f"unknown stratum {stratum!r} (expected {', '.join(strata)})")
+        if arm not in arm_codes:
+            problems.append(f"unknown arm code {values['arm']!r}")
+        try:
+            sequence = int(values["sequence"])
+            block = int(values["block"])
+            if sequence < 1 or block < 1:
+                raise ValueError
+        except ValueError:
+            problems.append("sequence and block must be whole numbers ≥ 1")
+            sequence = block = 0
+        if problems:
+            errors.append(f"line {line}: " + "; ".join(problems) + ".")
+            continue
+        if (stratum, sequence) in seen:
+            errors.append(
+                f"line {line}: stratum {stratum} sequence {sequence} repeats line "
+                f"{seen[stratum, sequence]}."
+            )
+            continue
+        seen[stratum, sequence] = line
+        parsed.append((line, stratum, sequence, block, arm))
+    if not parsed and not errors:
+        errors.append("line 2: the file has no rows.")
+
+    by_stratum: dict[str, list[tuple[int, str, int, int, str]]] = defaultdict(list)
+    for item in parsed:
+        by_stratum[item[1]].append(item)
+    for stratum in strata:
+        if stratum not in by_stratum and not errors:
+            errors.append(f"line {len(parsed) + 1}: stratum {stratum} has no rows.")
+    rows: list[Row] = []
+    for stratum, items in by_stratum.items():
+        items.sort(key=lambda item: item[2])
+        for expected, item in enumerate(items, start=1):
+            if item[2] != expected:
+                errors.append(
+                    f"line {item[0]}: stratum {stratum} jumps to sequence {item[2]} "
+                    f"(sequence {expected} is missing)."
+                )
+                break
+        blocks: dict[int, list[tuple[int, str, int, int, str]]] = defaultdict(list)
+        for item in items:
+            blocks[item[3]].append(item)
+        previous_end = 0
+        for number in sorted(blocks):
+            members = blocks[number]
+            positions = [m[2] for m in members]
+            lines = ", ".join(str(m[0]) for m in members)
+            if min(positions) != previous_end + 1 or max(positions) - min(positions) + 1 != len(
+                positions
+            ):
+                errors.append(
+                    f"lines {lines}: stratum {stratum} block {number} is not a run of "
+                    "consecutive sequence numbers following the previous block."
+                )
+            previous_end = max(positions)
+            counts = Counter(m[4] for m in members)
+            if len({counts.get(code, 0) for code in arm_codes}) != 1:
+                errors.append(
+                    f"lines {lines}: stratum {stratum} block {number} is not balanced 1:1."
+                )
+            rows.extend(
+                Row(stratum, m[2], number, len(members), m[4])
+                for m in sorted(members, key=lambda m: m[2])
+            )
+    if errors:
+        return [], errors
+    return sorted(rows, key=lambda r: (r.stratum, r.sequence)), []

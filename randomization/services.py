@@ -1,0 +1,451 @@
+"""Every write of the randomization app: lists, allocation, preparations, unblinding.
+
+Only the list services and ``patient_randomize`` touch the arm field; none of them returns
+or prints it (STYLE.md §3). Notifications never name the arm.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from decimal import Decimal
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.mail import send_mail
+from django.db import transaction
+from django.utils import timezone
+
+from trials import roles
+from trials.audit import save_audited
+from trials.models import FormStatus, Patient, PatientStatus, Site, Trial
+from trials.roles import Role
+
+from . import listgen
+from .models import (
+    DEFAULT_ACTIVE_ARM,
+    DEFAULT_ARM_LABELS,
+    Allocation,
+    DosePreparation,
+    EmergencyUnblinding,
+    RandomizationList,
+    RandomizationListEntry,
+)
+
+DEMO_SEED = "liveradvance-demo-2026"  # recorded seed of the demo list made by the setup command
+
+
+# --- lists ---------------------------------------------------------------------------------
+
+
+def _active_list(trial: Trial) -> RandomizationList | None:
+    return (
+        RandomizationList.objects.select_for_update()
+        .filter(trial=trial, status=RandomizationList.Status.ACTIVE)
+        .first()
+    )
+
+
+def _require_statistician(user) -> None:
+    if user is not None and not roles.can_manage_randomization_list(user):
+        raise PermissionDenied("Only the unblinded statistician manages the list.")
+
+
+def _retire_active(*, user, trial: Trial, reason: str) -> int:
+    """Supersede the active list (if any) before a new one; return the next version number."""
+    current = _active_list(trial)
+    if current is not None:
+        randomization_list_supersede(user=user, randomization_list=current, reason=reason)
+    last = (
+        RandomizationList.objects.filter(trial=trial).order_by("-version").first()
+    )  # the version numbers are never reused
+    return (last.version if last else 0) + 1
+
+
+def _list_store(
+    *,
+    user,
+    trial: Trial,
+    rows: list[listgen.Row],
+    source: str,
+    seed: str,
+    block_sizes: Sequence[int],
+    length: int,
+    reason: str,
+) -> RandomizationList:
+    version = _retire_active(user=user, trial=trial, reason=reason)
+    rlist = RandomizationList(
+        trial=trial,
+        version=version,
+        source=source,
+        seed=seed,
+        block_sizes=list(block_sizes),
+        length_per_stratum=length,
+        arm_labels=dict(DEFAULT_ARM_LABELS),
+        active_arm_code=DEFAULT_ACTIVE_ARM,
+        sha256=listgen.sha256(rows),
+        generated_by=user,
+        generated_at=timezone.now(),
+    )
+    save_audited(rlist, reason=f"List v{version} {source} (SHA-256 {rlist.sha256})", user=user)
+    RandomizationListEntry.objects.bulk_create(
+        RandomizationListEntry(
+            randomization_list=rlist,
+            stratum=row.stratum,
+            sequence=row.sequence,
+            block_number=row.block,
+            block_size=row.block_size,
+            arm=row.arm,
+        )
+        for row in rows
+    )
+    # bulk_create skips simple-history: write the creation rows explicitly (AT-1).
+    RandomizationListEntry.history.bulk_history_create(
+        list(rlist.entries.all()), default_user=user, default_change_reason=f"List v{version}"
+    )
+    return rlist
+
+
+@transaction.atomic
+def randomization_list_generate(
+    *,
+    user,
+    trial: Trial,
+    seed: str,
+    block_sizes: Sequence[int] = listgen.DEFAULT_BLOCK_SIZES,
+    length_per_stratum: int | None = None,
+    reason: str = "",
+) -> RandomizationList:
+    """Generate and activate a list from ``seed`` (listgen algorithm); locked once used."""
+    _require_statistician(user)
+    seed = (seed or "").strip()
+    if not seed:
+        raise ValidationError({"seed": "Record a seed: the list must be reproducible."})
+    length = length_per_stratum or listgen.default_length(trial.target_size)
+    try:
+        rows = listgen.generate(
+            seed=seed,
+            strata=trial.strata,
+            length=length,
+            block_sizes=block_sizes,
+            arm_codes=trial.arm_codes,
+        )
+    except ValueError as exc:
+        raise ValidationError({"block_sizes": str(exc)}) from exc
+    return _list_store(
+        user=user,
+        trial=trial,
+        rows=rows,
+        source=RandomizationList.Source.GENERATED,
+        seed=seed,
+        block_sizes=block_sizes,
+        length=length,
+        reason=reason,
+    )
+
+
+@transaction.atomic
+def randomization_list_upload(
+    *, user, trial: Trial, content: str | bytes, reason: str = ""
+) -> RandomizationList:
+    """Validate and activate an uploaded CSV list; a bad file loads nothing."""
+    _require_statistician(user)
+    if isinstance(content, bytes):
+        try:
+            content = content.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ValidationError({"file": "The file is not UTF-8 text."}) from exc
+    rows, errors = listgen.parse_csv(content, strata=trial.strata, arm_codes=trial.arm_codes)
+    if errors:
+        raise ValidationError({"file": errors})
+    per_stratum = {r.stratum: r.sequence for r in rows}
+    return _list_store(
+        user=user,
+        trial=trial,
+        rows=rows,
+        source=RandomizationList.Source.UPLOADED,
+        seed="",
+        block_sizes=sorted({r.block_size for r in rows}),
+        length=min(per_stratum.values()),
+        reason=reason,
+    )
+
+
+@transaction.atomic
+def randomization_list_supersede(
+    *, user, randomization_list: RandomizationList, reason: str
+) -> RandomizationList:
+    """Retire a list that no patient was randomized from; the reason is audited."""
+    _require_statistician(user)
+    rlist = RandomizationList.objects.select_for_update().get(pk=randomization_list.pk)
+    reason = (reason or "").strip()
+    if rlist.status != RandomizationList.Status.ACTIVE:
+        raise ValidationError("This list is already superseded.")
+    if Allocation.objects.filter(entry__randomization_list=rlist).exists():
+        raise ValidationError(
+            "Patients have been randomized from this list: it can no longer be changed."
+        )
+    if not reason:
+        raise ValidationError({"reason": "Give the reason for replacing the active list."})
+    rlist.status = RandomizationList.Status.SUPERSEDED
+    rlist.superseded_reason = reason
+    rlist.superseded_at = timezone.now()
+    rlist.superseded_by = user
+    return save_audited(rlist, reason=f"Superseded: {reason}"[:100], user=user)
+
+
+def randomization_list_ensure_demo(*, trial: Trial) -> RandomizationList | None:
+    """Setup step: a demo list from the recorded ``DEMO_SEED`` when the trial has none."""
+    if RandomizationList.objects.filter(trial=trial).exists():
+        return None
+    return randomization_list_generate(user=None, trial=trial, seed=DEMO_SEED)
+
+
+# --- randomization -------------------------------------------------------------------------
+
+
+def _eligibility_problems(patient: Patient) -> dict[str, str]:
+    screening = getattr(patient, "screening", None)
+    problems: dict[str, str] = {}
+    if patient.status != PatientStatus.SCREENING:
+        problems["patient"] = (
+            f"The patient's status is {patient.get_status_display().lower()}: "
+            "only a patient in screening can be randomized."
+        )
+    if not patient.consent_datetime:
+        problems["consent_datetime"] = "Informed consent is not recorded."
+    if screening is None or screening.status != FormStatus.COMPLETE:
+        problems["screening"] = "The screening form is not complete."
+    elif screening.eligible is not True:
+        problems["screening"] = "The screening does not show the patient as eligible."
+    elif screening.aclf_grade not in patient.trial.strata:
+        problems["screening"] = "The computed ACLF grade is not one of the strata."
+    return problems
+
+
+def patient_randomization_problems(*, patient: Patient) -> dict[str, str]:
+    """Why ``patient`` cannot be randomized now (empty when it can); blinded wording."""
+    return _eligibility_problems(patient)
+
+
+def _next_randomization_number(site: Site) -> str:
+    # The caller holds the site row lock, so numbers are allocated one at a time per site.
+    count = Allocation.objects.filter(patient__site=site).count()
+    return f"LA-{site.code}-{count + 1:03d}"
+
+
+@transaction.atomic
+def patient_randomize(*, user, patient: Patient, confirm_eligibility: bool) -> Allocation:
+    """Allocate the next free entry of the patient's stratum; exactly once per patient.
+
+    Row locks (site, then the entry) serialize concurrent randomizations; the OneToOne
+    constraints on patient and entry make a double allocation impossible even so
+    (synopsis: Randomization; RZ-2).
+    """
+    if not roles.can_enter_data(user, patient.site_id):
+        raise PermissionDenied("Only an investigator of the patient's site can randomize.")
+    if not confirm_eligibility:
+        raise ValidationError(
+            {"confirm_eligibility": "Confirm that you checked the eligibility summary."}
+        )
+    Site.objects.select_for_update().get(pk=patient.site_id)
+    patient = (
+        Patient.objects.select_for_update(of=("self",))
+        .select_related("site", "trial")
+        .get(pk=patient.pk)
+    )
+    if Allocation.objects.filter(patient=patient).exists():
+        raise ValidationError({"patient": "This patient is already randomized."})
+    problems = _eligibility_problems(patient)
+    if problems:
+        raise ValidationError(problems)
+    stratum = patient.screening.aclf_grade
+    entry = (
+        RandomizationListEntry.objects.select_for_update(skip_locked=False)
+        .filter(
+            randomization_list__trial=patient.trial,
+            randomization_list__status=RandomizationList.Status.ACTIVE,
+            stratum=stratum,
+        )
+        .exclude(pk__in=Allocation.objects.values("entry_id"))
+        .order_by("sequence")
+        .first()
+    )
+    if entry is None:
+        raise ValidationError(
+            {"patient": "No randomization slot is free in this stratum: contact the statistician."}
+        )
+    now = timezone.now()
+    number = _next_randomization_number(patient.site)
+    allocation = save_audited(
+        Allocation(
+            patient=patient,
+            entry=entry,
+            randomization_number=number,
+            stratum=stratum,
+            randomized_at=now,
+            randomized_by=user,
+        ),
+        reason="Randomized",
+        user=user,
+    )
+    patient.subject_id = number
+    patient.status = PatientStatus.RANDOMIZED
+    save_audited(patient, reason="Randomized", user=user)
+
+    from crf.services import visits_plan_after_randomization  # the crf app owns visits
+
+    day1 = timezone.localdate(now)
+    visits_plan_after_randomization(patient=patient, day1=day1, user=user)
+    transaction.on_commit(
+        lambda: pharmacists_notify_dose_due(patient_id=patient.pk, dose_number=1, due_on=day1)
+    )
+    return allocation
+
+
+def _site_users_with_role(site_id: int, role: Role):
+    return (
+        get_user_model()
+        .objects.filter(is_active=True, groups__name=role.value, site_memberships__site_id=site_id)
+        .exclude(email="")
+        .distinct()
+    )
+
+
+def pharmacists_notify_dose_due(*, patient_id: int, dose_number: int, due_on: dt.date) -> int:
+    """E-mail the site's pharmacists that a dose is due (never the arm)."""
+    patient = Patient.objects.select_related("site").get(pk=patient_id)
+    recipients = list(
+        _site_users_with_role(patient.site_id, Role.PHARMACIST).values_list("email", flat=True)
+    )
+    if not recipients:
+        return 0
+    subject = f"[Liveradvance] Dose {dose_number} due for {patient.subject_id}"
+    body = (
+        f"Patient {patient.subject_id} (site {patient.site.code}) was randomized.\n"
+        f"Dose {dose_number} is due on {due_on:%Y-%m-%d}.\n\n"
+        "Log in to the EDC pharmacy page to see the preparation."
+    )
+    return send_mail(subject, body, None, recipients)
+
+
+# --- pharmacy ------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def dose_preparation_record(
+    *,
+    user,
+    patient: Patient,
+    dose_number: int,
+    prepared_at: dt.datetime,
+    product_lot: str,
+    volume_ml: Decimal,
+    checked_by: str,
+    cell_count: int | None = None,
+    viability_pct: Decimal | None = None,
+) -> DosePreparation:
+    """Record one prepared dose (both arms, same record shape) by a pharmacist of the site."""
+    if not roles.can_prepare_dose(user, patient):
+        raise PermissionDenied
+    allocation = (
+        Allocation.objects.select_related("entry__randomization_list")
+        .filter(patient=patient)
+        .first()
+    )
+    if allocation is None:
+        raise ValidationError({"dose_number": "The patient is not randomized."})
+    errors: dict[str, str] = {}
+    if prepared_at > timezone.now() + dt.timedelta(minutes=5):
+        errors["prepared_at"] = "The preparation time cannot be in the future."
+    if prepared_at < allocation.randomized_at - dt.timedelta(minutes=5):
+        errors["prepared_at"] = "A dose cannot be prepared before randomization."
+    checked = (checked_by or "").strip()
+    if checked.casefold() in {
+        user.get_username().casefold(),
+        user.get_full_name().strip().casefold(),
+    }:
+        errors["checked_by"] = "The check must be done by a second person."
+    if DosePreparation.objects.filter(patient=patient, dose_number=dose_number).exists():
+        errors["dose_number"] = f"Dose {dose_number} is already recorded for this patient."
+    rlist = allocation.entry.randomization_list
+    cells_expected = allocation.entry.arm == rlist.active_arm_code
+    if cells_expected:
+        if cell_count is None:
+            errors["cell_count"] = "Enter the total cell count of the product."
+        if viability_pct is None:
+            errors["viability_pct"] = "Enter the viability of the cells."
+    else:
+        if cell_count is not None:
+            errors["cell_count"] = "Leave empty: this preparation has no cells."
+        if viability_pct is not None:
+            errors["viability_pct"] = "Leave empty: this preparation has no cells."
+    if errors:
+        raise ValidationError(errors)
+    preparation = DosePreparation(
+        patient=patient,
+        dose_number=dose_number,
+        prepared_at=prepared_at,
+        prepared_by=user,
+        checked_by=checked,
+        product_lot=product_lot.strip(),
+        cell_count=cell_count,
+        viability_pct=viability_pct,
+        volume_ml=volume_ml,
+    )
+    return save_audited(preparation, reason=f"Dose {dose_number} prepared", user=user)
+
+
+# --- emergency unblinding ------------------------------------------------------------------
+
+
+@transaction.atomic
+def emergency_unblinding_create(
+    *, user, patient: Patient, password: str, reason: str
+) -> EmergencyUnblinding:
+    """Break the blind for one patient: PI of the site, password re-entered, reason required.
+
+    The sponsor and the trial administrators are told who, when and why, never the arm.
+    """
+    if not roles.can_emergency_unblind(user, patient):
+        raise PermissionDenied
+    errors = {}
+    if not password or not user.check_password(password):
+        errors["password"] = "The password is not correct."  # noqa: S105 - a message
+    reason = (reason or "").strip()
+    if not reason:
+        errors["reason"] = "Give the clinical reason for the emergency unblinding."
+    if not Allocation.objects.filter(patient=patient).exists():
+        errors["patient"] = "The patient is not randomized."
+    if errors:
+        raise ValidationError(errors)
+    record = EmergencyUnblinding(patient=patient, unblinded_by=user, reason=reason)
+    save_audited(record, reason="Emergency unblinding", user=user)
+    transaction.on_commit(lambda: emergency_unblinding_notify(unblinding_id=record.pk))
+    return record
+
+
+def emergency_unblinding_notify(*, unblinding_id: int) -> int:
+    record = EmergencyUnblinding.objects.select_related("patient__site", "unblinded_by").get(
+        pk=unblinding_id
+    )
+    admins = get_user_model().objects.filter(is_active=True, groups__name=Role.TRIAL_ADMIN.value)
+    recipients = sorted(
+        set(settings.SPONSOR_EMAILS)
+        | set(admins.exclude(email="").values_list("email", flat=True))
+    )
+    if not recipients:
+        return 0
+    patient = record.patient
+    who = record.unblinded_by.get_full_name() or record.unblinded_by.get_username()
+    when = timezone.localtime(record.unblinded_at)
+    body = (
+        f"Patient {patient.subject_id} (site {patient.site.code}) was unblinded by {who} "
+        f"at {when:%Y-%m-%d %H:%M %Z}.\n"
+        f"Reason: {record.reason}\n\n"
+        "Only the unblinding investigator can see this patient's allocation in the EDC."
+    )
+    return send_mail(
+        f"[Liveradvance] Emergency unblinding of {patient.subject_id}", body, None, recipients
+    )

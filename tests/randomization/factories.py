@@ -1,0 +1,72 @@
+"""Helpers for randomization tests: eligible screenings, lists, randomized patients per arm."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from django.utils import timezone
+
+from randomization import services
+from randomization.models import Allocation, RandomizationList
+from tests.factories import PatientFactory
+from trials.models import FormStatus, Screening
+
+TEST_SEED = "test-seed-42"
+
+
+def screening_complete(patient, *, grade: str = "2", eligible: bool | None = True) -> Screening:
+    """A complete screening with the derived fields set as the screening service would."""
+    return Screening.objects.create(
+        patient=patient,
+        screening_date=timezone.localdate(),
+        status=FormStatus.COMPLETE,
+        eligible=eligible,
+        aclf_grade=grade,
+        cirrhosis=True,
+        aclf_grade_confirmed=True,
+    )
+
+
+def active_list(trial, *, seed: str = TEST_SEED) -> RandomizationList:
+    existing = RandomizationList.objects.filter(
+        trial=trial, status=RandomizationList.Status.ACTIVE
+    ).first()
+    return existing or services.randomization_list_generate(user=None, trial=trial, seed=seed)
+
+
+def eligible_patient(site, *, grade: str = "2", **kwargs):
+    patient = PatientFactory(site=site, **kwargs)
+    screening_complete(patient, grade=grade)
+    return patient
+
+
+def randomize(patient, user):
+    active_list(patient.trial)
+    return services.patient_randomize(user=user, patient=patient, confirm_eligibility=True)
+
+
+def patients_by_arm(site, investigator, *, grade: str = "2") -> dict[str, object]:
+    """Randomize eligible patients until both arms have one; returns {arm code: patient}."""
+    found: dict[str, object] = {}
+    for _ in range(20):
+        patient = eligible_patient(site, grade=grade)
+        allocation = randomize(patient, investigator)
+        found.setdefault(Allocation.objects.get(pk=allocation.pk).entry.arm, patient)
+        if len(found) == 2:
+            return found
+    raise AssertionError("the test list never gave both arms")
+
+
+def prepare(patient, pharmacist, *, dose_number: int = 1, cells: bool, lot: str = "LOT-7731"):
+    return services.dose_preparation_record(
+        user=pharmacist,
+        patient=patient,
+        dose_number=dose_number,
+        prepared_at=timezone.now() - dt.timedelta(minutes=1),
+        product_lot=lot,
+        volume_ml=Decimal("50.0"),
+        checked_by="Second Checker",
+        cell_count=152_340_000 if cells else None,
+        viability_pct=Decimal("93.7") if cells else None,
+    )
