@@ -71,6 +71,8 @@ class PatientCreateForm(BootstrapFormMixin, forms.ModelForm):
     def __init__(self, *args, sites=None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fields["site"].queryset = sites if sites is not None else Site.objects.none()
+        if sites is not None and len(sites) == 1:
+            self.fields["site"].initial = sites[0].pk  # one site: nothing to choose
         self.fields["consent_datetime"].required = True
         self.fields["consent_version"].required = True
 

@@ -70,11 +70,11 @@ def score_record_list(*, user, patient: Patient) -> QuerySet[ScoreRecord]:
     return ScoreRecord.objects.filter(patient=patient).order_by("assessed_on", "pk")
 
 
-def status_counts(*, user) -> dict[str, int]:
-    counts = dict.fromkeys(PatientStatus.values, 0)
+def status_counts(*, user) -> list[tuple[str, str, int]]:
+    """(status, label, number of patients) for every status, in protocol order."""
     rows = patient_list(user=user).order_by().values("status").annotate(n=Count("pk"))
-    counts.update({row["status"]: row["n"] for row in rows})
-    return counts
+    counts = {row["status"]: row["n"] for row in rows}
+    return [(value, label, counts.get(value, 0)) for value, label in PatientStatus.choices]
 
 
 def patient_history(*, user, patient: Patient) -> list[history.AuditEntry]:

@@ -59,7 +59,7 @@ def test_dashboard_counts_and_screening_log_are_site_scoped(
 ):
     client.force_login(investigator)
     dashboard = client.get(reverse("trials:dashboard"))
-    assert dashboard.context["counts"]["screening"] == 1
+    assert ("screening", "Screening", 1) in dashboard.context["counts"]
     log = client.get(reverse("trials:screening-log") + "?format=csv").content.decode()
     assert patient.screening_number in log
     assert other_site_patient.screening_number not in log
@@ -167,9 +167,19 @@ def test_history_page_shows_old_new_user_and_reason(client, investigator, monito
     assert investigator.username in body
 
 
-def test_history_page_queries_are_bounded(
-    client, investigator, monitor, patient, django_assert_max_num_queries
+def test_history_page_queries_do_not_grow_with_the_number_of_changes(
+    client, investigator, monitor, patient
 ):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    url = reverse("trials:patient-history", args=[patient.pk])
+    client.force_login(monitor)
+    services.screening_save(
+        user=investigator, patient=patient, data=eligible_screening_data(), complete=False
+    )
+    with CaptureQueriesContext(connection) as few:
+        client.get(url)
     for inr in ("1.5", "1.6", "1.7", "1.8", "1.9"):
         services.screening_save(
             user=investigator,
@@ -177,6 +187,7 @@ def test_history_page_queries_are_bounded(
             data=eligible_screening_data(inr=Decimal(inr)),
             complete=False,
         )
-    client.force_login(monitor)
-    with django_assert_max_num_queries(20):
-        client.get(reverse("trials:patient-history", args=[patient.pk]))
+    with CaptureQueriesContext(connection) as many:
+        response = client.get(url)
+    assert len(response.context["entries"]) >= 12
+    assert len(many) == len(few)
