@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import Decimal
 
 from django.utils import timezone
@@ -43,7 +44,17 @@ def eligible_patient(site, *, grade: str = "2", **kwargs):
 
 def randomize(patient, user):
     active_list(patient.trial)
-    return services.patient_randomize(user=user, patient=patient, confirm_eligibility=True)
+    allocation = services.patient_randomize(user=user, patient=patient, confirm_eligibility=True)
+    patient.refresh_from_db()
+    return allocation
+
+
+ARM_WORDS = re.compile(r"\b(msc|placebo|arm [ab]|mesenchymal)\b", re.IGNORECASE)
+
+
+def arm_words(text: str) -> list[str]:
+    """Arm-revealing words in ``text`` (empty when blinded-safe)."""
+    return ARM_WORDS.findall(text)
 
 
 def patients_by_arm(site, investigator, *, grade: str = "2") -> dict[str, object]:

@@ -52,9 +52,7 @@ def test_pinned_first_rows_guard_against_silent_algorithm_changes():
     assert [(r.block, r.block_size, r.arm) for r in rows] == [
         (b, size, arm) for _, _, b, size, arm in reference
     ]
-    assert listgen.sha256(rows) == listgen.sha256(
-        [listgen.Row(*item) for item in reference]
-    )
+    assert listgen.sha256(rows) == listgen.sha256([listgen.Row(*item) for item in reference])
 
 
 @pytest.mark.parametrize("block_sizes", [(2, 4), (4,), (2, 4, 6)])
