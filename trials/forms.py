@@ -36,6 +36,12 @@ class BootstrapFormMixin:
         super().__init__(*args, **kwargs)
         for field in self.fields.values():
             widget = field.widget
+            # HTML date inputs only accept ISO values; a localised value renders as blank and
+            # would be lost on the next save.
+            if getattr(widget, "input_type", "") == "date":
+                widget.format = "%Y-%m-%d"
+            elif getattr(widget, "input_type", "") == "datetime-local":
+                widget.format = "%Y-%m-%dT%H:%M"
             if isinstance(widget, forms.CheckboxInput):
                 css = "form-check-input"
             elif isinstance(widget, forms.Select):
@@ -206,8 +212,37 @@ class ScreeningForm(ScoreInputsFormMixin):
             "last_investigational_trial_date": forms.DateInput(attrs={"type": "date"}),
         }
 
+    exclusion_field_names = (
+        "acute_liver_failure_without_cirrhosis",
+        "aclf1_responding_to_therapy",
+        "current_malignancy",
+        "afp_ng_ml",
+        "previous_malignancy_or_hereditary_cancer",
+        "nyha_class",
+        "gold_stage",
+        "gi_bleed_history",
+        "last_gi_bleed_date",
+        "previous_liver_transplant",
+        "immunosuppressive_therapy",
+        "extrahepatic_cholestasis",
+        "hiv_infection",
+        "pregnancy_status",
+        "childbearing_potential",
+        "investigational_trial_history",
+        "last_investigational_trial_date",
+        "active_drug_addiction",
+        "refuses_participation",
+        "unable_to_consent",
+    )
+
+    @property
+    def exclusion_fields(self) -> list:
+        return [self[name] for name in self.exclusion_field_names]
+
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
+        if self.instance.pk is None and not self.is_bound:
+            self.initial.setdefault("screening_date", timezone.localdate())
         for field in self.fields.values():
             if isinstance(field, forms.NullBooleanField):
                 field.widget = forms.Select(

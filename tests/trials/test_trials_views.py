@@ -191,3 +191,15 @@ def test_history_page_queries_do_not_grow_with_the_number_of_changes(
         response = client.get(url)
     assert len(response.context["entries"]) >= 12
     assert len(many) == len(few)
+
+
+def test_saved_dates_are_rendered_in_the_iso_format_html_date_inputs_accept(
+    client, investigator, patient
+):
+    services.screening_save(
+        user=investigator, patient=patient, data=eligible_screening_data(), complete=False
+    )
+    client.force_login(investigator)
+    body = client.get(reverse("trials:screening-edit", args=[patient.pk])).content.decode()
+    screening_date = patient.screening.screening_date.isoformat()
+    assert f'type="date" name="screening_date" value="{screening_date}"' in body

@@ -78,25 +78,44 @@ class Command(BaseCommand):
             "patient list API": lambda: client.get(reverse("trials-api:patient-list")),
         }
         baseline: dict[str, float] = {}
-        self.stdout.write(f"{'figure':28} {'patients':>9} {'median ms':>10} {'queries':>8}"
-                          f" {'x baseline':>11}")
+        self.stdout.write(
+            f"{'figure':28} {'patients':>9} {'median ms':>10} {'queries':>8} {'x baseline':>11}"
+        )
         created = 0
         for size in SIZES:
             Patient.objects.bulk_create(
-                Patient(trial=trial, site=site, screening_number=f"S01-{n:05d}", sex="F",
-                        birth_date=dt.date(1960, 1, 1))
+                Patient(
+                    trial=trial,
+                    site=site,
+                    screening_number=f"S01-{n:05d}",
+                    sex="F",
+                    birth_date=dt.date(1960, 1, 1),
+                )
                 for n in range(created + 1, size + 1)
             )
             created = size
             for name, fn in routes.items():
                 ms, queries = _timed(fn)
                 baseline.setdefault(name, ms)
-                self.stdout.write(f"{name:28} {size:>9} {ms:>10.2f} {queries:>8}"
-                                  f" {ms / baseline[name]:>11.2f}")
+                self.stdout.write(
+                    f"{name:28} {size:>9} {ms:>10.2f} {queries:>8} {ms / baseline[name]:>11.2f}"
+                )
 
-        inputs = {"age": 55, "sex": "M", "bilirubin_mg_dl": 13, "creatinine_mg_dl": 2.2,
-                  "inr": 1.8, "albumin_g_dl": 2.8, "sodium_mmol_l": 132, "wbc_10e9_l": 9,
-                  "platelets_10e9_l": 90, "he_grade": 0, "map_mmhg": 75, "fio2": 0.21,
-                  "spo2_pct": 97, "ascites": "mild"}
+        inputs = {
+            "age": 55,
+            "sex": "M",
+            "bilirubin_mg_dl": 13,
+            "creatinine_mg_dl": 2.2,
+            "inr": 1.8,
+            "albumin_g_dl": 2.8,
+            "sodium_mmol_l": 132,
+            "wbc_10e9_l": 9,
+            "platelets_10e9_l": 90,
+            "he_grade": 0,
+            "map_mmhg": 75,
+            "fio2": 0.21,
+            "spo2_pct": 97,
+            "ascites": "mild",
+        }
         ms, _ = _timed(lambda: scoring.calculate(inputs), repeat=200)
         self.stdout.write(f"{'scoring.calculate (all)':28} {'-':>9} {ms:>10.3f} {0:>8} {1:>11.2f}")
