@@ -121,6 +121,7 @@ def patient_detail(request: HttpRequest, pk: int) -> HttpResponse:
             else None,
             "scores": selectors.score_record_list(user=request.user, patient=patient),
             "can_enter_data": roles.can_enter_data(request.user, patient.site_id),
+            "panels": _panels("patient", user=request.user, patient=patient),
         },
     )
 

@@ -1,4 +1,18 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from . import views
 
 app_name = "randomization-api"
-urlpatterns: list = []
+urlpatterns = [
+    path(
+        "patients/<int:patient_pk>/randomize/",
+        views.PatientRandomizeApi.as_view(),
+        name="patient-randomize",
+    ),
+    path(
+        "patients/<int:patient_pk>/allocation/",
+        views.AllocationDetailApi.as_view(),
+        name="allocation-detail",
+    ),
+    path("pharmacy/", views.PharmacyListApi.as_view(), name="pharmacy-list"),
+]

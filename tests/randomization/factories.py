@@ -11,6 +11,7 @@ from django.utils import timezone
 from randomization import services
 from randomization.models import Allocation, RandomizationList
 from tests.factories import PatientFactory
+from tests.trials.screening_data import eligible_screening_data
 from trials.models import FormStatus, Screening
 
 TEST_SEED = "test-seed-42"
@@ -18,14 +19,19 @@ TEST_SEED = "test-seed-42"
 
 def screening_complete(patient, *, grade: str = "2", eligible: bool | None = True) -> Screening:
     """A complete screening with the derived fields set as the screening service would."""
+    criteria = {
+        k: v
+        for k, v in eligible_screening_data().items()
+        if not k.endswith(("_entered", "_unit"))
+        and k not in {"inr", "sodium_mmol_l", "wbc_10e9_l", "platelets_10e9_l", "he_grade"}
+        and k not in {"map_mmhg", "spo2_pct", "fio2", "ascites"}
+    }
     return Screening.objects.create(
         patient=patient,
-        screening_date=timezone.localdate(),
         status=FormStatus.COMPLETE,
         eligible=eligible,
         aclf_grade=grade,
-        cirrhosis=True,
-        aclf_grade_confirmed=True,
+        **criteria,
     )
 
 

@@ -1,0 +1,113 @@
+"""REST endpoints: randomize (blinded answer), allocation (arm only if may_see_arm), pharmacy."""
+
+from __future__ import annotations
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404
+from rest_framework import serializers, status
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from randomization import selectors, services
+from trials import roles
+from trials import selectors as trial_selectors
+
+from .permissions import EntersData, IsPharmacist
+
+
+class BlindedAllocationOutput(serializers.Serializer):
+    patient_id = serializers.IntegerField()
+    randomization_number = serializers.CharField()
+    randomized_at = serializers.DateTimeField()
+    stratum = serializers.CharField()
+    randomized_by = serializers.CharField()
+
+
+def _errors(exc: ValidationError) -> dict:
+    if hasattr(exc, "error_dict"):
+        return {field: [str(m) for m in e.messages] for field, e in exc.error_dict.items()}
+    return {"non_field_errors": exc.messages}
+
+
+class PatientRandomizeApi(APIView):
+    permission_classes = [IsAuthenticated, EntersData]
+
+    class InputSerializer(serializers.Serializer):
+        confirm_eligibility = serializers.BooleanField()
+
+    def post(self, request, patient_pk: int):
+        patient = trial_selectors.patient_get(user=request.user, pk=patient_pk)
+        if not roles.can_enter_data(request.user, patient.site_id):
+            raise Http404("No such patient.")
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            services.patient_randomize(
+                user=request.user,
+                patient=patient,
+                confirm_eligibility=data.validated_data["confirm_eligibility"],
+            )
+        except ValidationError as exc:
+            return Response(_errors(exc), status=status.HTTP_400_BAD_REQUEST)
+        except PermissionDenied:
+            raise Http404("No such patient.") from None
+        allocation = selectors.allocation_get_blinded(user=request.user, patient=patient)
+        return Response(BlindedAllocationOutput(allocation).data, status=status.HTTP_201_CREATED)
+
+
+class AllocationDetailApi(APIView):
+    """The blinded allocation; an ``arm`` key is added only for users who may see it."""
+
+    class UnblindedOutput(BlindedAllocationOutput):
+        arm = serializers.CharField()
+        arm_label = serializers.CharField()
+
+    def get(self, request, patient_pk: int):
+        patient = trial_selectors.patient_get(user=request.user, pk=patient_pk)
+        allocation = selectors.allocation_get_blinded(user=request.user, patient=patient)
+        if allocation is None:
+            raise Http404("The patient is not randomized.")
+        if roles.may_see_arm(request.user, patient):
+            unblinded = selectors.allocation_get_unblinded(
+                user=request.user, patient=patient, purpose="API allocation"
+            )
+            return Response(self.UnblindedOutput(unblinded).data)
+        return Response(BlindedAllocationOutput(allocation).data)
+
+
+class PharmacyListApi(APIView):
+    permission_classes = [IsAuthenticated, IsPharmacist]
+
+    class OutputSerializer(serializers.Serializer):
+        patient_id = serializers.IntegerField(source="patient.pk")
+        subject_id = serializers.CharField(source="patient.subject_id")
+        site = serializers.CharField(source="patient.site.code")
+        randomization_number = serializers.CharField(source="allocation.randomization_number")
+        arm = serializers.CharField(source="allocation.arm")
+        arm_label = serializers.CharField(source="allocation.arm_label")
+        next_dose_number = serializers.IntegerField(allow_null=True)
+        next_dose_target_date = serializers.DateField(
+            source="next_dose.target_date", allow_null=True, default=None
+        )
+        weight_kg = serializers.DecimalField(
+            source="weight.weight_kg",
+            max_digits=6,
+            decimal_places=1,
+            allow_null=True,
+            default=None,
+        )
+        dose_to_prepare = serializers.CharField(source="dose_text")
+        doses_prepared = serializers.SerializerMethodField()
+
+        def get_doses_prepared(self, row) -> list[int]:
+            return [p.dose_number for p in row.preparations]
+
+    def get(self, request):
+        paginator = PageNumberPagination()
+        patients = paginator.paginate_queryset(
+            selectors.pharmacy_patient_list(user=request.user), request, view=self
+        )
+        rows = selectors.pharmacy_worklist(user=request.user, patients=patients)
+        return paginator.get_paginated_response(self.OutputSerializer(rows, many=True).data)

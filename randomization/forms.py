@@ -1,0 +1,103 @@
+"""Input parsing for the randomization pages (no rules here: the services decide)."""
+
+from __future__ import annotations
+
+from django import forms
+from django.utils import timezone
+
+from trials.forms import BootstrapFormMixin
+
+from .models import DOSE_NUMBERS
+
+
+class RandomizeForm(BootstrapFormMixin, forms.Form):
+    confirm_eligibility = forms.BooleanField(
+        label="I checked the eligibility summary above and confirm the patient is eligible",
+        required=True,
+    )
+
+
+class DosePreparationForm(BootstrapFormMixin, forms.Form):
+    dose_number = forms.TypedChoiceField(
+        choices=[(n, f"Dose {n}") for n in DOSE_NUMBERS], coerce=int
+    )
+    prepared_at = forms.DateTimeField(
+        label="Prepared at",
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+    )
+    product_lot = forms.CharField(label="Product / placebo lot", max_length=60)
+    cell_count = forms.IntegerField(
+        label="Total cells (MSC only)",
+        min_value=1,
+        required=False,
+        help_text="Whole number of cells, e.g. 150000000",
+    )
+    viability_pct = forms.DecimalField(
+        label="Viability % (MSC only)",
+        min_value=0,
+        max_value=100,
+        decimal_places=1,
+        required=False,
+    )
+    volume_ml = forms.DecimalField(label="Volume (mL)", min_value=0.1, decimal_places=1)
+    checked_by = forms.CharField(
+        label="Checked by (second person)",
+        max_length=150,
+        help_text="Name of the pharmacist or nurse who checked the preparation",
+    )
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if not self.is_bound:
+            self.initial.setdefault("prepared_at", timezone.localtime().replace(second=0))
+
+
+class EmergencyUnblindingForm(BootstrapFormMixin, forms.Form):
+    reason = forms.CharField(
+        label="Clinical reason for the emergency unblinding",
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+    password = forms.CharField(
+        label="Your password (re-authentication)", widget=forms.PasswordInput, strip=False
+    )
+
+
+class ListGenerateForm(BootstrapFormMixin, forms.Form):
+    seed = forms.CharField(
+        max_length=100, help_text="Recorded with the list; reproduce it with listgen"
+    )
+    block_sizes = forms.CharField(initial="2,4", help_text="Comma-separated, multiples of 2")
+    length_per_stratum = forms.IntegerField(
+        min_value=1,
+        max_value=1000,
+        required=False,
+        help_text="Rows per stratum; empty = trial target plus a margin",
+    )
+    reason = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Required when it replaces the active list",
+    )
+
+    def clean_block_sizes(self) -> list[int]:
+        raw = self.cleaned_data["block_sizes"]
+        try:
+            sizes = [int(x) for x in raw.replace(" ", "").split(",") if x]
+        except ValueError:
+            raise forms.ValidationError("Whole numbers separated by commas, e.g. 2,4.") from None
+        if not sizes:
+            raise forms.ValidationError("Give at least one block size.")
+        return sizes
+
+
+class ListUploadForm(BootstrapFormMixin, forms.Form):
+    file = forms.FileField(help_text="CSV with columns stratum, sequence, block, arm")
+    reason = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Required when it replaces the active list",
+    )
+
+
+class ListSupersedeForm(BootstrapFormMixin, forms.Form):
+    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}))

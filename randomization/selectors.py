@@ -1,0 +1,410 @@
+"""Every read of the randomization app, scoped by site, role and blinding.
+
+Blinding (STYLE.md §3): the arm is read ONLY by ``allocation_get_unblinded`` and its batched
+twin ``allocation_list_unblinded``, both guarded by ``trials.roles.may_see_arm`` and both
+writing an ``ArmAccessLog`` row per patient; plus the statistician's list overview, guarded by
+``can_manage_randomization_list``. Everything else returns blinded shapes with no arm, lot,
+cell count or viability, identical for both arms.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import Count, QuerySet
+from django.http import Http404
+from django.utils import timezone
+
+from trials import roles
+from trials import selectors as trial_selectors
+from trials.models import Patient, PatientStatus, Trial
+
+from .models import (
+    DOSE_NUMBERS,
+    Allocation,
+    ArmAccessLog,
+    DosePreparation,
+    EmergencyUnblinding,
+    RandomizationList,
+)
+
+MSC_CELLS_PER_KG_MILLIONS = Decimal(2)  # synopsis: 2 × 10^6 cells/kg body weight per dose
+
+
+# --- shapes --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BlindedAllocation:
+    patient_id: int
+    randomization_number: str
+    randomized_at: dt.datetime
+    stratum: str
+    randomized_by: str
+
+
+@dataclass(frozen=True)
+class UnblindedAllocation(BlindedAllocation):
+    arm: str
+    arm_label: str
+    receives_cells: bool
+
+
+@dataclass(frozen=True)
+class BlindedPreparation:
+    dose_number: int
+    prepared_on: dt.date
+
+
+@dataclass
+class PharmacyRow:
+    patient: Patient
+    allocation: UnblindedAllocation
+    next_dose: Any = None  # crf.selectors.DoseVisit (dose_number, target_date, window) or None
+    next_dose_number: int | None = None
+    weight: Any = None  # crf weight_latest result (weight_kg, measured_on, source) or None
+    dose_text: str = ""
+    preparations: list[DosePreparation] = field(default_factory=list)
+
+
+def _user_label(user) -> str:
+    return (user.get_full_name() or user.get_username()) if user else "system"
+
+
+def _blinded(allocation: Allocation) -> BlindedAllocation:
+    return BlindedAllocation(
+        patient_id=allocation.patient_id,
+        randomization_number=allocation.randomization_number,
+        randomized_at=allocation.randomized_at,
+        stratum=allocation.stratum,
+        randomized_by=_user_label(allocation.randomized_by),
+    )
+
+
+# --- blinded reads -------------------------------------------------------------------------
+
+
+def allocation_get_blinded(*, user, patient: Patient) -> BlindedAllocation | None:
+    """Randomization number, date/time, stratum and who randomized: never the arm."""
+    trial_selectors.patient_get(user=user, pk=patient.pk)
+    allocation = (
+        Allocation.objects.select_related("randomized_by")
+        .only(
+            "patient_id",
+            "randomization_number",
+            "randomized_at",
+            "stratum",
+            "randomized_by__username",
+            "randomized_by__first_name",
+            "randomized_by__last_name",
+        )
+        .filter(patient=patient)
+        .first()
+    )
+    return _blinded(allocation) if allocation else None
+
+
+def preparation_list_blinded(*, user, patient: Patient) -> list[BlindedPreparation]:
+    """'Dose N prepared on <date>': the same shape for both arms (no lot, cells, volume)."""
+    trial_selectors.patient_get(user=user, pk=patient.pk)
+    rows = DosePreparation.objects.filter(patient=patient).values_list(
+        "dose_number", "prepared_at"
+    )
+    return [
+        BlindedPreparation(n, timezone.localdate(at)) for n, at in rows.order_by("dose_number")
+    ]
+
+
+def emergency_unblinding_list(*, user, patient: Patient | None = None) -> QuerySet:
+    """The unblinding register (who, when, why; never the arm) for the sites the user sees."""
+    qs = EmergencyUnblinding.objects.select_related("patient__site", "unblinded_by").order_by(
+        "-unblinded_at"
+    )
+    ids = roles.user_site_ids(user)
+    if ids is not None:
+        qs = qs.filter(patient__site_id__in=ids)
+    if patient is not None:
+        qs = qs.filter(patient=patient)
+    return qs
+
+
+# --- the guarded arm readers ---------------------------------------------------------------
+
+
+def _unblinded(allocation: Allocation) -> UnblindedAllocation:
+    entry = allocation.entry
+    rlist = entry.randomization_list
+    return UnblindedAllocation(
+        **_blinded(allocation).__dict__,
+        arm=entry.arm,
+        arm_label=rlist.arm_labels.get(entry.arm, entry.arm),
+        receives_cells=entry.arm == rlist.active_arm_code,
+    )
+
+
+def _arm_access_log(*, user, patient_ids: list[int], purpose: str) -> None:
+    now = timezone.now()
+    logs = ArmAccessLog.objects.bulk_create(
+        ArmAccessLog(user=user, patient_id=pk, accessed_at=now, purpose=purpose[:100])
+        for pk in patient_ids
+    )
+    ArmAccessLog.history.bulk_history_create(logs, default_user=user)
+
+
+def allocation_get_unblinded(*, user, patient: Patient, purpose: str) -> UnblindedAllocation:
+    """THE arm reader: only when ``may_see_arm``; every read is logged (who, when, why).
+
+    Raises Http404 for everyone else, so a blinded user cannot even learn that the page
+    exists for this patient.
+    """
+    patient = trial_selectors.patient_get(user=user, pk=patient.pk)
+    if not roles.may_see_arm(user, patient):
+        raise Http404("No such page.")
+    allocation = (
+        Allocation.objects.select_related("entry__randomization_list", "randomized_by")
+        .filter(patient=patient)
+        .first()
+    )
+    if allocation is None:
+        raise Http404("The patient is not randomized.")
+    _arm_access_log(user=user, patient_ids=[patient.pk], purpose=purpose)
+    return _unblinded(allocation)
+
+
+def allocation_list_unblinded(
+    *, user, patients: Iterable[Patient], purpose: str
+) -> dict[int, UnblindedAllocation]:
+    """Batched ``allocation_get_unblinded``: the predicate per patient, one log row each.
+
+    Patients the user may not unblind are left out (never an error, never a hint).
+    """
+    allowed = [p.pk for p in patients if roles.may_see_arm(user, p)]
+    if not allowed:
+        return {}
+    allocations = Allocation.objects.select_related(
+        "entry__randomization_list", "randomized_by"
+    ).filter(patient_id__in=allowed)
+    result = {a.patient_id: _unblinded(a) for a in allocations}
+    _arm_access_log(user=user, patient_ids=sorted(result), purpose=purpose)
+    return result
+
+
+def preparation_list_unblinded(*, user, patient: Patient) -> list[DosePreparation]:
+    """Full preparation records (lot, cells, viability, volume) for unblinded users only."""
+    patient = trial_selectors.patient_get(user=user, pk=patient.pk)
+    if not roles.may_see_arm(user, patient):
+        raise Http404("No such page.")
+    return list(DosePreparation.objects.filter(patient=patient).select_related("prepared_by"))
+
+
+# --- pharmacy ------------------------------------------------------------------------------
+
+
+def pharmacy_patient_list(*, user) -> QuerySet[Patient]:
+    """Randomized patients at the sites where the user is a pharmacist (none otherwise)."""
+    if not roles.has_role(user, roles.Role.PHARMACIST):
+        return Patient.objects.none()
+    return (
+        Patient.objects.filter(site_id__in=roles.member_site_ids(user), allocation__isnull=False)
+        .select_related("site", "trial", "allocation")
+        .order_by("site__code", "allocation__randomized_at")
+    )
+
+
+def pharmacy_patient_get(*, user, pk: int) -> Patient:
+    """A randomized patient of one of the pharmacist's sites, or 404."""
+    try:
+        return pharmacy_patient_list(user=user).get(pk=pk)
+    except (Patient.DoesNotExist, ValueError, TypeError):
+        raise Http404("No such patient.") from None
+
+
+def _dosing_schedule(*, user, patient: Patient) -> list:
+    from crf.selectors import dosing_schedule  # the crf app owns visits
+
+    return list(dosing_schedule(user=user, patient=patient))
+
+
+def _weight_latest(*, user, patient: Patient):
+    from crf.selectors import weight_latest
+
+    return weight_latest(user=user, patient=patient)
+
+
+def dose_to_prepare_text(*, receives_cells: bool, weight_kg: Decimal | float | None) -> str:
+    """The pharmacist's dose instruction (synopsis: Investigational product)."""
+    if not receives_cells:
+        return "placebo solution, same volume"
+    if weight_kg is None:
+        return "2 × 10⁶ cells/kg: body weight not recorded yet"
+    weight = Decimal(str(weight_kg))
+    cells = (MSC_CELLS_PER_KG_MILLIONS * weight).quantize(Decimal("0.1"))
+    cells_text = f"{cells:.0f}" if cells == cells.to_integral_value() else f"{cells:.1f}"
+    return f"{cells_text} × 10⁶ cells ({weight:.1f} kg)"
+
+
+def _next_dose(schedule: list, prepared: set[int]) -> tuple[Any, int | None]:
+    for visit in schedule:
+        if getattr(visit, "dose_number", None) and visit.dose_number not in prepared:
+            return visit, visit.dose_number
+    remaining = [n for n in DOSE_NUMBERS if n not in prepared]
+    return None, (remaining[0] if remaining and not schedule else None)
+
+
+def pharmacy_worklist(*, user, patients: Iterable[Patient]) -> list[PharmacyRow]:
+    """Pharmacy rows for ``patients`` (one page): arm via the guarded batch reader."""
+    patients = list(patients)
+    allocations = allocation_list_unblinded(user=user, patients=patients, purpose="pharmacy list")
+    preparations: dict[int, list[DosePreparation]] = {}
+    for prep in DosePreparation.objects.filter(patient__in=patients).order_by("dose_number"):
+        preparations.setdefault(prep.patient_id, []).append(prep)
+    rows = []
+    for patient in patients:
+        if patient.pk not in allocations:
+            continue
+        allocation = allocations[patient.pk]
+        preps = preparations.get(patient.pk, [])
+        visit, number = _next_dose(
+            _dosing_schedule(user=user, patient=patient), {p.dose_number for p in preps}
+        )
+        weight = _weight_latest(user=user, patient=patient)
+        rows.append(
+            PharmacyRow(
+                patient=patient,
+                allocation=allocation,
+                next_dose=visit,
+                next_dose_number=number,
+                weight=weight,
+                dose_text=dose_to_prepare_text(
+                    receives_cells=allocation.receives_cells,
+                    weight_kg=getattr(weight, "weight_kg", None),
+                ),
+                preparations=preps,
+            )
+        )
+    return rows
+
+
+def pharmacy_due_list(*, user) -> list[dict]:
+    """Doses to prepare (patient, dose number) for the dashboard: no arm, no access log."""
+    patients = list(pharmacy_patient_list(user=user))
+    prepared: dict[int, set[int]] = {}
+    for pid, n in DosePreparation.objects.filter(patient__in=patients).values_list(
+        "patient_id", "dose_number"
+    ):
+        prepared.setdefault(pid, set()).add(n)
+    due = []
+    for patient in patients:
+        if patient.status != PatientStatus.RANDOMIZED:
+            continue
+        remaining = [n for n in DOSE_NUMBERS if n not in prepared.get(patient.pk, set())]
+        if remaining:
+            due.append({"patient": patient, "dose_number": remaining[0]})
+    return due
+
+
+# --- statistician --------------------------------------------------------------------------
+
+
+def randomization_list_overview(*, user, trial: Trial | None = None) -> dict | None:
+    """The active list, its entries and a per-stratum balance report (statistician only)."""
+    if not roles.can_manage_randomization_list(user):
+        raise Http404("No such page.")
+    trial = trial or Trial.objects.order_by("pk").first()
+    if trial is None:
+        return None
+    lists = list(
+        RandomizationList.objects.filter(trial=trial)
+        .select_related("generated_by", "superseded_by")
+        .annotate(n_entries=Count("entries"))
+    )
+    active = next((rl for rl in lists if rl.status == RandomizationList.Status.ACTIVE), None)
+    entries = []
+    balance = []
+    if active is not None:
+        entries = list(
+            active.entries.select_related("allocation__patient").order_by("stratum", "sequence")
+        )
+        for stratum in trial.strata:
+            rows = [e for e in entries if e.stratum == stratum]
+            used = [e for e in rows if hasattr(e, "allocation")]
+            per_arm = {
+                code: {
+                    "label": active.arm_labels.get(code, code),
+                    "listed": sum(1 for e in rows if e.arm == code),
+                    "allocated": sum(1 for e in used if e.arm == code),
+                }
+                for code in trial.arm_codes
+            }
+            allocated = [v["allocated"] for v in per_arm.values()]
+            balance.append(
+                {
+                    "stratum": stratum,
+                    "listed": len(rows),
+                    "allocated": len(used),
+                    "per_arm": per_arm,
+                    "imbalance": max(allocated) - min(allocated) if allocated else 0,
+                    "blocks": len({e.block_number for e in rows}),
+                }
+            )
+    return {
+        "trial": trial,
+        "lists": lists,
+        "active": active,
+        "entries": entries,
+        "balance": balance,
+        "locked": any(b["allocated"] for b in balance),
+    }
+
+
+# --- panels --------------------------------------------------------------------------------
+
+
+def patient_panel_context(*, user, patient: Patient) -> dict | None:
+    """Randomization panel of the patient page; the arm only for users who may see it."""
+    if not roles.can_view_site(user, patient.site_id):
+        return None
+    from .services import patient_randomization_problems
+
+    allocation = allocation_get_blinded(user=user, patient=patient)
+    can_enter = roles.can_enter_data(user, patient.site_id)
+    problems = {} if allocation else patient_randomization_problems(patient=patient)
+    context: dict[str, Any] = {
+        "patient": patient,
+        "allocation": allocation,
+        "can_randomize": can_enter and allocation is None and not problems,
+        "problems": problems if can_enter else {},
+        "preparations": preparation_list_blinded(user=user, patient=patient) if allocation else [],
+        "can_unblind": bool(allocation) and roles.can_emergency_unblind(user, patient),
+        "unblindings": list(emergency_unblinding_list(user=user, patient=patient))
+        if allocation
+        else [],
+        "can_prepare": bool(allocation) and roles.can_prepare_dose(user, patient),
+        "unblinded": None,
+    }
+    if allocation and roles.may_see_arm(user, patient):
+        context["unblinded"] = allocation_get_unblinded(
+            user=user, patient=patient, purpose="patient page"
+        )
+    return context
+
+
+def dashboard_panel_context(*, user) -> dict | None:
+    """Pharmacist: doses to prepare. Statistician: list status. Nobody else."""
+    context: dict[str, Any] = {}
+    if roles.has_role(user, roles.Role.PHARMACIST):
+        context["due"] = pharmacy_due_list(user=user)
+        context["pharmacy"] = True
+    if roles.can_manage_randomization_list(user):
+        rlist = (
+            RandomizationList.objects.filter(status=RandomizationList.Status.ACTIVE)
+            .annotate(n_entries=Count("entries"), n_used=Count("entries__allocation"))
+            .first()
+        )
+        context["statistician"] = True
+        context["active_list"] = rlist
+    return context or None
