@@ -27,7 +27,7 @@ class BlindedAllocationOutput(serializers.Serializer):
 
 def _errors(exc: ValidationError) -> dict:
     if hasattr(exc, "error_dict"):
-        return {field: [str(m) for m in e.messages] for field, e in exc.error_dict.items()}
+        return exc.message_dict
     return {"non_field_errors": exc.messages}
 
 
