@@ -9,10 +9,15 @@ import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 
-from trials.models import FormStatus, Patient
-from trials.selectors import patient_get
+from django.db.models import Count, QuerySet
+from django.http import Http404
 
-from .models import Visit, VisitKind, VitalSigns
+from trials import roles
+from trials.models import FormStatus, Patient
+from trials.selectors import patient_get, patient_list
+
+from .models import AdverseEvent, EndOfStudy, Visit, VisitDefinition, VisitKind, VitalSigns
+from .rules import is_randomized
 
 
 @dataclass(frozen=True)
@@ -82,3 +87,201 @@ def weight_latest(*, user, patient: Patient) -> WeightReading | None:
         measured_on=vitals.assessment_date,
         source=f"Vital signs and weight — {vitals.visit.definition.name}",
     )
+
+
+# --- visits, timeline, worklist -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FormCell:
+    code: str
+    label: str
+    status: str  # "missing" / "draft" / "complete"
+    expected: bool
+
+
+@dataclass(frozen=True)
+class TimelineRow:
+    visit: Visit
+    forms: list[FormCell]
+
+    @property
+    def complete_count(self) -> int:
+        return sum(1 for f in self.forms if f.expected and f.status == FormStatus.COMPLETE)
+
+    @property
+    def expected_count(self) -> int:
+        return sum(1 for f in self.forms if f.expected)
+
+
+def visit_list(*, user, patient: Patient) -> QuerySet[Visit]:
+    """The patient's visits in date order (404 when the patient is not visible)."""
+    patient = patient_get(user=user, pk=patient.pk)
+    return (
+        Visit.objects.filter(patient=patient)
+        .select_related("definition", "patient__site")
+        .order_by("target_date", "definition__order", "pk")
+    )
+
+
+def visit_get(*, user, pk: int) -> Visit:
+    """One visit of a patient the user may see, else 404 (never 403 for another site)."""
+    visit = (
+        Visit.objects.select_related("definition", "patient__site", "patient__trial")
+        .filter(pk=pk)
+        .first()
+    )
+    if visit is None or not roles.can_view_site(user, visit.patient.site_id):
+        raise Http404("No such visit.")
+    patient_get(user=user, pk=visit.patient_id)
+    return visit
+
+
+def _form_statuses(visits: list[Visit]) -> dict[int, dict[str, str]]:
+    """visit id -> {form code: status}; one query per registered visit form."""
+    from .registry import VISIT_FORMS
+
+    result: dict[int, dict[str, str]] = {v.pk: {} for v in visits}
+    if not visits:
+        return result
+    for code, spec in VISIT_FORMS.items():
+        rows = spec.model.objects.filter(visit_id__in=list(result)).values_list(
+            "visit_id", "status"
+        )
+        for visit_id, status in rows:
+            result[visit_id][code] = status
+    return result
+
+
+def _rows(visits: list[Visit]) -> list[TimelineRow]:
+    from .registry import VISIT_FORMS, forms_allowed_at
+
+    statuses = _form_statuses(visits)
+    rows = []
+    for visit in visits:
+        entered = statuses[visit.pk]
+        expected = list(visit.definition.expected_forms)
+        codes = expected + [c for c in VISIT_FORMS if c in entered and c not in expected]
+        if visit.definition.kind == VisitKind.UNSCHEDULED:
+            # Any visit form may be recorded at an unscheduled visit: offer them all.
+            codes += [
+                spec.code
+                for spec in forms_allowed_at(VisitKind.UNSCHEDULED)
+                if spec.code not in codes
+            ]
+        rows.append(
+            TimelineRow(
+                visit=visit,
+                forms=[
+                    FormCell(
+                        code=code,
+                        label=VISIT_FORMS[code].label,
+                        status=entered.get(code, "missing"),
+                        expected=code in expected,
+                    )
+                    for code in codes
+                    if code in VISIT_FORMS
+                ],
+            )
+        )
+    return rows
+
+
+def patient_timeline(*, user, patient: Patient) -> list[TimelineRow]:
+    """Every visit of the patient with status, window and its forms (bounded queries)."""
+    return _rows(list(visit_list(user=user, patient=patient)))
+
+
+def visit_worklist(*, user, site: int | None = None) -> QuerySet[Visit]:
+    """Visits due or overdue at the user's sites, most urgent first."""
+    return (
+        Visit.objects.filter(
+            patient__in=patient_list(user=user, site=site), status__in=("due", "overdue")
+        )
+        .select_related("definition", "patient__site")
+        .order_by("window_end", "patient__site__code", "patient__subject_id", "pk")
+    )
+
+
+def crf_get(*, user, spec, visit: Visit | None = None, patient: Patient | None = None, pk=None):
+    """A stored form the user may read (None if not entered); 404 outside the user's sites."""
+    from . import services
+
+    if visit is not None:
+        visit = visit_get(user=user, pk=visit.pk)
+        patient = visit.patient
+    else:
+        patient = patient_get(user=user, pk=patient.pk)
+    instance = services.crf_get(spec=spec, visit=visit, patient=patient, pk=pk)
+    if pk is not None and instance is None:
+        raise Http404("No such form.")
+    return instance
+
+
+def adverse_event_list(*, user, patient: Patient) -> QuerySet[AdverseEvent]:
+    patient = patient_get(user=user, pk=patient.pk)
+    return AdverseEvent.objects.filter(patient=patient).order_by("-onset_date", "-pk")
+
+
+def adverse_event_get(*, user, pk: int) -> AdverseEvent:
+    ae = AdverseEvent.objects.select_related("patient__site").filter(pk=pk).first()
+    if ae is None or not roles.can_view_site(user, ae.patient.site_id):
+        raise Http404("No such adverse event.")
+    patient_get(user=user, pk=ae.patient_id)
+    return ae
+
+
+def end_of_study_get(*, user, patient: Patient) -> EndOfStudy | None:
+    patient = patient_get(user=user, pk=patient.pk)
+    return EndOfStudy.objects.filter(patient=patient).first()
+
+
+def visit_definition_list(*, user, trial=None) -> QuerySet[VisitDefinition]:
+    """The schedule of the trial; every signed-in role may read it."""
+    qs = VisitDefinition.objects.select_related("trial").order_by("trial", "order", "pk")
+    if not roles.user_roles(user):
+        return qs.none()
+    return qs.filter(trial=trial) if trial is not None else qs
+
+
+def visit_definition_get(*, user, pk: int) -> VisitDefinition:
+    definition = visit_definition_list(user=user).filter(pk=pk).first()
+    if definition is None:
+        raise Http404("No such visit definition.")
+    return definition
+
+
+# --- panels on the patient page and dashboard ---------------------------------------------
+
+
+def patient_panel_context(*, user, patient: Patient) -> dict | None:
+    """Visit timeline summary for the patient page (None before randomization)."""
+    rows = patient_timeline(user=user, patient=patient)
+    if not rows and not is_randomized(patient):
+        return None
+    return {
+        "title": "Visits and eCRFs",
+        "patient": patient,
+        "rows": rows,
+        "open_ae_count": AdverseEvent.objects.filter(patient=patient).count(),
+        "can_enter_data": roles.can_enter_data(user, patient.site_id),
+    }
+
+
+def dashboard_panel_context(*, user) -> dict | None:
+    """Visits due and overdue at the user's sites (None for roles without site data)."""
+    if roles.user_site_ids(user) == frozenset() or not (
+        roles.has_role(
+            user,
+            roles.Role.INVESTIGATOR,
+            roles.Role.PRINCIPAL_INVESTIGATOR,
+            roles.Role.MONITOR,
+            roles.Role.DATA_MANAGER,
+        )
+    ):
+        return None
+    visits = list(visit_worklist(user=user)[:10])
+    counts = {"due": 0, "overdue": 0}
+    rows = visit_worklist(user=user).order_by().values("status").annotate(n=Count("pk"))
+    counts.update({row["status"]: row["n"] for row in rows})
+    return {"title": "Visits due and overdue", "visits": visits, "counts": counts}

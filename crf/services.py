@@ -5,14 +5,27 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from trials.audit import save_audited
-from trials.models import Patient, Trial
+from trials.audit import require_reason, save_audited
+from trials.models import FormStatus, Patient, PatientStatus, Trial
+from trials.roles import can_enter_data
 
-from .models import Visit, VisitDefinition, VisitKind, VisitStatus
+from . import edit_checks
+from .edit_checks import CheckContext
+from .models import (
+    EndOfStudy,
+    FollowUp,
+    Visit,
+    VisitDefinition,
+    VisitKind,
+    VisitStatus,
+)
+from .rules import is_randomized, sequencing_check
 from .schedule import DEFAULT_SCHEDULE, visit_window
+from .units import EXTRA_UNITS, extra_to_canonical
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +54,6 @@ def visit_definition_update(
     *, user, definition: VisitDefinition, data: dict, reason: str
 ) -> VisitDefinition:
     """Change one schedule row (audited). Visits already planned keep their dates."""
-    from django.core.exceptions import ValidationError
 
     if not (reason or "").strip():
         raise ValidationError({"reason_for_change": "Give a reason for changing the schedule."})
@@ -148,7 +160,6 @@ def visits_followup_create(*, patient_id: int) -> list[Visit]:
 @transaction.atomic
 def visits_replan(*, user, patient: Patient, reason: str) -> list[Visit]:
     """Re-compute target dates and windows of open visits from the current schedule."""
-    from django.core.exceptions import ValidationError
 
     if not (reason or "").strip():
         raise ValidationError({"reason_for_change": "Give a reason for re-planning the visits."})
@@ -191,3 +202,392 @@ def visit_status_on(
     if today <= window_end + dt.timedelta(days=missed_after_days):
         return VisitStatus.OVERDUE
     return VisitStatus.MISSED
+
+
+@transaction.atomic
+def visits_status_refresh(*, today: dt.date | None = None, notify: bool = True) -> dict:
+    """Move open scheduled visits to due / overdue / missed on ``today`` and send digests.
+
+    Idempotent for a given day; each change is audited with the date that caused it.
+    """
+    today = today or timezone.localdate()
+    changed: dict[str, int] = {}
+    visits = (
+        Visit.objects.select_for_update(of=("self",))
+        .select_related("definition")
+        .filter(
+            scheduled=True,
+            status__in=(VisitStatus.PLANNED, VisitStatus.DUE, VisitStatus.OVERDUE),
+        )
+    )
+    for visit in visits:
+        new = visit_status_on(
+            window_start=visit.window_start,
+            window_end=visit.window_end,
+            missed_after_days=visit.definition.missed_after_days,
+            today=today,
+        )
+        if new != visit.status:
+            visit.status = new
+            save_audited(visit, reason=f"Visit window status on {today:%Y-%m-%d}")
+            changed[new] = changed.get(new, 0) + 1
+    sent = visits_digest_send(today=today) if notify else 0
+    return {"date": today.isoformat(), "changed": changed, "digests_sent": sent}
+
+
+def visits_digest_send(*, today: dt.date) -> int:
+    """E-mail each site's investigators the visits due and overdue there; returns e-mails sent."""
+    from django.conf import settings
+    from django.contrib.auth import get_user_model
+    from django.core.mail import send_mail
+    from django.template.loader import render_to_string
+
+    from trials.roles import DATA_ENTRY_ROLES
+
+    rows = list(
+        Visit.objects.select_related("definition", "patient__site")
+        .filter(status__in=(VisitStatus.DUE, VisitStatus.OVERDUE))
+        .order_by("patient__site__code", "window_end", "patient__subject_id")
+    )
+    by_site: dict[int, list[Visit]] = {}
+    for visit in rows:
+        by_site.setdefault(visit.patient.site_id, []).append(visit)
+    recipients_by_site: dict[int, list[str]] = {}
+    users = (
+        get_user_model()
+        .objects.filter(
+            is_active=True,
+            groups__name__in=[r.value for r in DATA_ENTRY_ROLES],
+            site_memberships__site_id__in=list(by_site),
+        )
+        .exclude(email="")
+        .values_list("site_memberships__site_id", "email")
+        .distinct()
+    )
+    for site_id, email in users:
+        recipients_by_site.setdefault(site_id, []).append(email)
+    sent = 0
+    for site_id, visits in by_site.items():
+        recipients = sorted(set(recipients_by_site.get(site_id, [])))
+        if not recipients:
+            continue
+        site = visits[0].patient.site
+        body = render_to_string(
+            "crf/email/visits_digest.txt", {"site": site, "visits": visits, "today": today}
+        )
+        send_mail(
+            f"Liveradvance: {len(visits)} visit(s) due or overdue at site {site.code}",
+            body,
+            settings.DEFAULT_FROM_EMAIL,
+            recipients,
+        )
+        sent += 1
+    return sent
+
+
+@transaction.atomic
+def visit_unscheduled_create(*, user, patient: Patient, visit_date: dt.date) -> Visit:
+    """Record an unscheduled visit on ``visit_date`` (any time after randomization)."""
+    if not can_enter_data(user, patient.site_id):
+        raise PermissionDenied("Only the site's investigators record visits.")
+    if not is_randomized(patient):
+        raise ValidationError("Unscheduled visits are recorded after randomization.")
+    if visit_date > timezone.localdate():
+        raise ValidationError({"visit_date": "The visit date is in the future."})
+    day1 = day1_of(patient)
+    if day1 and visit_date < day1:
+        raise ValidationError({"visit_date": "The visit cannot be before day 1."})
+    definition = _definitions(patient.trial, VisitKind.UNSCHEDULED)[0]
+    visit = Visit(
+        patient=patient,
+        definition=definition,
+        scheduled=False,
+        target_date=visit_date,
+        window_start=visit_date,
+        window_end=visit_date,
+        actual_date=visit_date,
+        status=VisitStatus.DONE,
+    )
+    return save_audited(visit, reason="Unscheduled visit recorded", user=user)
+
+
+# --- eCRFs -------------------------------------------------------------------------------------
+
+
+class OutOfRangeWarning(ValidationError):
+    """Values outside soft limits: nothing was saved; re-submit with the confirmation."""
+
+    def __init__(self, warnings: dict[str, list[str]]) -> None:
+        super().__init__(warnings)
+        self.warnings = warnings
+
+
+def _death_date_elsewhere(patient: Patient, instance) -> dt.date | None:
+    """Earliest death date recorded on another form of the patient."""
+    dates = []
+    followups = FollowUp.objects.filter(patient=patient, death_date__isnull=False)
+    if isinstance(instance, FollowUp) and instance.pk:
+        followups = followups.exclude(pk=instance.pk)
+    dates += list(followups.values_list("death_date", flat=True))
+    if not isinstance(instance, EndOfStudy):
+        dates += list(
+            EndOfStudy.objects.filter(
+                patient=patient, reason=EndOfStudy.Reason.DIED, end_date__isnull=False
+            ).values_list("end_date", flat=True)
+        )
+    return min(dates) if dates else None
+
+
+SCORING_KEY_TO_FIELD = {
+    "bilirubin_mg_dl": "bilirubin_entered",
+    "creatinine_mg_dl": "creatinine_entered",
+    "albumin_g_dl": "albumin_entered",
+}
+
+
+def _normalize_units(instance) -> None:
+    from trials.services import score_inputs_normalize
+
+    score_inputs_normalize(instance)
+    for analyte, (canonical, _factors) in EXTRA_UNITS.items():
+        entered = getattr(instance, f"{analyte}_entered")
+        unit_field = f"{analyte}_unit"
+        if entered is None:
+            setattr(instance, canonical, None)
+            continue
+        unit = getattr(instance, unit_field) or next(iter(EXTRA_UNITS[analyte][1]))
+        setattr(instance, unit_field, unit)
+        try:
+            setattr(instance, canonical, extra_to_canonical(analyte, entered, unit))
+        except ValueError as exc:
+            raise ValidationError({unit_field: str(exc)}) from exc
+
+
+def _lab_scores(instance, *, patient: Patient, visit: Visit) -> tuple[dict, dict]:
+    """Collect and compute the scores of a lab CRF before anything is stored."""
+    from trials.services import score_inputs_collect, scores_compute
+
+    inputs = score_inputs_collect(
+        instance,
+        patient=patient,
+        on=instance.assessment_date or visit.target_date,
+        source_label=visit.definition.name,
+    )
+    try:
+        result = scores_compute(inputs)
+    except ValidationError as exc:
+        if hasattr(exc, "error_dict"):
+            raise ValidationError(
+                {SCORING_KEY_TO_FIELD.get(k, k): v for k, v in exc.error_dict.items()}
+            ) from exc
+        raise
+    return inputs, result
+
+
+def crf_get(*, spec, visit: Visit | None = None, patient: Patient | None = None, pk=None):
+    """The stored instance of a form (None when not entered yet); no access check here."""
+    if spec.per_visit:
+        return spec.model.objects.filter(visit=visit).first()
+    if spec.code == "end_of_study":
+        return spec.model.objects.filter(patient=patient).first()
+    if pk is None:
+        return None
+    return spec.model.objects.filter(patient=patient, pk=pk).first()
+
+
+@transaction.atomic
+def crf_save(
+    *,
+    user,
+    form_code: str,
+    data: dict,
+    complete: bool,
+    reason: str = "",
+    confirm_out_of_range: bool = False,
+    visit: Visit | None = None,
+    patient: Patient | None = None,
+    pk: int | None = None,
+):
+    """Validate and store one eCRF (any form of the registry), audited.
+
+    Runs the sequencing rules and edit checks first: on any error, or on soft-limit
+    warnings not confirmed, it raises and nothing is stored. A lab CRF recomputes the
+    visit's scores in the same transaction; an end-of-study form updates the patient.
+    """
+    from .registry import FORMS
+
+    spec = FORMS.get(form_code)
+    if spec is None:
+        raise ValidationError(f"Unknown form {form_code!r}.")
+    if spec.per_visit:
+        if visit is None:
+            raise ValidationError("This form is recorded at a visit.")
+        visit = (
+            Visit.objects.select_for_update(of=("self",))
+            .select_related("definition", "patient__site")
+            .get(pk=visit.pk)
+        )
+        patient = visit.patient
+    elif patient is None:
+        raise ValidationError("This form belongs to a patient.")
+    else:
+        patient = Patient.objects.select_for_update().get(pk=patient.pk)
+    if not can_enter_data(user, patient.site_id):
+        raise PermissionDenied("Only the site's investigators enter data.")
+    sequencing_check(spec, patient=patient, visit=visit)
+
+    instance = crf_get(spec=spec, visit=visit, patient=patient, pk=pk)
+    if pk is not None and instance is None:
+        raise ValidationError("No such form for this patient.")
+    created = instance is None
+    was_complete = not created and instance.status == FormStatus.COMPLETE
+    reason = require_reason(was_complete=was_complete, reason=reason)
+    if created:
+        instance = spec.model(patient=patient)
+        if spec.per_visit:
+            instance.visit = visit
+    for name in spec.form_class._meta.fields:
+        if name in data:
+            setattr(instance, name, data[name])
+
+    if spec.code == "labs":
+        _normalize_units(instance)
+    if spec.code == "administration":
+        start = instance.start_time
+        instance.assessment_date = timezone.localtime(start).date() if start else None
+    ctx = CheckContext(
+        patient=patient,
+        visit=visit,
+        day1=day1_of(patient),
+        death_date=_death_date_elsewhere(patient, instance),
+    )
+    checks = edit_checks.run(spec.code, instance, complete=complete, ctx=ctx)
+    if checks.errors:
+        raise ValidationError(checks.errors)
+    if checks.warnings and not confirm_out_of_range:
+        raise OutOfRangeWarning(checks.warnings)
+    instance.out_of_range_confirmed = sorted(checks.warnings)
+    scores = _lab_scores(instance, patient=patient, visit=visit) if spec.code == "labs" else None
+
+    instance.status = FormStatus.COMPLETE if complete else FormStatus.DRAFT
+    if complete and not was_complete:
+        instance.completed_at = timezone.now()
+    elif not complete:
+        instance.completed_at = None
+    instance.updated_by = user
+    default_reason = f"{spec.label} entered" if created else f"{spec.label} updated"
+    save_audited(instance, reason=reason or default_reason, user=user)
+
+    if scores is not None:
+        from trials.services import score_record_save
+
+        inputs, result = scores
+        score_record_save(
+            patient=patient,
+            source=instance,
+            label=visit.definition.name,
+            assessed_on=instance.assessment_date or visit.target_date,
+            inputs=inputs,
+            result=result,
+            trigger=f"{spec.label} CRF saved ({visit.definition.name})",
+        )
+    if visit is not None:
+        _visit_progress_update(visit=visit, user=user, trigger=spec.label)
+    if spec.code == "end_of_study" and complete:
+        patient_study_end(user=user, patient=patient, end=instance, reason=reason)
+    return instance
+
+
+def visit_forms_status(visit: Visit) -> dict[str, str]:
+    """form code -> "draft" / "complete" of the forms entered at ``visit`` (one query each)."""
+    from .registry import VISIT_FORMS
+
+    found = {}
+    for code, spec in VISIT_FORMS.items():
+        status = spec.model.objects.filter(visit=visit).values_list("status", flat=True).first()
+        if status:
+            found[code] = status
+    return found
+
+
+def _visit_progress_update(*, visit: Visit, user, trigger: str) -> None:
+    """A visit is done when every expected form is complete; its date is the earliest one."""
+    if not visit.scheduled:
+        return
+    statuses = visit_forms_status(visit)
+    expected = visit.definition.expected_forms or list(statuses)
+    all_complete = bool(expected) and all(
+        statuses.get(code) == FormStatus.COMPLETE for code in expected
+    )
+    if all_complete:
+        new_status = VisitStatus.DONE
+        actual = _earliest_assessment(visit) or timezone.localdate()
+    else:
+        actual = visit.actual_date if visit.status != VisitStatus.DONE else None
+        new_status = (
+            visit_status_on(
+                window_start=visit.window_start,
+                window_end=visit.window_end,
+                missed_after_days=visit.definition.missed_after_days,
+                today=timezone.localdate(),
+            )
+            if visit.status == VisitStatus.DONE
+            else visit.status
+        )
+    if (new_status, actual) != (visit.status, visit.actual_date):
+        visit.status, visit.actual_date = new_status, actual
+        save_audited(visit, reason=f"Visit status after {trigger} saved", user=user)
+
+
+def _earliest_assessment(visit: Visit) -> dt.date | None:
+    from .registry import VISIT_FORMS
+
+    dates = [
+        d
+        for spec in VISIT_FORMS.values()
+        for d in spec.model.objects.filter(visit=visit, assessment_date__isnull=False).values_list(
+            "assessment_date", flat=True
+        )[:1]
+    ]
+    return min(dates) if dates else None
+
+
+END_STATUS = {
+    EndOfStudy.Reason.COMPLETED: PatientStatus.COMPLETED,
+    EndOfStudy.Reason.DIED: PatientStatus.DIED,
+    EndOfStudy.Reason.TRANSPLANTED: PatientStatus.TRANSPLANTED,
+    EndOfStudy.Reason.WITHDREW_CONSENT: PatientStatus.WITHDRAWN,
+    EndOfStudy.Reason.LOST_TO_FOLLOW_UP: PatientStatus.LOST_TO_FOLLOW_UP,
+}
+# synopsis: Schedule. Death or transplant ends the dosing schedule; so does withdrawal.
+# Survival follow-ups stay: they record vital status.
+ENDS_DOSING = {
+    EndOfStudy.Reason.DIED,
+    EndOfStudy.Reason.TRANSPLANTED,
+    EndOfStudy.Reason.WITHDREW_CONSENT,
+    EndOfStudy.Reason.LOST_TO_FOLLOW_UP,
+}
+
+
+@transaction.atomic
+def patient_study_end(*, user, patient: Patient, end: EndOfStudy, reason: str = "") -> Patient:
+    """Apply a complete end-of-study form: patient status and cancelled dosing visits."""
+    new_status = END_STATUS[end.reason]
+    audit_reason = reason or f"End of study: {end.get_reason_display()}"
+    if patient.status != new_status:
+        patient.status = new_status
+        save_audited(patient, reason=audit_reason, user=user)
+    if end.reason in ENDS_DOSING:
+        # Future = planned on or after the end date and no dose recorded there; earlier
+        # undone visits stay as they are (overdue/missed is what happened).
+        open_dosing = Visit.objects.filter(
+            patient=patient,
+            definition__kind=VisitKind.DOSING,
+            status__in=(VisitStatus.PLANNED, VisitStatus.DUE, VisitStatus.OVERDUE),
+            target_date__gte=end.end_date,
+        ).exclude(administration__status=FormStatus.COMPLETE)
+        for visit in open_dosing:
+            visit.status = VisitStatus.NOT_APPLICABLE
+            visit.status_reason = f"{end.get_reason_display()} on {end.end_date:%Y-%m-%d}"
+            save_audited(visit, reason=audit_reason, user=user)
+    return patient

@@ -1,0 +1,147 @@
+"""REST endpoints of visits and eCRFs; one generic form endpoint serves the whole registry.
+
+Rows are scoped by the crf selectors (other site -> 404); writes go through
+``crf.services.crf_save``, so the API runs the same edit checks as the pages.
+"""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.http import Http404
+from rest_framework import serializers, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from trials.selectors import patient_get
+
+from .. import registry, selectors, services
+from .serializers import (
+    CONTROL_FIELDS,
+    VisitOutputSerializer,
+    crf_input_serializer,
+    crf_output_serializer,
+)
+
+
+def _as_api_error(exc: ValidationError) -> serializers.ValidationError:
+    """A service error as a DRF 400 with field names (never a 500 on bad input)."""
+    if isinstance(exc, services.OutOfRangeWarning):
+        detail = {name: list(msgs) for name, msgs in exc.warnings.items()}
+        detail["confirm_out_of_range"] = [
+            "Values outside the expected range: check them and resubmit with "
+            "confirm_out_of_range=true."
+        ]
+        return serializers.ValidationError(detail)
+    if hasattr(exc, "error_dict"):
+        return serializers.ValidationError(exc.message_dict)
+    return serializers.ValidationError({"non_field_errors": exc.messages})
+
+
+def _save(request, *, spec, visit=None, patient=None, pk=None, created_status=status.HTTP_200_OK):
+    serializer = crf_input_serializer(spec)(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    data = {k: v for k, v in serializer.validated_data.items() if k not in CONTROL_FIELDS}
+    try:
+        instance = services.crf_save(
+            user=request.user,
+            form_code=spec.code,
+            data=data,
+            complete=serializer.validated_data["complete"],
+            reason=serializer.validated_data["reason_for_change"],
+            confirm_out_of_range=serializer.validated_data["confirm_out_of_range"],
+            visit=visit,
+            patient=patient,
+            pk=pk,
+        )
+    except services.OutOfRangeWarning as exc:
+        raise _as_api_error(exc) from exc
+    except ValidationError as exc:
+        raise _as_api_error(exc) from exc
+    return Response(crf_output_serializer(spec)(instance).data, status=created_status)
+
+
+class VisitListApi(APIView):
+    """GET the visits of a patient with the status of each form."""
+
+    def get(self, request, patient_pk: int):
+        patient = patient_get(user=request.user, pk=patient_pk)
+        rows = selectors.patient_timeline(user=request.user, patient=patient)
+        forms = {row.visit.pk: {f.code: f.status for f in row.forms} for row in rows}
+        data = VisitOutputSerializer(
+            [row.visit for row in rows], many=True, context={"forms": forms}
+        ).data
+        return Response(data)
+
+
+class VisitDetailApi(APIView):
+    def get(self, request, visit_pk: int):
+        visit = selectors.visit_get(user=request.user, pk=visit_pk)
+        rows = selectors.patient_timeline(user=request.user, patient=visit.patient)
+        forms = {row.visit.pk: {f.code: f.status for f in row.forms} for row in rows}
+        return Response(VisitOutputSerializer(visit, context={"forms": forms}).data)
+
+
+class CrfDetailApi(APIView):
+    """GET / PUT one eCRF of a visit by form code (e.g. ``vitals``, ``labs``)."""
+
+    def _target(self, request, visit_pk: int, form_code: str):
+        visit = selectors.visit_get(user=request.user, pk=visit_pk)
+        spec = registry.VISIT_FORMS.get(form_code)
+        if spec is None or visit.definition.kind not in spec.visit_kinds:
+            raise Http404("This form is not recorded at this visit.")
+        return visit, spec
+
+    def get(self, request, visit_pk: int, form_code: str):
+        visit, spec = self._target(request, visit_pk, form_code)
+        instance = selectors.crf_get(user=request.user, spec=spec, visit=visit)
+        if instance is None:
+            raise Http404("This form has not been entered yet.")
+        return Response(crf_output_serializer(spec)(instance).data)
+
+    def put(self, request, visit_pk: int, form_code: str):
+        visit, spec = self._target(request, visit_pk, form_code)
+        return _save(request, spec=spec, visit=visit)
+
+
+class AdverseEventListApi(APIView):
+    """GET the adverse events of a patient; POST a new one."""
+
+    spec = registry.FORMS["adverse_event"]
+
+    def get(self, request, patient_pk: int):
+        patient = patient_get(user=request.user, pk=patient_pk)
+        events = selectors.adverse_event_list(user=request.user, patient=patient)
+        return Response(crf_output_serializer(self.spec)(events, many=True).data)
+
+    def post(self, request, patient_pk: int):
+        patient = patient_get(user=request.user, pk=patient_pk)
+        return _save(
+            request, spec=self.spec, patient=patient, created_status=status.HTTP_201_CREATED
+        )
+
+
+class AdverseEventDetailApi(APIView):
+    spec = registry.FORMS["adverse_event"]
+
+    def get(self, request, ae_pk: int):
+        ae = selectors.adverse_event_get(user=request.user, pk=ae_pk)
+        return Response(crf_output_serializer(self.spec)(ae).data)
+
+    def put(self, request, ae_pk: int):
+        ae = selectors.adverse_event_get(user=request.user, pk=ae_pk)
+        return _save(request, spec=self.spec, patient=ae.patient, pk=ae.pk)
+
+
+class EndOfStudyApi(APIView):
+    spec = registry.FORMS["end_of_study"]
+
+    def get(self, request, patient_pk: int):
+        patient = patient_get(user=request.user, pk=patient_pk)
+        instance = selectors.end_of_study_get(user=request.user, patient=patient)
+        if instance is None:
+            raise Http404("No end of study recorded.")
+        return Response(crf_output_serializer(self.spec)(instance).data)
+
+    def put(self, request, patient_pk: int):
+        patient = patient_get(user=request.user, pk=patient_pk)
+        return _save(request, spec=self.spec, patient=patient)

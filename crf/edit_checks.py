@@ -1,0 +1,387 @@
+"""Edit checks of the eCRFs: required-to-complete fields, ranges and cross-field rules.
+
+Run by ``crf.services.crf_save`` for every channel (pages, API, commands), so a value that
+fails here is never stored. Hard limits reject (physiologically impossible or a typing
+error); soft limits warn and need an explicit confirmation ("confirm out-of-range values").
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from django.utils import timezone
+
+D = Decimal
+
+
+@dataclass(frozen=True)
+class Limits:
+    hard_min: Decimal | None = None
+    soft_min: Decimal | None = None
+    soft_max: Decimal | None = None
+    hard_max: Decimal | None = None
+    unit: str = ""
+
+
+@dataclass
+class CheckContext:
+    """What the cross-field checks may need besides the form itself."""
+
+    patient: Any
+    visit: Any = None
+    day1: dt.date | None = None
+    death_date: dt.date | None = None  # earliest death date recorded on another form
+    today: dt.date = field(default_factory=timezone.localdate)
+
+
+# form code -> field -> limits. Canonical units (the values stored in canonical fields).
+RANGES: dict[str, dict[str, Limits]] = {
+    "vitals": {
+        "weight_kg": Limits(D(25), D(35), D(180), D(300), "kg"),
+        "temperature_c": Limits(D(30), D(35), D("40.5"), D(44), "°C"),
+        "heart_rate_bpm": Limits(D(20), D(40), D(140), D(250), "bpm"),
+        "systolic_bp_mmhg": Limits(D(40), D(80), D(200), D(300), "mmHg"),
+        "diastolic_bp_mmhg": Limits(D(20), D(40), D(120), D(200), "mmHg"),
+        "respiratory_rate": Limits(D(4), D(8), D(35), D(80), "/min"),
+        "spo2_pct": Limits(D(50), D(85), None, D(100), "%"),
+    },
+    "labs": {
+        # Hard limits of the score inputs are the scoring engine's; these warn only.
+        "bilirubin_mg_dl": Limits(None, None, D(40), None, "mg/dL"),
+        "creatinine_mg_dl": Limits(None, None, D(10), None, "mg/dL"),
+        "albumin_g_dl": Limits(None, D("1.5"), D("5.5"), None, "g/dL"),
+        "inr": Limits(None, None, D(8), None, ""),
+        "sodium_mmol_l": Limits(None, D(115), D(160), None, "mmol/L"),
+        "platelets_10e9_l": Limits(None, D(10), D(800), None, "10⁹/L"),
+        "wbc_10e9_l": Limits(None, D(1), D(50), None, "10⁹/L"),
+        "afp_ng_ml": Limits(D(0), None, D(400), D(1_000_000), "ng/mL"),
+        "bile_acids_umol_l": Limits(D(0), None, D(500), D(2000), "µmol/L"),
+        "ammonia_umol_l": Limits(D(0), None, D(300), D(2000), "µmol/L"),
+        "lactate_mmol_l": Limits(D(0), None, D(10), D(35), "mmol/L"),
+        "renin_ng_ml_h": Limits(D(0), None, D(100), D(500), "ng/mL/h"),
+        "noradrenaline_pg_ml": Limits(D(0), None, D(5000), D(100_000), "pg/mL"),
+        "nitric_oxide_umol_l": Limits(D(0), None, D(300), D(5000), "µmol/L"),
+        "vwf_antigen_pct": Limits(D(0), None, D(800), D(3000), "%"),
+        "il6_pg_ml": Limits(D(0), None, None, D(10_000_000), "pg/mL"),
+        "il8_pg_ml": Limits(D(0), None, None, D(10_000_000), "pg/mL"),
+        "il10_pg_ml": Limits(D(0), None, None, D(10_000_000), "pg/mL"),
+        "tnf_alpha_pg_ml": Limits(D(0), None, None, D(10_000_000), "pg/mL"),
+        "il1_beta_pg_ml": Limits(D(0), None, None, D(10_000_000), "pg/mL"),
+        "ifn_gamma_pg_ml": Limits(D(0), None, None, D(10_000_000), "pg/mL"),
+    },
+    "hemodynamics": {
+        "wedged_hepatic_venous_pressure_mmhg": Limits(D(0), None, D(50), D(80), "mmHg"),
+        "free_hepatic_venous_pressure_mmhg": Limits(D(0), None, D(30), D(60), "mmHg"),
+        "hvpg_mmhg": Limits(D(0), D(1), D(35), D(60), "mmHg"),
+        "right_atrial_pressure_mmhg": Limits(D(-5), D(0), D(20), D(40), "mmHg"),
+        "mean_pulmonary_artery_pressure_mmhg": Limits(D(0), D(8), D(45), D(90), "mmHg"),
+        "pulmonary_capillary_wedge_pressure_mmhg": Limits(D(0), D(2), D(30), D(60), "mmHg"),
+        "cardiac_output_l_min": Limits(D("0.5"), D(2), D(15), D(25), "L/min"),
+        "heart_rate_bpm": Limits(D(20), D(40), D(140), D(250), "bpm"),
+        "map_mmhg": Limits(D(20), D(50), D(130), D(200), "mmHg"),
+        "svr_dyn_s_cm5": Limits(D(100), D(300), D(2500), D(5000), "dyn·s·cm⁻⁵"),
+    },
+}
+
+# Fields a complete form needs (conditional requirements are in the cross-field checks).
+REQUIRED: dict[str, list[str]] = {
+    "vitals": ["assessment_date", "weight_kg", "heart_rate_bpm", "systolic_bp_mmhg"],
+    "labs": ["assessment_date", "bilirubin_entered", "creatinine_entered", "inr"],
+    "hemodynamics": ["assessment_date", "hvpg_mmhg"],
+    "administration": ["given"],
+    "samples": ["cytokine_collected", "transcriptomics_collected"],
+    "follow_up": ["assessment_date", "vital_status", "hospital_status"],
+    "adverse_event": [
+        "term",
+        "onset_date",
+        "severity_grade",
+        "serious",
+        "relatedness",
+        "outcome",
+    ],
+    "end_of_study": ["reason", "end_date"],
+}
+
+# The canonical field that carries a value typed with a unit (errors go to the typed field).
+TYPED_FIELD = {
+    "bilirubin_mg_dl": "bilirubin_entered",
+    "creatinine_mg_dl": "creatinine_entered",
+    "albumin_g_dl": "albumin_entered",
+    "ammonia_umol_l": "ammonia_entered",
+    "lactate_mmol_l": "lactate_entered",
+    "noradrenaline_pg_ml": "noradrenaline_entered",
+}
+
+SAE_CRITERIA = (
+    "sae_death",
+    "sae_life_threatening",
+    "sae_hospitalization",
+    "sae_disability",
+    "sae_congenital_anomaly",
+    "sae_other_important",
+)
+
+
+@dataclass
+class CheckResult:
+    errors: dict[str, list[str]] = field(default_factory=dict)
+    warnings: dict[str, list[str]] = field(default_factory=dict)
+
+    def error(self, name: str, message: str) -> None:
+        self.errors.setdefault(name, []).append(message)
+
+    def warn(self, name: str, message: str) -> None:
+        self.warnings.setdefault(name, []).append(message)
+
+
+def _empty(value: Any) -> bool:
+    return value is None or value == ""
+
+
+def _fmt(value: Decimal) -> str:
+    return f"{value.normalize():f}"
+
+
+def _ranges(result: CheckResult, code: str, obj: Any) -> None:
+    for name, limits in RANGES.get(code, {}).items():
+        value = getattr(obj, name, None)
+        if value is None:
+            continue
+        value = Decimal(value)
+        target = TYPED_FIELD.get(name, name)
+        unit = f" {limits.unit}" if limits.unit else ""
+        if limits.hard_min is not None and value < limits.hard_min:
+            result.error(target, f"Must be at least {_fmt(limits.hard_min)}{unit}.")
+        elif limits.hard_max is not None and value > limits.hard_max:
+            result.error(target, f"Must be at most {_fmt(limits.hard_max)}{unit}.")
+        elif limits.soft_min is not None and value < limits.soft_min:
+            result.warn(
+                target,
+                f"{_fmt(value)}{unit} is below the expected range "
+                f"(≥ {_fmt(limits.soft_min)}{unit}): check and confirm.",
+            )
+        elif limits.soft_max is not None and value > limits.soft_max:
+            result.warn(
+                target,
+                f"{_fmt(value)}{unit} is above the expected range "
+                f"(≤ {_fmt(limits.soft_max)}{unit}): check and confirm.",
+            )
+
+
+def _date_of(value: dt.date | dt.datetime | None) -> dt.date | None:
+    if isinstance(value, dt.datetime):
+        return timezone.localtime(value).date() if timezone.is_aware(value) else value.date()
+    return value
+
+
+def _not_future(result: CheckResult, obj: Any, names: tuple[str, ...], ctx: CheckContext) -> None:
+    for name in names:
+        day = _date_of(getattr(obj, name, None))
+        if day is not None and day > ctx.today:
+            result.error(name, "This date is in the future.")
+
+
+def _not_before_day1(result: CheckResult, obj: Any, names: tuple[str, ...], ctx) -> None:
+    if ctx.day1 is None:
+        return
+    for name in names:
+        day = _date_of(getattr(obj, name, None))
+        if day is not None and day < ctx.day1:
+            result.error(name, f"Cannot be before randomization (day 1, {ctx.day1:%Y-%m-%d}).")
+
+
+def _after_death(result: CheckResult, obj: Any, names: tuple[str, ...], ctx) -> None:
+    if ctx.death_date is None:
+        return
+    for name in names:
+        day = _date_of(getattr(obj, name, None))
+        if day is not None and day > ctx.death_date:
+            result.error(
+                name, f"The patient died on {ctx.death_date:%Y-%m-%d}: no later assessment."
+            )
+
+
+def _in_window(result: CheckResult, name: str, day: dt.date | None, ctx: CheckContext) -> None:
+    visit = ctx.visit
+    if day is None or visit is None or not visit.scheduled:
+        return
+    if not visit.window_start <= day <= visit.window_end:
+        result.warn(
+            name,
+            f"{day:%Y-%m-%d} is outside the visit window "
+            f"({visit.window_start:%Y-%m-%d} to {visit.window_end:%Y-%m-%d}): "
+            "confirm to record a protocol deviation.",
+        )
+
+
+def _vitals(result: CheckResult, obj: Any, ctx: CheckContext) -> None:
+    sbp, dbp = obj.systolic_bp_mmhg, obj.diastolic_bp_mmhg
+    if sbp is not None and dbp is not None and dbp >= sbp:
+        result.error("diastolic_bp_mmhg", "Diastolic pressure must be below systolic pressure.")
+
+
+def _hemodynamics(result: CheckResult, obj: Any, ctx: CheckContext) -> None:
+    wedged = obj.wedged_hepatic_venous_pressure_mmhg
+    free = obj.free_hepatic_venous_pressure_mmhg
+    if wedged is not None and free is not None:
+        if free > wedged:
+            result.error(
+                "free_hepatic_venous_pressure_mmhg",
+                "Free hepatic venous pressure cannot exceed the wedged pressure.",
+            )
+        elif obj.hvpg_mmhg is not None and abs(obj.hvpg_mmhg - (wedged - free)) > 1:
+            result.error(
+                "hvpg_mmhg",
+                f"HVPG should equal wedged minus free hepatic venous pressure "
+                f"({_fmt(wedged - free)} mmHg).",
+            )
+
+
+def _administration(result: CheckResult, obj: Any, ctx: CheckContext, complete: bool) -> None:
+    if obj.given is True:
+        if complete and obj.start_time is None:
+            result.error("start_time", "Give the infusion start time.")
+        if obj.not_given_reason:
+            result.error("not_given_reason", "Only when the dose was not given.")
+    if obj.given is False:
+        if complete and not obj.not_given_reason:
+            result.error("not_given_reason", "Give the reason the dose was not given.")
+        if obj.start_time or obj.end_time:
+            result.error("start_time", "No infusion times when the dose was not given.")
+    if obj.not_given_reason == "other" and complete and not obj.not_given_details:
+        result.error("not_given_details", "Describe the other reason.")
+    if obj.start_time and obj.end_time and obj.end_time < obj.start_time:
+        result.error("end_time", "The infusion cannot end before it starts.")
+    if complete and obj.infusion_reaction and not (obj.infusion_reaction_details or "").strip():
+        result.error("infusion_reaction_details", "Describe the infusion reaction.")
+    if complete and obj.given is True and obj.infusion_reaction is None:
+        result.error("infusion_reaction", "Answer whether there was an infusion reaction.")
+    _not_future(result, obj, ("start_time", "end_time"), ctx)
+    _not_before_day1(result, obj, ("start_time",), ctx)
+    _after_death(result, obj, ("start_time",), ctx)
+    _in_window(result, "start_time", _date_of(obj.start_time), ctx)
+
+
+def _samples(result: CheckResult, obj: Any, ctx: CheckContext, complete: bool) -> None:
+    for kind in ("cytokine", "transcriptomics"):
+        collected = getattr(obj, f"{kind}_collected")
+        at, sample_id = f"{kind}_collected_at", f"{kind}_sample_id"
+        if collected is True and complete:
+            if getattr(obj, at) is None:
+                result.error(at, "Give the collection time.")
+            if not getattr(obj, sample_id):
+                result.error(sample_id, "Give the sample id (tube label).")
+        if collected is False and (getattr(obj, at) or getattr(obj, sample_id)):
+            result.error(at, "No time or sample id when the sample was not collected.")
+    if (
+        complete
+        and False in (obj.cytokine_collected, obj.transcriptomics_collected)
+        and not obj.not_collected_reason
+    ):
+        result.error("not_collected_reason", "Give the reason a sample was not collected.")
+    _not_future(result, obj, ("cytokine_collected_at", "transcriptomics_collected_at"), ctx)
+    _after_death(result, obj, ("cytokine_collected_at", "transcriptomics_collected_at"), ctx)
+
+
+def _follow_up(result: CheckResult, obj: Any, ctx: CheckContext, complete: bool) -> None:
+    status = obj.vital_status
+    if status == "dead":
+        if complete and obj.death_date is None:
+            result.error("death_date", "Give the date of death.")
+        if complete and not obj.death_cause:
+            result.error("death_cause", "Give the cause of death.")
+    elif obj.death_date or obj.death_cause:
+        result.error("death_date", "Only when the vital status is dead.")
+    if status == "transplanted" and complete and obj.transplant_date is None:
+        result.error("transplant_date", "Give the date of liver transplantation.")
+    if status == "alive" and ctx.death_date is not None:
+        result.error(
+            "vital_status",
+            f"Death was recorded on {ctx.death_date:%Y-%m-%d}: the follow-up ended then.",
+        )
+    if obj.death_date and obj.assessment_date and obj.death_date > obj.assessment_date:
+        result.error("death_date", "The date of death cannot be after the follow-up date.")
+    if obj.transplant_date and obj.death_date and obj.transplant_date > obj.death_date:
+        result.error("transplant_date", "The transplant cannot be after the date of death.")
+    if status == "dead" and obj.hospital_status not in ("", None, "unknown"):
+        result.error("hospital_status", "Leave empty or 'unknown' when the patient died.")
+    _not_future(result, obj, ("death_date", "transplant_date"), ctx)
+    _not_before_day1(result, obj, ("death_date", "transplant_date"), ctx)
+
+
+def _adverse_event(result: CheckResult, obj: Any, ctx: CheckContext, complete: bool) -> None:
+    criteria = [name for name in SAE_CRITERIA if getattr(obj, name)]
+    if obj.serious is True:
+        if complete and not criteria:
+            result.error("serious", "Tick at least one seriousness criterion for an SAE.")
+        if complete and obj.reported_to_sponsor_within_24h is None:
+            result.error(
+                "reported_to_sponsor_within_24h", "Answer whether the SAE was reported in 24 h."
+            )
+    elif criteria:
+        result.error("serious", "Seriousness criteria are ticked: this is a serious event.")
+    if (obj.outcome == "fatal") != bool(obj.sae_death) and (obj.outcome or obj.sae_death):
+        result.error(
+            "outcome", "A fatal outcome and the 'results in death' criterion go together."
+        )
+    if obj.onset_date and obj.end_date and obj.end_date < obj.onset_date:
+        result.error("end_date", "The resolution date cannot be before the onset.")
+    consent = ctx.patient.consent_datetime
+    if obj.onset_date and consent and obj.onset_date < _date_of(consent):
+        result.error("onset_date", "Adverse events are recorded from informed consent on.")
+    _not_future(result, obj, ("onset_date", "end_date"), ctx)
+    _after_death(result, obj, ("onset_date",), ctx)
+
+
+def _end_of_study(result: CheckResult, obj: Any, ctx: CheckContext, complete: bool) -> None:
+    if obj.reason == "died" and complete and not obj.death_cause:
+        result.error("death_cause", "Give the cause of death.")
+    if obj.reason != "died" and obj.death_cause:
+        result.error("death_cause", "Only when the patient died.")
+    if obj.reason == "completed" and ctx.death_date is not None:
+        result.error("reason", f"Death was recorded on {ctx.death_date:%Y-%m-%d}.")
+    _not_future(result, obj, ("end_date",), ctx)
+    _not_before_day1(result, obj, ("end_date",), ctx)
+
+
+def _visit_date(result: CheckResult, obj: Any, ctx: CheckContext) -> None:
+    if not hasattr(obj, "assessment_date"):
+        return
+    _not_future(result, obj, ("assessment_date",), ctx)
+    kind = getattr(getattr(ctx.visit, "definition", None), "kind", "")
+    if kind not in ("screening", "unscheduled"):
+        _not_before_day1(result, obj, ("assessment_date",), ctx)
+    _after_death(result, obj, ("assessment_date",), ctx)
+    _in_window(result, "assessment_date", obj.assessment_date, ctx)
+
+
+CROSS_FIELD = {
+    "vitals": lambda r, o, c, complete: _vitals(r, o, c),
+    "hemodynamics": lambda r, o, c, complete: _hemodynamics(r, o, c),
+    "administration": _administration,
+    "samples": _samples,
+    "follow_up": _follow_up,
+    "adverse_event": _adverse_event,
+    "end_of_study": _end_of_study,
+}
+
+
+def run(code: str, obj: Any, *, complete: bool, ctx: CheckContext) -> CheckResult:
+    """All edit checks of form ``code`` on the unsaved ``obj``."""
+    result = CheckResult()
+    if complete:
+        for name in REQUIRED.get(code, []):
+            if _empty(getattr(obj, name, None)):
+                result.error(name, "Required to complete the form.")
+    _ranges(result, code, obj)
+    if code != "administration":  # its date is the infusion start, checked there
+        _visit_date(result, obj, ctx)
+    check = CROSS_FIELD.get(code)
+    if check is not None:
+        check(result, obj, ctx, complete)
+    # A field with an error needs no warning as well.
+    result.warnings = {k: v for k, v in result.warnings.items() if k not in result.errors}
+    return result

@@ -1,0 +1,55 @@
+"""Protocol sequencing rules of data entry, shared by the services (which enforce them) and
+the pages (which explain them before the user types anything). Pure reads, no writes."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+
+from trials.models import FormStatus, Patient, PatientStatus
+
+from .models import Administration, Visit, VisitKind, VisitStatus
+
+NOT_RANDOMIZED = (PatientStatus.SCREENING, PatientStatus.SCREEN_FAILED)
+
+
+def is_randomized(patient: Patient) -> bool:
+    return patient.status not in NOT_RANDOMIZED
+
+
+def sequencing_check(spec, *, patient: Patient, visit: Visit | None) -> None:
+    """Protocol order: no visit CRFs before randomization (except screening), no closed
+    visits, the form must belong to the visit kind, doses 2–4 only after dose 1."""
+    if visit is None:
+        if spec.code == "end_of_study" and not is_randomized(patient):
+            raise ValidationError("End of study is recorded for randomized patients only.")
+        return
+    kind = visit.definition.kind
+    if kind != VisitKind.SCREENING and not is_randomized(patient):
+        raise ValidationError(
+            "This patient is not randomized: only screening data can be entered."
+        )
+    if visit.status == VisitStatus.NOT_APPLICABLE:
+        raise ValidationError(
+            f"{visit.definition.name} is not applicable ({visit.status_reason or 'cancelled'})."
+        )
+    if kind not in spec.visit_kinds:
+        raise ValidationError(f"{spec.label} is not recorded at a {kind.replace('_', ' ')} visit.")
+    dose = visit.definition.dose_number
+    if spec.code == "administration" and dose and dose > 1:
+        done = Administration.objects.filter(
+            patient=patient,
+            visit__definition__dose_number=1,
+            visit__definition__kind=VisitKind.DOSING,
+            status=FormStatus.COMPLETE,
+        ).exists()
+        if not done:
+            raise ValidationError(f"Complete the dose 1 administration form before dose {dose}.")
+
+
+def sequencing_error(spec, *, patient: Patient, visit: Visit | None) -> str | None:
+    """The sequencing rule that blocks entry of ``spec`` now, as a message (None = allowed)."""
+    try:
+        sequencing_check(spec, patient=patient, visit=visit)
+    except ValidationError as exc:
+        return " ".join(exc.messages)
+    return None

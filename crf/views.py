@@ -1,0 +1,282 @@
+"""HTML views of visits and eCRFs: parse, call one service/selector, render.
+
+Reading follows ``trials.selectors.patient_get`` (other site -> 404); writing needs
+``trials.roles.can_enter_data`` (the site's investigators and PI). Monitors and data
+managers see every form read-only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from trials import roles
+from trials.audit import REASON_FIELD
+from trials.models import FormStatus
+from trials.selectors import patient_get
+
+from . import registry, selectors, services
+from .forms import CONFIRM_FIELD, VisitDefinitionForm
+from .rules import sequencing_error
+
+
+def _apply_errors(form, exc: ValidationError) -> None:
+    """A service's ValidationError next to its field, or on top of the form."""
+    if hasattr(exc, "error_dict"):
+        for field, errors in exc.error_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, exc.messages)
+
+
+def _crf_page(
+    request: HttpRequest,
+    *,
+    spec: registry.FormSpec,
+    patient,
+    visit=None,
+    instance=None,
+    pk: int | None = None,
+    success_url: str,
+    cancel_url: str,
+) -> HttpResponse:
+    """The one entry page of every eCRF (draft / complete, soft-limit confirmation)."""
+    can_write = roles.can_enter_data(request.user, patient.site_id)
+    if request.method == "POST" and not can_write:
+        raise PermissionDenied
+    blocked = sequencing_error(spec, patient=patient, visit=visit)
+    form = spec.form_class(
+        request.POST if request.method == "POST" else None,
+        instance=instance,
+        read_only=not can_write or bool(blocked),
+    )
+    if request.method == "POST" and not blocked and form.is_valid():
+        try:
+            services.crf_save(
+                user=request.user,
+                form_code=spec.code,
+                data=form.data_for_service(),
+                complete="complete" in request.POST,
+                reason=form.cleaned_data.get(REASON_FIELD, ""),
+                confirm_out_of_range=form.cleaned_data.get(CONFIRM_FIELD, False),
+                visit=visit,
+                patient=patient,
+                pk=pk,
+            )
+        except services.OutOfRangeWarning as warning:
+            form.warnings = warning.warnings
+        except ValidationError as exc:
+            _apply_errors(form, exc)
+        else:
+            state = "complete" if "complete" in request.POST else "saved as draft"
+            messages.success(request, f"{spec.label} {state}.")
+            return redirect(success_url)
+    return render(
+        request,
+        "crf/crf_edit.html",
+        {
+            "spec": spec,
+            "patient": patient,
+            "visit": visit,
+            "instance": instance,
+            "form": form,
+            "can_write": can_write and not blocked,
+            "blocked": blocked,
+            "was_complete": instance is not None and instance.status == FormStatus.COMPLETE,
+            "cancel_url": cancel_url,
+        },
+    )
+
+
+@login_required
+def crf_edit(request: HttpRequest, visit_pk: int, form_code: str) -> HttpResponse:
+    visit = selectors.visit_get(user=request.user, pk=visit_pk)
+    spec = registry.VISIT_FORMS.get(form_code)
+    if spec is None or visit.definition.kind not in spec.visit_kinds:
+        raise Http404("This form is not recorded at this visit.")
+    instance = selectors.crf_get(user=request.user, spec=spec, visit=visit)
+    timeline = reverse("crf:patient-timeline", kwargs={"patient_pk": visit.patient_id})
+    return _crf_page(
+        request,
+        spec=spec,
+        patient=visit.patient,
+        visit=visit,
+        instance=instance,
+        success_url=timeline,
+        cancel_url=timeline,
+    )
+
+
+@login_required
+def patient_timeline(request: HttpRequest, patient_pk: int) -> HttpResponse:
+    patient = patient_get(user=request.user, pk=patient_pk)
+    rows = selectors.patient_timeline(user=request.user, patient=patient)
+    return render(
+        request,
+        "crf/patient_timeline.html",
+        {
+            "patient": patient,
+            "rows": rows,
+            "end_of_study": selectors.end_of_study_get(user=request.user, patient=patient),
+            "can_enter_data": roles.can_enter_data(request.user, patient.site_id),
+        },
+    )
+
+
+@login_required
+def visit_worklist(request: HttpRequest) -> HttpResponse:
+    visits = selectors.visit_worklist(user=request.user)
+    page = Paginator(visits, 50).get_page(request.GET.get("page"))
+    return render(request, "crf/visit_worklist.html", {"page": page})
+
+
+@login_required
+@require_POST
+def visit_create(request: HttpRequest, patient_pk: int) -> HttpResponse:
+    """Record an unscheduled visit (date from the form), then open the timeline."""
+    patient = patient_get(user=request.user, pk=patient_pk)
+    timeline = redirect("crf:patient-timeline", patient_pk=patient.pk)
+    try:
+        visit_date = dt.date.fromisoformat(request.POST.get("visit_date", ""))
+    except ValueError:
+        messages.error(request, "Give the date of the unscheduled visit (YYYY-MM-DD).")
+        return timeline
+    try:
+        services.visit_unscheduled_create(
+            user=request.user, patient=patient, visit_date=visit_date
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, f"Unscheduled visit on {visit_date:%Y-%m-%d} recorded.")
+    return timeline
+
+
+@login_required
+@require_POST
+def visit_replan(request: HttpRequest, patient_pk: int) -> HttpResponse:
+    """Explicitly move open visits to the current schedule (reason required)."""
+    patient = patient_get(user=request.user, pk=patient_pk)
+    if not roles.can_enter_data(request.user, patient.site_id):
+        raise PermissionDenied
+    try:
+        changed = services.visits_replan(
+            user=request.user, patient=patient, reason=request.POST.get(REASON_FIELD, "")
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, f"{len(changed)} visit(s) re-planned.")
+    return redirect("crf:patient-timeline", patient_pk=patient.pk)
+
+
+@login_required
+def ae_list(request: HttpRequest, patient_pk: int) -> HttpResponse:
+    patient = patient_get(user=request.user, pk=patient_pk)
+    return render(
+        request,
+        "crf/ae_list.html",
+        {
+            "patient": patient,
+            "events": selectors.adverse_event_list(user=request.user, patient=patient),
+            "can_enter_data": roles.can_enter_data(request.user, patient.site_id),
+        },
+    )
+
+
+@login_required
+def ae_create(request: HttpRequest, patient_pk: int) -> HttpResponse:
+    patient = patient_get(user=request.user, pk=patient_pk)
+    if not roles.can_enter_data(request.user, patient.site_id):
+        raise PermissionDenied
+    back = reverse("crf:ae-list", kwargs={"patient_pk": patient.pk})
+    return _crf_page(
+        request,
+        spec=registry.FORMS["adverse_event"],
+        patient=patient,
+        success_url=back,
+        cancel_url=back,
+    )
+
+
+@login_required
+def ae_edit(request: HttpRequest, ae_pk: int) -> HttpResponse:
+    ae = selectors.adverse_event_get(user=request.user, pk=ae_pk)
+    back = reverse("crf:ae-list", kwargs={"patient_pk": ae.patient_id})
+    return _crf_page(
+        request,
+        spec=registry.FORMS["adverse_event"],
+        patient=ae.patient,
+        instance=ae,
+        pk=ae.pk,
+        success_url=back,
+        cancel_url=back,
+    )
+
+
+@login_required
+def eos_edit(request: HttpRequest, patient_pk: int) -> HttpResponse:
+    patient = patient_get(user=request.user, pk=patient_pk)
+    instance = selectors.end_of_study_get(user=request.user, patient=patient)
+    timeline = reverse("crf:patient-timeline", kwargs={"patient_pk": patient.pk})
+    return _crf_page(
+        request,
+        spec=registry.FORMS["end_of_study"],
+        patient=patient,
+        instance=instance,
+        success_url=timeline,
+        cancel_url=timeline,
+    )
+
+
+def _require_trial_admin(user) -> None:
+    if not roles.has_role(user, roles.Role.TRIAL_ADMIN):
+        raise PermissionDenied
+
+
+@login_required
+def schedule_list(request: HttpRequest) -> HttpResponse:
+    return render(
+        request,
+        "crf/schedule_list.html",
+        {
+            "definitions": selectors.visit_definition_list(user=request.user),
+            "forms": registry.FORMS,
+            "can_edit": roles.has_role(request.user, roles.Role.TRIAL_ADMIN),
+        },
+    )
+
+
+@login_required
+def schedule_edit(request: HttpRequest, definition_pk: int) -> HttpResponse:
+    _require_trial_admin(request.user)
+    definition = selectors.visit_definition_get(user=request.user, pk=definition_pk)
+    choices = [(code, spec.label) for code, spec in registry.VISIT_FORMS.items()]
+    form = VisitDefinitionForm(request.POST or None, instance=definition, form_choices=choices)
+    if request.method == "POST" and form.is_valid():
+        data = {k: v for k, v in form.cleaned_data.items() if k != REASON_FIELD}
+        try:
+            services.visit_definition_update(
+                user=request.user,
+                definition=selectors.visit_definition_get(user=request.user, pk=definition_pk),
+                data=data,
+                reason=form.cleaned_data[REASON_FIELD],
+            )
+        except ValidationError as exc:
+            _apply_errors(form, exc)
+        else:
+            messages.success(
+                request,
+                f"{definition.name} updated. Visits already planned keep their dates "
+                "unless re-planned.",
+            )
+            return redirect("crf:schedule-list")
+    return render(request, "crf/schedule_edit.html", {"form": form, "definition": definition})
