@@ -23,6 +23,7 @@ from trials import roles
 from trials import selectors as trial_selectors
 from trials.models import Patient, PatientStatus, Trial
 
+from . import listgen
 from .models import (
     DOSE_NUMBERS,
     Allocation,
@@ -359,6 +360,17 @@ def randomization_list_overview(*, user, trial: Trial | None = None) -> dict | N
         "balance": balance,
         "locked": any(b["allocated"] for b in balance),
     }
+
+
+def randomization_list_csv(*, user) -> str:
+    """The active list as canonical CSV (same bytes as its recorded SHA-256); statistician only."""
+    overview = randomization_list_overview(user=user)
+    if not overview or not overview["active"]:
+        raise Http404("No active list.")
+    return listgen.canonical_csv(
+        listgen.Row(e.stratum, e.sequence, e.block_number, e.block_size, e.arm)
+        for e in overview["entries"]
+    )
 
 
 # --- panels --------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from trials import roles
 from trials import selectors as trial_selectors
 from trials.views import _apply_validation_error
 
-from . import forms, listgen, selectors, services
+from . import forms, selectors, services
 
 PHARMACY_PAGE_SIZE = 25
 
@@ -164,11 +164,9 @@ def list_detail(request: HttpRequest) -> HttpResponse:
     _statistician_only(request)
     overview = selectors.randomization_list_overview(user=request.user)
     if request.GET.get("format") == "csv" and overview and overview["active"]:
-        rows = [
-            listgen.Row(e.stratum, e.sequence, e.block_number, e.block_size, e.arm)
-            for e in overview["entries"]
-        ]
-        response = HttpResponse(listgen.canonical_csv(rows), content_type="text/csv")
+        response = HttpResponse(
+            selectors.randomization_list_csv(user=request.user), content_type="text/csv"
+        )
         version = overview["active"].version
         response["Content-Disposition"] = (
             f'attachment; filename="randomization_list_v{version}.csv"'

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 from django.core import mail
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -221,6 +223,8 @@ def test_statistician_page_shows_list_and_balance(client, unblinded_statistician
     assert "Locked: patients have been randomized" in body
     csv_response = client.get(reverse("randomization:list-detail") + "?format=csv")
     assert csv_response.content.decode().startswith("stratum,sequence,block,arm\n")
+    active = RandomizationList.objects.get(status="active")
+    assert hashlib.sha256(csv_response.content).hexdigest() == active.sha256
 
 
 @pytest.mark.parametrize(
