@@ -119,11 +119,26 @@ def test_pharmacy_page_is_404_for_everyone_else(client, request, who, by_arm):
 def test_pharmacy_page_query_count_is_bounded(
     client, pharmacist, site, investigator, by_arm, django_assert_max_num_queries
 ):
-    for _ in range(4):
-        randomize(eligible_patient(site), investigator)
+    """Constant cost per row (the crf schedule/weight selectors), and at most one page of rows."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from randomization.views import PHARMACY_PAGE_SIZE
+
     client.force_login(pharmacist)
-    with django_assert_max_num_queries(60):
-        assert client.get(reverse("randomization:pharmacy-list")).status_code == 200
+    url = reverse("randomization:pharmacy-list")
+    with CaptureQueriesContext(connection) as two:
+        client.get(url)
+    for _ in range(6):
+        randomize(eligible_patient(site), investigator)
+    with (
+        django_assert_max_num_queries(len(two) + 6 * 4),
+        CaptureQueriesContext(connection) as eight,
+    ):
+        assert client.get(url).status_code == 200
+    per_row = (len(eight) - len(two)) / 6
+    assert per_row <= 4
+    assert len(two) + per_row * (PHARMACY_PAGE_SIZE - 2) <= 130
 
 
 def test_pharmacist_records_a_preparation_and_errors_stay_next_to_fields(
@@ -283,3 +298,20 @@ def test_nav_links_by_role(client, pharmacist, unblinded_statistician, investiga
     assert reverse("randomization:list-detail") in body
     body = _get(client, investigator, "/").content.decode()
     assert reverse("randomization:pharmacy-list") not in body
+
+
+def test_unblinding_register_query_count_does_not_grow_with_rows(
+    client, site, investigator, principal_investigator, monitor, django_assert_max_num_queries
+):
+    from randomization import services
+
+    for _ in range(5):
+        patient = eligible_patient(site)
+        randomize(patient, investigator)
+        services.emergency_unblinding_create(
+            user=principal_investigator, patient=patient, password="Correct-Horse-9", reason="SAE"
+        )
+    client.force_login(monitor)
+    with django_assert_max_num_queries(12):
+        response = client.get(reverse("randomization:unblinding-list"))
+    assert response.content.decode().count("<td>SAE</td>") == 5
