@@ -44,7 +44,7 @@ class VisitOutputSerializer(serializers.ModelSerializer):
 @cache
 def crf_input_serializer(spec: FormSpec) -> type[serializers.ModelSerializer]:
     """PUT body of one form: its editable fields plus the control fields; all optional."""
-    fields = list(spec.form_class._meta.fields)
+    form_fields = list(spec.form_class._meta.fields)
 
     class InputSerializer(serializers.ModelSerializer):
         complete = serializers.BooleanField(default=False)
@@ -53,8 +53,8 @@ def crf_input_serializer(spec: FormSpec) -> type[serializers.ModelSerializer]:
 
         class Meta:
             model = spec.model
-            fields = [*fields, *CONTROL_FIELDS]
-            extra_kwargs = {name: {"required": False} for name in fields}
+            fields = [*form_fields, *CONTROL_FIELDS]
+            extra_kwargs = {name: {"required": False} for name in form_fields}
 
     InputSerializer.__name__ = f"{spec.model.__name__}InputSerializer"
     return InputSerializer

@@ -438,3 +438,14 @@ def test_end_of_study_before_randomization_is_refused(patient, schedule, investi
             complete=False,
             data={"reason": "completed"},
         )
+
+
+def test_adverse_event_before_consent_is_rejected(randomized_patient, investigator):
+    with pytest.raises(ValidationError, match="from informed consent on"):
+        services.crf_save(
+            user=investigator,
+            form_code="adverse_event",
+            patient=randomized_patient,
+            complete=False,
+            data={"term": "Headache", "onset_date": dt.date(2026, 2, 1)},
+        )
