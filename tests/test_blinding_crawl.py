@@ -47,7 +47,6 @@ NOT_CRAWLED = {
 # Phrases that name the trial (its registered title) rather than an allocation.
 TRIAL_NAME_PHRASES = [
     "Allogenic Bone Marrow Mesenchymal Stem Cell Therapy",
-    "MSC in acute-on-chronic liver failure",
 ]
 
 LEAKS = [
