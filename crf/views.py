@@ -32,6 +32,9 @@ def _apply_errors(form, exc: ValidationError) -> None:
     """A service's ValidationError next to its field, or on top of the form."""
     if hasattr(exc, "error_dict"):
         for field, errors in exc.error_dict.items():
+            if field in form.fields:
+                widget = form.fields[field].widget
+                widget.attrs["class"] = widget.attrs.get("class", "") + " is-invalid"
             form.add_error(field if field in form.fields else None, errors)
     else:
         form.add_error(None, exc.messages)
