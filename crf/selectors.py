@@ -38,21 +38,29 @@ class WeightReading:
     source: str
 
 
-def dosing_schedule(*, user, patient: Patient) -> list[DoseVisit]:
-    """The patient's dosing visits in dose order with whether each dose was given (2 queries)."""
-    patient = patient_get(user=user, pk=patient.pk)
-    visits = list(
-        Visit.objects.filter(patient=patient, definition__kind=VisitKind.DOSING)
+def _visible_ids(*, user, patients) -> list[int]:
+    """Ids of ``patients`` the user may see (one query), so batches stay scoped."""
+    ids = [p.pk for p in patients]
+    return list(patient_list(user=user).filter(pk__in=ids).values_list("pk", flat=True))
+
+
+def dosing_schedules(*, user, patients) -> dict[int, list[DoseVisit]]:
+    """Dosing visits per patient in dose order with whether each dose was given (2 queries)."""
+    visits = (
+        Visit.objects.filter(
+            patient_id__in=_visible_ids(user=user, patients=patients),
+            definition__kind=VisitKind.DOSING,
+        )
         .select_related("definition", "administration")
-        .order_by("definition__dose_number")
+        .order_by("patient_id", "definition__dose_number")
     )
-    result = []
+    result: dict[int, list[DoseVisit]] = {p.pk: [] for p in patients}
     for visit in visits:
         admin = getattr(visit, "administration", None)
         administered = (
             admin.given if admin is not None and admin.status == FormStatus.COMPLETE else None
         )
-        result.append(
+        result[visit.patient_id].append(
             DoseVisit(
                 dose_number=visit.definition.dose_number,
                 visit_pk=visit.pk,
@@ -66,27 +74,41 @@ def dosing_schedule(*, user, patient: Patient) -> list[DoseVisit]:
     return result
 
 
-def weight_latest(*, user, patient: Patient) -> WeightReading | None:
-    """The most recent weight of a complete vital-signs CRF (the dose is per kg)."""
+def dosing_schedule(*, user, patient: Patient) -> list[DoseVisit]:
+    """The patient's dosing visits in dose order (404 when the user may not see the patient)."""
     patient = patient_get(user=user, pk=patient.pk)
+    return dosing_schedules(user=user, patients=[patient])[patient.pk]
+
+
+def weights_latest(*, user, patients) -> dict[int, WeightReading]:
+    """The most recent weight of a complete vital-signs CRF per patient (the dose is per kg)."""
     vitals = (
         VitalSigns.objects.filter(
-            patient=patient,
+            patient_id__in=_visible_ids(user=user, patients=patients),
             status=FormStatus.COMPLETE,
             weight_kg__isnull=False,
             assessment_date__isnull=False,
         )
         .select_related("visit__definition")
-        .order_by("-assessment_date", "-pk")
-        .first()
+        .order_by("patient_id", "-assessment_date", "-pk")
     )
-    if vitals is None:
-        return None
-    return WeightReading(
-        weight_kg=vitals.weight_kg,
-        measured_on=vitals.assessment_date,
-        source=f"Vital signs and weight — {vitals.visit.definition.name}",
-    )
+    result: dict[int, WeightReading] = {}
+    for row in vitals:
+        result.setdefault(
+            row.patient_id,
+            WeightReading(
+                weight_kg=row.weight_kg,
+                measured_on=row.assessment_date,
+                source=f"Vital signs and weight — {row.visit.definition.name}",
+            ),
+        )
+    return result
+
+
+def weight_latest(*, user, patient: Patient) -> WeightReading | None:
+    """The most recent complete weight of one patient (404 when not visible)."""
+    patient = patient_get(user=user, pk=patient.pk)
+    return weights_latest(user=user, patients=[patient]).get(patient.pk)
 
 
 # --- visits, timeline, worklist -------------------------------------------------------------

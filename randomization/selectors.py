@@ -224,18 +224,6 @@ def pharmacy_patient_get(*, user, pk: int) -> Patient:
         raise Http404("No such patient.") from None
 
 
-def _dosing_schedule(*, user, patient: Patient) -> list:
-    from crf.selectors import dosing_schedule  # the crf app owns visits
-
-    return list(dosing_schedule(user=user, patient=patient))
-
-
-def _weight_latest(*, user, patient: Patient):
-    from crf.selectors import weight_latest
-
-    return weight_latest(user=user, patient=patient)
-
-
 def dose_to_prepare_text(*, receives_cells: bool, weight_kg: Decimal | float | None) -> str:
     """The pharmacist's dose instruction (synopsis: Investigational product)."""
     if not receives_cells:
@@ -260,6 +248,10 @@ def pharmacy_worklist(*, user, patients: Iterable[Patient]) -> list[PharmacyRow]
     """Pharmacy rows for ``patients`` (one page): arm via the guarded batch reader."""
     patients = list(patients)
     allocations = allocation_list_unblinded(user=user, patients=patients, purpose="pharmacy list")
+    from crf.selectors import dosing_schedules, weights_latest  # the crf app owns visits
+
+    schedules = dosing_schedules(user=user, patients=patients)
+    weights = weights_latest(user=user, patients=patients)
     preparations: dict[int, list[DosePreparation]] = {}
     for prep in DosePreparation.objects.filter(patient__in=patients).order_by("dose_number"):
         preparations.setdefault(prep.patient_id, []).append(prep)
@@ -269,10 +261,8 @@ def pharmacy_worklist(*, user, patients: Iterable[Patient]) -> list[PharmacyRow]
             continue
         allocation = allocations[patient.pk]
         preps = preparations.get(patient.pk, [])
-        visit, number = _next_dose(
-            _dosing_schedule(user=user, patient=patient), {p.dose_number for p in preps}
-        )
-        weight = _weight_latest(user=user, patient=patient)
+        visit, number = _next_dose(schedules[patient.pk], {p.dose_number for p in preps})
+        weight = weights.get(patient.pk)
         rows.append(
             PharmacyRow(
                 patient=patient,
