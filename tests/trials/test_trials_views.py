@@ -203,3 +203,14 @@ def test_saved_dates_are_rendered_in_the_iso_format_html_date_inputs_accept(
     body = client.get(reverse("trials:screening-edit", args=[patient.pk])).content.decode()
     screening_date = patient.screening.screening_date.isoformat()
     assert f'type="date" name="screening_date" value="{screening_date}"' in body
+
+
+def test_scores_not_applicable_to_the_patients_state_are_marked_na(client, investigator, patient):
+    # ACLF grade 2 at screening: CLIF-C AD (for decompensation without ACLF) does not apply.
+    services.screening_save(
+        user=investigator, patient=patient, data=eligible_screening_data(), complete=False
+    )
+    client.force_login(investigator)
+    body = client.get(reverse("trials:patient-detail", args=[patient.pk])).content.decode()
+    assert "CLIF-C AD applies to acute decompensation without ACLF" in body
+    assert "CLIF-C ACLF applies to patients with ACLF" not in body
