@@ -18,13 +18,16 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import setup_test_environment
 from django.urls import reverse
+from django.utils import timezone
 
 import scoring
 from trials import services
+from trials.demo import eligible_screening_data
 from trials.models import Patient
 from trials.roles import Role
 
 SIZES = (50, 500, 2000)
+RANDOMIZED_SIZES = (4, 12, 36)  # the demo list holds 42 slots in stratum 2
 REPEAT = 15
 
 
@@ -67,7 +70,7 @@ class Command(BaseCommand):
         for step in services.setup_steps():
             step(trial=trial)
         user = get_user_model().objects.create_user("bench")  # force_login: no password
-        user.groups.add(groups[Role.INVESTIGATOR])
+        user.groups.add(groups[Role.INVESTIGATOR])  # randomizes in the second part
         services.site_membership_grant(user=user, site=site)
         client = Client()
         client.force_login(user)
@@ -101,6 +104,8 @@ class Command(BaseCommand):
                     f"{name:28} {size:>9} {ms:>10.2f} {queries:>8} {ms / baseline[name]:>11.2f}"
                 )
 
+        self._randomized_pages(site=site, groups=groups, investigator=user)
+
         inputs = {
             "age": 55,
             "sex": "M",
@@ -119,3 +124,50 @@ class Command(BaseCommand):
         }
         ms, _ = _timed(lambda: scoring.calculate(inputs), repeat=200)
         self.stdout.write(f"{'scoring.calculate (all)':28} {'-':>9} {ms:>10.3f} {0:>8} {1:>11.2f}")
+
+    def _randomized_pages(self, *, site, groups, investigator) -> None:
+        """Worklist, pharmacy and API lists as the number of randomized patients grows."""
+        from randomization.services import patient_randomize
+
+        pharmacist = get_user_model().objects.create_user("bench-pharmacist")
+        pharmacist.groups.add(groups[Role.PHARMACIST])
+        services.site_membership_grant(user=pharmacist, site=site)
+        as_investigator, as_pharmacist = Client(), Client()
+        as_investigator.force_login(investigator)
+        as_pharmacist.force_login(pharmacist)
+        routes = {
+            "visit worklist": (as_investigator, reverse("crf:visit-worklist")),
+            "pharmacy page": (as_pharmacist, reverse("randomization:pharmacy-list")),
+            "pharmacy API": (as_pharmacist, reverse("randomization-api:pharmacy-list")),
+        }
+        baseline: dict[str, float] = {}
+        randomized = 0
+        for size in RANDOMIZED_SIZES:
+            while randomized < size:
+                patient = services.patient_create(
+                    user=investigator,
+                    site=site,
+                    sex="M",
+                    birth_date=dt.date(1965, 1, 1),
+                    consent_datetime=timezone.now() - dt.timedelta(hours=1),
+                    consent_version="v1",
+                )
+                services.screening_save(
+                    user=investigator,
+                    patient=patient,
+                    data=eligible_screening_data(),
+                    complete=True,
+                )
+                patient_randomize(user=investigator, patient=patient, confirm_eligibility=True)
+                randomized += 1
+            first = Patient.objects.filter(status="randomized").order_by("pk").first()
+            detail = reverse("trials:patient-detail", args=[first.pk])
+            for name, (client, url) in {
+                **routes,
+                "patient page": (as_investigator, detail),
+            }.items():
+                ms, queries = _timed(lambda c=client, u=url: c.get(u))
+                baseline.setdefault(name, ms)
+                self.stdout.write(
+                    f"{name:28} {size:>9} {ms:>10.2f} {queries:>8} {ms / baseline[name]:>11.2f}"
+                )
