@@ -171,6 +171,30 @@ SCORE_INPUT_FIELDS = [
 ]
 
 
+EXCLUSION_FIELDS = (  # synopsis: Eligibility, exclusion 1–18 (EXC6 is renal_replacement_therapy)
+    "acute_liver_failure_without_cirrhosis",
+    "aclf1_responding_to_therapy",
+    "current_malignancy",
+    "afp_ng_ml",
+    "previous_malignancy_or_hereditary_cancer",
+    "nyha_class",
+    "gold_stage",
+    "gi_bleed_history",
+    "last_gi_bleed_date",
+    "previous_liver_transplant",
+    "immunosuppressive_therapy",
+    "extrahepatic_cholestasis",
+    "hiv_infection",
+    "pregnancy_status",
+    "childbearing_potential",
+    "investigational_trial_history",
+    "last_investigational_trial_date",
+    "active_drug_addiction",
+    "refuses_participation",
+    "unable_to_consent",
+)
+
+
 class ScreeningForm(ScoreInputsFormMixin):
     reason_for_change = forms.CharField(
         required=False,
@@ -184,26 +208,7 @@ class ScreeningForm(ScoreInputsFormMixin):
             "screening_date",
             "cirrhosis",
             "aclf_grade_confirmed",
-            "acute_liver_failure_without_cirrhosis",
-            "aclf1_responding_to_therapy",
-            "current_malignancy",
-            "afp_ng_ml",
-            "previous_malignancy_or_hereditary_cancer",
-            "nyha_class",
-            "gold_stage",
-            "gi_bleed_history",
-            "last_gi_bleed_date",
-            "previous_liver_transplant",
-            "immunosuppressive_therapy",
-            "extrahepatic_cholestasis",
-            "hiv_infection",
-            "pregnancy_status",
-            "childbearing_potential",
-            "investigational_trial_history",
-            "last_investigational_trial_date",
-            "active_drug_addiction",
-            "refuses_participation",
-            "unable_to_consent",
+            *EXCLUSION_FIELDS,
             *SCORE_INPUT_FIELDS,
         ]
         widgets = {
@@ -212,32 +217,9 @@ class ScreeningForm(ScoreInputsFormMixin):
             "last_investigational_trial_date": forms.DateInput(attrs={"type": "date"}),
         }
 
-    exclusion_field_names = (
-        "acute_liver_failure_without_cirrhosis",
-        "aclf1_responding_to_therapy",
-        "current_malignancy",
-        "afp_ng_ml",
-        "previous_malignancy_or_hereditary_cancer",
-        "nyha_class",
-        "gold_stage",
-        "gi_bleed_history",
-        "last_gi_bleed_date",
-        "previous_liver_transplant",
-        "immunosuppressive_therapy",
-        "extrahepatic_cholestasis",
-        "hiv_infection",
-        "pregnancy_status",
-        "childbearing_potential",
-        "investigational_trial_history",
-        "last_investigational_trial_date",
-        "active_drug_addiction",
-        "refuses_participation",
-        "unable_to_consent",
-    )
-
     @property
     def exclusion_fields(self) -> list:
-        return [self[name] for name in self.exclusion_field_names]
+        return [self[name] for name in EXCLUSION_FIELDS]
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
