@@ -34,7 +34,12 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Final
 
-from scoring.clif_sofa import ORGANS, Subscore, oxygenation_ratio, vasoactive_given
+from scoring.clif_sofa import (
+    Subscore,
+    organ_total,
+    oxygenation_ratio,
+    vasoactive_given,
+)
 from scoring.inputs import ScoringInputs
 from scoring.results import ScoreResult
 from scoring.rounding import to_json_number
@@ -116,12 +121,4 @@ OF_SUBSCORES: Final[dict[str, Callable[[ScoringInputs], Subscore]]] = {
 
 def clif_c_of(inputs: ScoringInputs) -> ScoreResult:
     """CLIF-C OF total 6-18 (Jalan 2014); None if any organ subscore is unknown."""
-    subscores = {organ: OF_SUBSCORES[organ](inputs) for organ in ORGANS}
-    details = {
-        "subscores": {organ: sub.value for organ, sub in subscores.items()},
-        "basis": {organ: sub.basis for organ, sub in subscores.items() if sub.value is not None},
-    }
-    missing = sorted({key for sub in subscores.values() for key in sub.missing})
-    if missing:
-        return ScoreResult(None, tuple(missing), details)
-    return ScoreResult(sum(sub.value or 0 for sub in subscores.values()), (), details)
+    return organ_total(inputs, OF_SUBSCORES)

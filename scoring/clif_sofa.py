@@ -204,9 +204,11 @@ SUBSCORES: Final[dict[str, Callable[[ScoringInputs], Subscore]]] = {
 }
 
 
-def clif_sofa(inputs: ScoringInputs) -> ScoreResult:
-    """CLIF-SOFA total 0-24 (Moreau 2013 Table 1); None if any organ subscore is unknown."""
-    subscores = {organ: SUBSCORES[organ](inputs) for organ in ORGANS}
+def organ_total(
+    inputs: ScoringInputs, subscore_of: dict[str, Callable[[ScoringInputs], Subscore]]
+) -> ScoreResult:
+    """Sum of the six organ subscores with their basis; None if any subscore is unknown."""
+    subscores = {organ: subscore_of[organ](inputs) for organ in ORGANS}
     details = {
         "subscores": {organ: sub.value for organ, sub in subscores.items()},
         "basis": {organ: sub.basis for organ, sub in subscores.items() if sub.value is not None},
@@ -215,6 +217,11 @@ def clif_sofa(inputs: ScoringInputs) -> ScoreResult:
     if missing:
         return ScoreResult(None, tuple(missing), details)
     return ScoreResult(sum(sub.value or 0 for sub in subscores.values()), (), details)
+
+
+def clif_sofa(inputs: ScoringInputs) -> ScoreResult:
+    """CLIF-SOFA total 0-24 (Moreau 2013 Table 1); None if any organ subscore is unknown."""
+    return organ_total(inputs, SUBSCORES)
 
 
 @dataclass(frozen=True)
