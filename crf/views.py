@@ -20,24 +20,13 @@ from django.views.decorators.http import require_POST
 
 from trials import roles
 from trials.audit import REASON_FIELD
+from trials.forms import apply_validation_error
 from trials.models import FormStatus
 from trials.selectors import patient_get
 
 from . import registry, selectors, services
 from .forms import CONFIRM_FIELD, VisitDefinitionForm
 from .rules import sequencing_error
-
-
-def _apply_errors(form, exc: ValidationError) -> None:
-    """A service's ValidationError next to its field, or on top of the form."""
-    if hasattr(exc, "error_dict"):
-        for field, errors in exc.error_dict.items():
-            if field in form.fields:
-                widget = form.fields[field].widget
-                widget.attrs["class"] = widget.attrs.get("class", "") + " is-invalid"
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, exc.messages)
 
 
 def _crf_page(
@@ -77,7 +66,7 @@ def _crf_page(
         except services.OutOfRangeWarning as warning:
             form.warnings = warning.warnings
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            apply_validation_error(form, exc)
         else:
             state = "complete" if "complete" in request.POST else "saved as draft"
             messages.success(request, f"{spec.label} {state}.")
@@ -274,7 +263,7 @@ def schedule_edit(request: HttpRequest, definition_pk: int) -> HttpResponse:
                 reason=form.cleaned_data[REASON_FIELD],
             )
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            apply_validation_error(form, exc)
         else:
             messages.success(
                 request,

@@ -15,7 +15,7 @@ from django.shortcuts import redirect, render
 
 from trials import roles
 from trials import selectors as trial_selectors
-from trials.views import _apply_validation_error
+from trials.forms import apply_validation_error
 
 from . import forms, selectors, services
 
@@ -43,7 +43,7 @@ def patient_randomize(request: HttpRequest, pk: int) -> HttpResponse:
                 user=request.user, patient=patient, confirm_eligibility=True
             )
         except ValidationError as exc:
-            _apply_validation_error(form, exc)
+            apply_validation_error(form, exc)
         else:
             messages.success(
                 request,
@@ -91,7 +91,7 @@ def preparation_create(request: HttpRequest, pk: int) -> HttpResponse:
                 user=request.user, patient=patient, **form.cleaned_data
             )
         except ValidationError as exc:
-            _apply_validation_error(form, exc)
+            apply_validation_error(form, exc)
         else:
             messages.success(request, f"Dose {prep.dose_number} preparation recorded.")
             return redirect("randomization:pharmacy-list")
@@ -117,7 +117,7 @@ def unblinding_create(request: HttpRequest, pk: int) -> HttpResponse:
                 user=request.user, patient=patient, **form.cleaned_data
             )
         except ValidationError as exc:
-            _apply_validation_error(form, exc)
+            apply_validation_error(form, exc)
         else:
             messages.warning(
                 request, "Emergency unblinding recorded; the sponsor has been notified."
@@ -195,7 +195,7 @@ def list_generate(request: HttpRequest) -> HttpResponse:
                 user=request.user, trial=overview["trial"], **form.cleaned_data
             )
         except ValidationError as exc:
-            _apply_validation_error(form, exc)
+            apply_validation_error(form, exc)
         else:
             messages.success(request, f"List v{rlist.version} generated (SHA-256 {rlist.sha256}).")
             return redirect("randomization:list-detail")
@@ -216,7 +216,7 @@ def list_upload(request: HttpRequest) -> HttpResponse:
                 reason=form.cleaned_data["reason"],
             )
         except ValidationError as exc:
-            _apply_validation_error(form, exc)
+            apply_validation_error(form, exc)
         else:
             messages.success(request, f"List v{rlist.version} uploaded (SHA-256 {rlist.sha256}).")
             return redirect("randomization:list-detail")
@@ -238,7 +238,7 @@ def list_supersede(request: HttpRequest) -> HttpResponse:
                 reason=form.cleaned_data["reason"],
             )
         except ValidationError as exc:
-            _apply_validation_error(form, exc)
+            apply_validation_error(form, exc)
         else:
             messages.success(request, "The list was superseded; generate or upload a new one.")
             return redirect("randomization:list-detail")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django import forms
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 import scoring
@@ -27,6 +28,18 @@ SCORE_KEYS = (
     "ascites",
 )
 YES_NO = [("", "—"), ("True", "Yes"), ("False", "No")]
+
+
+def apply_validation_error(form: forms.BaseForm, exc: ValidationError) -> None:
+    """Show a service's ValidationError next to its field (or on top of the form)."""
+    if hasattr(exc, "error_dict"):
+        for field, errors in exc.error_dict.items():
+            if field in form.fields:
+                widget = form.fields[field].widget
+                widget.attrs["class"] = widget.attrs.get("class", "") + " is-invalid"
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, exc.messages)
 
 
 class BootstrapFormMixin:

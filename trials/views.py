@@ -14,7 +14,12 @@ from django.utils.module_loading import import_string
 
 from . import roles, selectors, services
 from .audit import REASON_FIELD
-from .forms import PatientCreateForm, ScoreCalculatorForm, ScreeningForm
+from .forms import (
+    PatientCreateForm,
+    ScoreCalculatorForm,
+    ScreeningForm,
+    apply_validation_error,
+)
 from .models import PatientStatus
 
 # Apps that add a panel to the patient page / dashboard: each provides, in its selectors,
@@ -36,15 +41,6 @@ def _panels(kind: str, **kwargs) -> list[dict]:
         if context is not None:
             panels.append({"template": f"{app}/_{kind}_panel.html", **context})
     return panels
-
-
-def _apply_validation_error(form, exc: ValidationError) -> None:
-    """Show a service's ValidationError next to its field (or on top of the form)."""
-    if hasattr(exc, "error_dict"):
-        for field, errors in exc.error_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, exc.messages)
 
 
 @login_required
@@ -99,7 +95,7 @@ def patient_create(request: HttpRequest) -> HttpResponse:
         try:
             patient = services.patient_create(user=request.user, **form.cleaned_data)
         except ValidationError as exc:
-            _apply_validation_error(form, exc)
+            apply_validation_error(form, exc)
         else:
             messages.success(request, f"Patient {patient.screening_number} registered.")
             return redirect("trials:screening-edit", pk=patient.pk)
@@ -144,7 +140,7 @@ def screening_edit(request: HttpRequest, pk: int) -> HttpResponse:
                 reason=form.cleaned_data.get(REASON_FIELD, ""),
             )
         except ValidationError as exc:
-            _apply_validation_error(form, exc)
+            apply_validation_error(form, exc)
         else:
             messages.success(request, "Screening saved.")
             return redirect("trials:patient-detail", pk=patient.pk)
@@ -210,7 +206,7 @@ def score_calculator(request: HttpRequest) -> HttpResponse:
             )
             result = services.scores_compute(inputs)
         except ValidationError as exc:
-            _apply_validation_error(form, exc)
+            apply_validation_error(form, exc)
     return render(
         request, "trials/score_calculator.html", {"form": form, "result": result, "inputs": inputs}
     )

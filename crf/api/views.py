@@ -12,6 +12,7 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from trials.api.errors import validation_error_detail
 from trials.selectors import patient_get
 
 from .. import registry, selectors, services
@@ -32,9 +33,7 @@ def _as_api_error(exc: ValidationError) -> serializers.ValidationError:
             "confirm_out_of_range=true."
         ]
         return serializers.ValidationError(detail)
-    if hasattr(exc, "error_dict"):
-        return serializers.ValidationError(exc.message_dict)
-    return serializers.ValidationError({"non_field_errors": exc.messages})
+    return serializers.ValidationError(validation_error_detail(exc))
 
 
 def _save(request, *, spec, visit=None, patient=None, pk=None, created_status=status.HTTP_200_OK):

@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 from randomization import selectors, services
 from trials import roles
 from trials import selectors as trial_selectors
+from trials.api.errors import validation_error_detail
 
 from .permissions import EntersData, IsPharmacist
 
@@ -23,12 +24,6 @@ class BlindedAllocationOutput(serializers.Serializer):
     randomized_at = serializers.DateTimeField()
     stratum = serializers.CharField()
     randomized_by = serializers.CharField()
-
-
-def _errors(exc: ValidationError) -> dict:
-    if hasattr(exc, "error_dict"):
-        return exc.message_dict
-    return {"non_field_errors": exc.messages}
 
 
 class PatientRandomizeApi(APIView):
@@ -50,7 +45,7 @@ class PatientRandomizeApi(APIView):
                 confirm_eligibility=data.validated_data["confirm_eligibility"],
             )
         except ValidationError as exc:
-            return Response(_errors(exc), status=status.HTTP_400_BAD_REQUEST)
+            return Response(validation_error_detail(exc), status=status.HTTP_400_BAD_REQUEST)
         except PermissionDenied:
             raise Http404("No such patient.") from None
         allocation = selectors.allocation_get_blinded(user=request.user, patient=patient)
