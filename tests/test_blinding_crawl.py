@@ -301,3 +301,33 @@ def test_emails_after_randomization_and_unblinding_name_no_arm(
     for message in mail.outbox:
         assert leaks(message.subject + "\n" + message.body) == []
         assert "cells" not in message.body
+
+
+PATIENT_SCOPED_KWARGS = {"pk", "patient_pk", "visit_pk", "ae_pk"}
+
+
+@pytest.mark.parametrize("outsider", ["other_site_investigator", "no_role_user"])
+def test_every_patient_route_is_a_404_for_staff_of_another_site(client, world, request, outsider):
+    """Site scoping on every route that names a patient, a visit or an AE: 404, never the data
+    (and never a 403 that would confirm the record exists)."""
+    client.force_login(request.getfixturevalue(outsider))
+    identifiers = {p.subject_id for p in world["by_arm"].values()} | {
+        p.screening_number for p in world["by_arm"].values()
+    }
+    checked = 0
+    for name, pattern, kwargs in all_routes():
+        if _exempt(name) or not PATIENT_SCOPED_KWARGS & set(kwargs):
+            continue
+        for _name, url in [u for u in _urls(world) if u[0] == name][:3]:
+            response = client.get(url)
+            # 405: POST-only API routes refuse the method before looking anything up. A 403
+            # must not depend on the record: a made-up id gets the same answer.
+            if response.status_code == 403:
+                made_up = reverse(name, kwargs=dict.fromkeys(dict.fromkeys(kwargs), 987654))
+                assert client.get(made_up).status_code == 403, (outsider, url)
+            else:
+                assert response.status_code in (404, 405), (outsider, url, response.status_code)
+            body = response.content.decode(errors="replace")
+            assert not any(i in body for i in identifiers), (outsider, url)
+            checked += 1
+    assert checked > 20
