@@ -315,7 +315,7 @@ def test_every_patient_route_is_a_404_for_staff_of_another_site(client, world, r
         p.screening_number for p in world["by_arm"].values()
     }
     checked = 0
-    for name, pattern, kwargs in all_routes():
+    for name, _pattern, kwargs in all_routes():
         if _exempt(name) or not PATIENT_SCOPED_KWARGS & set(kwargs):
             continue
         for _name, url in [u for u in _urls(world) if u[0] == name][:3]:

@@ -214,3 +214,17 @@ def test_scores_not_applicable_to_the_patients_state_are_marked_na(client, inves
     body = client.get(reverse("trials:patient-detail", args=[patient.pk])).content.decode()
     assert "CLIF-C AD applies to acute decompensation without ACLF" in body
     assert "CLIF-C ACLF applies to patients with ACLF" not in body
+
+
+@pytest.mark.parametrize(
+    ("role", "expected"),
+    [
+        ("investigator", "Register a patient for screening"),
+        ("monitor", "Randomized patients"),
+        ("data_manager", "Screening log (CSV)"),
+        ("trial_admin", "Users and roles"),
+    ],
+)
+def test_dashboard_has_a_panel_for_each_role(client, request, role, expected):
+    client.force_login(request.getfixturevalue(role))
+    assert expected in client.get(reverse("trials:dashboard")).content.decode()
