@@ -37,7 +37,7 @@ admin.site.unregister(User)
 
 
 @admin.register(User)
-class TrialUserAdmin(UserAdmin):
+class TrialUserAdmin(SimpleHistoryAdmin, UserAdmin):
     """Only a superuser grants superuser status or raw permissions, and nobody changes their
     own roles (an administrator must not unblind themselves by joining the pharmacists)."""
 

@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import simple_history
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
 from django.db.models import Q
 from simple_history.models import HistoricalRecords
+
+# Accounts and their roles are audited too (E6(R3) 4.3.8(c); auditor check AT-6): every change
+# of a user's groups (roles), active flag or staff status is a history row with who and when.
+simple_history.register(
+    get_user_model(),
+    app="trials",
+    m2m_fields=["groups"],
+    excluded_fields=["password", "last_login"],
+)
 
 
 class Trial(models.Model):
