@@ -23,7 +23,7 @@ install: $(STAMP)
 
 setup: install .env
 	$(PY) manage.py migrate --noinput
-	$(PY) manage.py setup_liveradvance --demo-users
+	$(PY) manage.py setup_liveradvance --demo-users --demo-patients
 
 run: setup
 	@echo "Serving on http://$(HOST):$(PORT)/  (Ctrl-C to stop)"

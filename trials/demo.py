@@ -1,6 +1,7 @@
-"""Demo clinical data: a complete, eligible screening (ACLF grade 2: liver + kidney failure).
+"""Demo clinical data for ``make run``, the benchmark and the tests.
 
-Used by the benchmark and the tests; vary it with keyword overrides.
+``eligible_screening_data`` is a complete, eligible screening (ACLF grade 2: liver + kidney
+failure); vary it with keyword overrides. ``demo_patients_create`` enters a small cohort.
 """
 
 from __future__ import annotations
@@ -56,3 +57,106 @@ def eligible_screening_data(**overrides) -> dict:
     }
     data.update(overrides)
     return data
+
+
+def demo_patients_create(*, site, investigator) -> int:
+    """A small demonstration cohort for ``make run`` (only when the site has no patients).
+
+    Everything goes through the services, so the demo data is validated and audited like real
+    data: one draft screening, one screen failure, one eligible patient waiting for
+    randomization and three randomized patients with dose-1 vital signs and laboratory CRFs.
+    Returns the number of patients created.
+    """
+    import datetime as dt
+
+    from crf.models import Visit
+    from crf.services import crf_save
+    from randomization.services import patient_randomize
+    from trials import services
+    from trials.models import Patient
+
+    if Patient.objects.filter(site=site).exists():
+        return 0
+    now = timezone.now()
+    people = [
+        ("M", dt.date(1966, 4, 2), "JG", "draft", {}),
+        ("F", dt.date(1958, 9, 12), "MR", "screen_failed", {"hiv_infection": True}),
+        ("M", dt.date(1975, 1, 30), "PS", "eligible", {}),
+        ("M", dt.date(1961, 11, 3), "AL", "randomized", {}),
+        ("F", dt.date(1970, 6, 6), "CB", "randomized", {}),
+        ("M", dt.date(1954, 2, 14), "EV", "randomized", {"creatinine_entered": Decimal("3.6")}),
+    ]
+    for sex, birth_date, initials, outcome, overrides in people:
+        patient = services.patient_create(
+            user=investigator,
+            site=site,
+            sex=sex,
+            birth_date=birth_date,
+            initials=initials,
+            consent_datetime=now - dt.timedelta(hours=2),
+            consent_version="v1.0",
+        )
+        if sex == "F":
+            overrides = {
+                "pregnancy_status": "not_pregnant",
+                "childbearing_potential": "no",
+                **overrides,
+            }
+        services.screening_save(
+            user=investigator,
+            patient=patient,
+            data=eligible_screening_data(**overrides),
+            complete=outcome != "draft",
+        )
+        if outcome != "randomized":
+            continue
+        patient_randomize(user=investigator, patient=patient, confirm_eligibility=True)
+        dose1 = Visit.objects.filter(patient=patient).order_by("target_date").first()
+        today = timezone.localdate()
+        crf_save(
+            user=investigator,
+            form_code="vitals",
+            visit=dose1,
+            complete=True,
+            confirm_out_of_range=True,
+            data={
+                "assessment_date": today,
+                "weight_kg": Decimal("72.5"),
+                "heart_rate_bpm": 88,
+                "systolic_bp_mmhg": 108,
+                "diastolic_bp_mmhg": 64,
+                "temperature_c": Decimal("36.9"),
+                "respiratory_rate": 18,
+                "spo2_pct": Decimal("96"),
+            },
+        )
+        labs = {k: v for k, v in eligible_screening_data(**overrides).items() if k in LAB_KEYS}
+        crf_save(
+            user=investigator,
+            form_code="labs",
+            visit=dose1,
+            complete=False,
+            confirm_out_of_range=True,
+            data={"assessment_date": today, **labs},
+        )
+    return len(people)
+
+
+# Screening fields that the visit laboratory CRF has too (score inputs).
+LAB_KEYS = (
+    "bilirubin_entered",
+    "bilirubin_unit",
+    "creatinine_entered",
+    "creatinine_unit",
+    "albumin_entered",
+    "albumin_unit",
+    "inr",
+    "sodium_mmol_l",
+    "wbc_10e9_l",
+    "platelets_10e9_l",
+    "he_grade",
+    "map_mmhg",
+    "spo2_pct",
+    "fio2",
+    "ascites",
+)

@@ -63,3 +63,14 @@ def test_demo_users_can_log_in_with_the_printed_password(capsys):
     )
     assert response.status_code == 302
     assert client.get(reverse("trials:dashboard")).status_code == 200
+
+
+def test_demo_cohort_is_entered_through_the_services_once(capsys):
+    call_command("setup_liveradvance", "--demo-patients")
+    statuses = sorted(Patient.objects.values_list("status", flat=True))
+    assert statuses == ["randomized"] * 3 + ["screen_failed"] + ["screening"] * 2
+    randomized = Patient.objects.filter(status="randomized")
+    assert all(p.score_records.count() == 2 for p in randomized)  # screening + dose-1 labs
+    assert all(p.history.exists() for p in randomized)
+    call_command("setup_liveradvance", "--demo-patients")
+    assert Patient.objects.count() == 6

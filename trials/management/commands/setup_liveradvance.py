@@ -8,6 +8,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from trials import services
+from trials.demo import demo_patients_create
 from trials.roles import Role
 
 # Demo accounts, one per role (printed by the command; for local demonstration only).
@@ -32,9 +33,17 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--demo-users", action="store_true", help="one demo user per role")
+        parser.add_argument(
+            "--demo-patients",
+            action="store_true",
+            help="a small demo cohort entered by the demo investigator (only if none yet)",
+        )
 
     @transaction.atomic
-    def handle(self, *args, demo_users: bool = False, **options) -> None:
+    def handle(
+        self, *args, demo_users: bool = False, demo_patients: bool = False, **options
+    ) -> None:
+        demo_users = demo_users or demo_patients  # the demo investigator enters the cohort
         groups = services.roles_sync()
         trial, site = services.trial_configure()
         for step in services.setup_steps():
@@ -62,3 +71,7 @@ class Command(BaseCommand):
                 services.site_membership_grant(user=user, site=site)
             password = demo_password(username) if created else "(unchanged)"
             self.stdout.write(f"  {role.label:32} {username:14} {password}")
+        if demo_patients:
+            investigator = user_model.objects.get(username="investigator")
+            created = demo_patients_create(site=site, investigator=investigator)
+            self.stdout.write(f"\nDemo patients created: {created}.")
