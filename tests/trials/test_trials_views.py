@@ -228,3 +228,14 @@ def test_scores_not_applicable_to_the_patients_state_are_marked_na(client, inves
 def test_dashboard_has_a_panel_for_each_role(client, request, role, expected):
     client.force_login(request.getfixturevalue(role))
     assert expected in client.get(reverse("trials:dashboard")).content.decode()
+
+
+def test_scores_explain_themselves_per_organ(client, investigator, patient):
+    services.screening_save(
+        user=investigator, patient=patient, data=eligible_screening_data(), complete=False
+    )
+    client.force_login(investigator)
+    body = client.get(reverse("trials:patient-detail", args=[patient.pk])).content.decode()
+    # Liver: CLIF-SOFA 4, CLIF-C OF 3, with the value it came from.
+    assert "<td>liver</td><td>4</td><td>3</td><td>bilirubin 13.0 mg/dL</td>" in body
+    assert "Organ failures (CANONIC): liver, kidney" in body
