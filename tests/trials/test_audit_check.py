@@ -13,7 +13,7 @@ def test_every_clinical_model_has_history():
 def test_a_clinical_model_without_history_is_an_error(monkeypatch):
     with isolate_apps("crf") as registry:
 
-        class Unaudited(models.Model):
+        class Unaudited(models.Model):  # noqa: DJ008 - a throw-away model
             class Meta:
                 app_label = "crf"
 
