@@ -331,3 +331,50 @@ def test_every_patient_route_is_a_404_for_staff_of_another_site(client, world, r
             assert not any(i in body for i in identifiers), (outsider, url)
             checked += 1
     assert checked > 20
+
+
+GARBAGE = {
+    "complete": "1",
+    "reason_for_change": "x" * 5000,
+    "confirm_out_of_range": "on",
+    "assessment_date": "2026-02-31",
+    "screening_date": "not a date",
+    "onset_date": "9999-99-99",
+    "weight_kg": "seventy",
+    "inr": "-1e309",
+    "fio2": "NaN",
+    "he_grade": "7",
+    "sex": "X",
+    "site": "999999",
+    "dose_number": "0",
+    "cell_count": "1e400",
+    "password": "",
+    "reason": "",
+    "seed": "",
+    "term": "",
+    "file": "",
+}
+
+
+@pytest.mark.parametrize(
+    "role",
+    [
+        "investigator",
+        "principal_investigator",
+        "pharmacist",
+        "unblinded_statistician",
+        "trial_admin",
+    ],
+)
+def test_garbage_posted_to_every_route_never_gives_a_500(client, world, request, role):
+    """Nothing is lost, nothing is silent: bad input is a 4xx or a page with field errors."""
+    user = request.getfixturevalue(role)
+    client.force_login(user)
+    for _name, url in _urls(world):
+        form = client.post(url, GARBAGE)
+        assert form.status_code < 500, (role, url, "form")
+        api = client.post(url, GARBAGE, content_type="application/json")
+        assert api.status_code < 500, (role, url, "json")
+        if url.startswith("/api/"):
+            put = client.put(url, GARBAGE, content_type="application/json")
+            assert put.status_code < 500, (role, url, "put")
