@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "simple_history",
     "axes",
     "trials",
@@ -174,6 +175,10 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "Liveradvance EDC API",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Offline: Swagger UI comes from the sidecar package's static files, never a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 LOGGING = {
