@@ -196,6 +196,25 @@ def test_emergency_unblinding_flow_for_the_pi(
     assert "MSC" in detail
 
 
+def test_wrong_unblinding_passwords_count_toward_the_account_lockout(
+    client, principal_investigator, by_arm, settings
+):
+    """Re-authentication goes through the login backends: guessing locks the account."""
+    url = reverse("randomization:unblinding-create", args=[by_arm["A"].pk])
+    client.force_login(principal_investigator)
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        client.post(url, {"reason": "SAE", "password": "guess"})
+    response = client.post(url, {"reason": "SAE", "password": "Correct-Horse-9"})
+    assert response.status_code == 429  # the account is locked: even the right one fails
+    assert not EmergencyUnblinding.objects.exists()
+    client.logout()
+    login = client.post(
+        reverse("login"),
+        {"username": principal_investigator.username, "password": "Correct-Horse-9"},
+    )
+    assert login.status_code == 429  # locked out
+
+
 @pytest.mark.parametrize("who", ["investigator", "monitor", "pharmacist", "trial_admin"])
 def test_unblinding_page_is_404_except_for_the_pi(client, request, who, by_arm):
     url = reverse("randomization:unblinding-create", args=[by_arm["A"].pk])
