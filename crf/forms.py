@@ -5,7 +5,7 @@ from __future__ import annotations
 from django import forms
 
 from trials.audit import REASON_FIELD
-from trials.forms import YES_NO, BootstrapFormMixin, ScoreInputsFormMixin
+from trials.forms import SCORE_INPUT_FIELDS, YES_NO, BootstrapFormMixin, ScoreInputsFormMixin
 
 from . import models
 from .units import unit_choices
@@ -169,17 +169,7 @@ class LabResultForm(CrfFormMixin, ScoreInputsFormMixin):
         model = models.LabResult
         fields = [
             "assessment_date",
-            "bilirubin_entered",
-            "bilirubin_unit",
-            "creatinine_entered",
-            "creatinine_unit",
-            "albumin_entered",
-            "albumin_unit",
-            "inr",
-            "sodium_mmol_l",
-            "wbc_10e9_l",
-            "platelets_10e9_l",
-            *ScoreInputsFormMixin.organ_field_names,
+            *SCORE_INPUT_FIELDS,
             *LAB_EXTRA,
             *CYTOKINES,
         ]

@@ -73,6 +73,7 @@ def demo_patients_create(*, site, investigator) -> int:
     from crf.services import crf_save
     from randomization.services import patient_randomize
     from trials import services
+    from trials.forms import SCORE_INPUT_FIELDS
     from trials.models import Patient
 
     if Patient.objects.filter(site=site).exists():
@@ -130,7 +131,12 @@ def demo_patients_create(*, site, investigator) -> int:
                 "spo2_pct": Decimal("96"),
             },
         )
-        labs = {k: v for k, v in eligible_screening_data(**overrides).items() if k in LAB_KEYS}
+        # The visit lab CRF shares the screening's score-input fields.
+        labs = {
+            k: v
+            for k, v in eligible_screening_data(**overrides).items()
+            if k in SCORE_INPUT_FIELDS
+        }
         crf_save(
             user=investigator,
             form_code="labs",
@@ -140,23 +146,3 @@ def demo_patients_create(*, site, investigator) -> int:
             data={"assessment_date": today, **labs},
         )
     return len(people)
-
-
-# Screening fields that the visit laboratory CRF has too (score inputs).
-LAB_KEYS = (
-    "bilirubin_entered",
-    "bilirubin_unit",
-    "creatinine_entered",
-    "creatinine_unit",
-    "albumin_entered",
-    "albumin_unit",
-    "inr",
-    "sodium_mmol_l",
-    "wbc_10e9_l",
-    "platelets_10e9_l",
-    "he_grade",
-    "map_mmhg",
-    "spo2_pct",
-    "fio2",
-    "ascites",
-)

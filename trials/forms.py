@@ -11,22 +11,6 @@ import scoring
 from .audit import REASON_FIELD
 from .models import Patient, ScoreInputs, Screening, Site
 
-# Scoring keys that map 1:1 to a form field of the same name.
-SCORE_KEYS = (
-    "inr",
-    "sodium_mmol_l",
-    "wbc_10e9_l",
-    "platelets_10e9_l",
-    "he_grade",
-    "map_mmhg",
-    "dopamine_ug_kg_min",
-    "epinephrine_ug_kg_min",
-    "norepinephrine_ug_kg_min",
-    "pao2_mmhg",
-    "spo2_pct",
-    "fio2",
-    "ascites",
-)
 YES_NO = [("", "—"), ("True", "Yes"), ("False", "No")]
 
 
@@ -163,8 +147,9 @@ class ScoreInputsFormMixin(BootstrapFormMixin, forms.ModelForm):
                     )
                 except ValueError as exc:
                     self.add_error(f"{analyte}_unit", str(exc))
-        for key in SCORE_KEYS:
-            if key in data and key not in probe and data[key] not in (None, ""):
+        # Every scoring input that is also a field of this form, checked by the engine itself.
+        for key in scoring.INPUT_KEYS:
+            if key in self.fields and key not in probe and data.get(key) not in (None, ""):
                 probe[key] = float(data[key]) if hasattr(data[key], "as_tuple") else data[key]
         for key, message in scoring.validate_inputs(probe).items():
             target = {

@@ -15,6 +15,12 @@ def site_list(*, user) -> QuerySet[Site]:
     return qs if ids is None else qs.filter(pk__in=ids)
 
 
+def site_list_for_data_entry(*, user) -> QuerySet[Site]:
+    """The sites where the user may register and screen patients."""
+    sites = site_list(user=user)
+    return sites.filter(pk__in=[s.pk for s in sites if roles.can_enter_data(user, s)])
+
+
 def patient_list(
     *, user, q: str = "", site: int | None = None, status: str = ""
 ) -> QuerySet[Patient]:

@@ -32,38 +32,21 @@ from .roles import Role
 # --- roles -------------------------------------------------------------------------------
 
 # Model permissions per role (admin and API use them; pages ask trials.roles predicates).
+_READ_CLINICAL = ["trials.view_patient", "trials.view_screening", "trials.view_scorerecord"]
+_ENTER_CLINICAL = [
+    *_READ_CLINICAL,
+    "trials.add_patient",
+    "trials.change_patient",
+    "trials.add_screening",
+    "trials.change_screening",
+]
 ROLE_PERMISSIONS: dict[Role, list[str]] = {
-    Role.INVESTIGATOR: [
-        "trials.view_patient",
-        "trials.add_patient",
-        "trials.change_patient",
-        "trials.view_screening",
-        "trials.add_screening",
-        "trials.change_screening",
-        "trials.view_scorerecord",
-    ],
-    Role.PRINCIPAL_INVESTIGATOR: [
-        "trials.view_patient",
-        "trials.add_patient",
-        "trials.change_patient",
-        "trials.view_screening",
-        "trials.add_screening",
-        "trials.change_screening",
-        "trials.view_scorerecord",
-        "randomization.add_emergencyunblinding",
-    ],
+    Role.INVESTIGATOR: _ENTER_CLINICAL,
+    Role.PRINCIPAL_INVESTIGATOR: [*_ENTER_CLINICAL, "randomization.add_emergencyunblinding"],
     Role.PHARMACIST: ["trials.view_patient"],
-    Role.MONITOR: ["trials.view_patient", "trials.view_screening", "trials.view_scorerecord"],
-    Role.DATA_MANAGER: [
-        "trials.view_patient",
-        "trials.view_screening",
-        "trials.view_scorerecord",
-    ],
-    Role.UNBLINDED_STATISTICIAN: [
-        "trials.view_patient",
-        "trials.view_screening",
-        "trials.view_scorerecord",
-    ],
+    Role.MONITOR: _READ_CLINICAL,
+    Role.DATA_MANAGER: _READ_CLINICAL,
+    Role.UNBLINDED_STATISTICIAN: _READ_CLINICAL,
     Role.TRIAL_ADMIN: [
         "trials.view_trial",
         "trials.change_trial",

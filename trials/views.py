@@ -76,18 +76,14 @@ def patient_list(request: HttpRequest) -> HttpResponse:
             "sites": selectors.site_list(user=request.user),
             "statuses": PatientStatus.choices,
             "params": request.GET,
-            "can_create": any(
-                roles.can_enter_data(request.user, s)
-                for s in selectors.site_list(user=request.user)
-            ),
+            "can_create": selectors.site_list_for_data_entry(user=request.user).exists(),
         },
     )
 
 
 @login_required
 def patient_create(request: HttpRequest) -> HttpResponse:
-    sites = selectors.site_list(user=request.user)
-    allowed = sites.filter(pk__in=[s.pk for s in sites if roles.can_enter_data(request.user, s)])
+    allowed = selectors.site_list_for_data_entry(user=request.user)
     if not allowed.exists():
         raise PermissionDenied
     form = PatientCreateForm(request.POST or None, sites=allowed)
