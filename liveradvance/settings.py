@@ -142,6 +142,8 @@ WHITENOISE_USE_FINDERS = True  # serve straight from static/ without collectstat
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="edc@liveradvance.invalid")
+# A demonstration server may randomize from the public demo list (randomization.E001).
+DEMO_SERVER = env.bool("DEMO_SERVER", default=False)
 SPONSOR_EMAILS = env.list("SPONSOR_EMAILS", default=["sponsor@liveradvance.invalid"])
 
 REDIS_URL = env.str("REDIS_URL", default="")

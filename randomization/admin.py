@@ -38,8 +38,8 @@ class StatisticianOnlyAdmin(admin.ModelAdmin):
 
 @admin.register(RandomizationList)
 class RandomizationListAdmin(StatisticianOnlyAdmin):
-    list_display = ["trial", "version", "source", "status", "generated_at", "sha256"]
-    list_filter = ["status", "source"]
+    list_display = ["trial", "version", "is_demo", "source", "status", "generated_at", "sha256"]
+    list_filter = ["status", "source", "is_demo"]
 
 
 @admin.register(RandomizationListEntry)

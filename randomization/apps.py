@@ -8,13 +8,12 @@ class RandomizationConfig(AppConfig):
     def ready(self) -> None:
         from trials import history
 
+        from . import checks  # noqa: F401  (registers the demo-list system check)
         from .models import Allocation, DosePreparation, EmergencyUnblinding
 
         # The entry id could be matched against the list: hidden, like every unblinded field.
         history.register(Allocation, patient_path="patient_id", hidden_fields=("entry",))
-        history.register(
-            DosePreparation,
-            patient_path="patient_id",
-            hidden_fields=("product_lot", "cell_count", "viability_pct", "volume_ml"),
-        )
+        # Blinded trails show a preparation as done on a date, nothing more: its exact time,
+        # who checked it and every product field could differ between arms (issue 9).
+        history.register(DosePreparation, patient_path="patient_id", shown_fields=("dose_number",))
         history.register(EmergencyUnblinding, patient_path="patient_id")

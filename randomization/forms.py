@@ -64,9 +64,19 @@ class EmergencyUnblindingForm(BootstrapFormMixin, forms.Form):
 
 class ListGenerateForm(BootstrapFormMixin, forms.Form):
     seed = forms.CharField(
-        max_length=100, help_text="Recorded with the list; reproduce it with listgen"
+        max_length=100,
+        required=False,
+        help_text="Leave empty to draw a secret seed (recommended). Either way it is recorded "
+        "with the list, readable by unblinded roles only, and reproduces it with listgen.py",
     )
-    block_sizes = forms.CharField(initial="2,4", help_text="Comma-separated, multiples of 2")
+    block_sizes = forms.CharField(
+        initial="4,6", help_text="Comma-separated multiples of 2, chosen at random per block"
+    )
+    strata = forms.CharField(
+        required=False,
+        initial="1,2,3",
+        help_text="Comma-separated ACLF grades; empty = all of the trial's strata",
+    )
     length_per_stratum = forms.IntegerField(
         min_value=1,
         max_value=1000,
@@ -78,6 +88,9 @@ class ListGenerateForm(BootstrapFormMixin, forms.Form):
         widget=forms.Textarea(attrs={"rows": 2}),
         help_text="Required when it replaces the active list",
     )
+
+    def clean_strata(self) -> list[str]:
+        return [x.strip() for x in self.cleaned_data["strata"].split(",") if x.strip()]
 
     def clean_block_sizes(self) -> list[int]:
         raw = self.cleaned_data["block_sizes"]

@@ -3,14 +3,15 @@
 Pure Python (no Django): the unblinded statistician can rerun it outside the EDC.
 
 Algorithm (synopsis: Randomization — 1:1, stratified by ACLF grade, permuted blocks of
-randomly varying size), for each stratum ``s`` in the order given, independently:
+randomly varying size), for each stratum ``s`` of the list's configured strata, independently:
 
 1. ``rng = random.Random(f"{seed}:{s}")`` — CPython's Mersenne Twister seeded with the
-   *string* ``"<seed>:<stratum>"`` (e.g. ``"liveradvance-demo-2026:1"``; string seeding is
+   *string* ``"<seed>:<stratum>"`` (e.g. ``"k7Q…:1"``; string seeding is
    version 2: the SHA-512 of the UTF-8 string, stable since Python 3.2).
 2. ``sequence = 0``, ``block = 0``. While ``sequence < length``:
    a. ``block += 1``; ``size = rng.choice(block_sizes)`` (``block_sizes`` in the order
-      given, default ``(2, 4)``);
+      given, default ``(4, 6)``: with blocks of 2 the last allocation of half the blocks is
+      forced, so a blinded user who sees strata and times could guess it);
    b. ``arms = list(arm_codes) * (size // len(arm_codes))`` (default codes ``("A", "B")``,
       so 1:1 within every block), then ``rng.shuffle(arms)``;
    c. for each arm in that order: ``sequence += 1`` and emit the row
@@ -18,10 +19,19 @@ randomly varying size), for each stratum ``s`` in the order given, independently
    The last block is always completed, so a stratum can exceed ``length`` by up to
    ``max(block_sizes) - 1`` rows.
 
-Reproduce outside the EDC (any Python ≥ 3.2, standard library only)::
+The seed is the secret: the EDC draws it with ``secrets`` (``new_seed``) unless the unblinded
+statistician gives one, and only unblinded roles can read it. Knowing this algorithm without
+the seed predicts nothing.
+
+Reproduce outside the EDC: this file runs on its own (standard library only) with the
+parameters recorded with the list, and prints the canonical CSV and its SHA-256::
+
+    python listgen.py --seed SEED --strata 1,2,3 --block-sizes 4,6 --length 40
+
+or, in any Python ≥ 3.2::
 
     import random
-    def rows(seed, strata=("1", "2", "3"), block_sizes=(2, 4), length=40, arms=("A", "B")):
+    def rows(seed, strata=("1", "2", "3"), block_sizes=(4, 6), length=40, arms=("A", "B")):
         for s in strata:
             rng, seq, block = random.Random(f"{seed}:{s}"), 0, 0
             while seq < length:
@@ -41,16 +51,18 @@ need the Python generator above (R's RNG differs); the CSV and hash are language
 
 from __future__ import annotations
 
+import argparse
 import csv
 import hashlib
 import io
 import random
+import secrets
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 CSV_COLUMNS = ("stratum", "sequence", "block", "arm")
-DEFAULT_BLOCK_SIZES = (2, 4)
+DEFAULT_BLOCK_SIZES = (4, 6)
 DEFAULT_ARM_CODES = ("A", "B")
 
 
@@ -61,6 +73,11 @@ class Row:
     block: int
     block_size: int
     arm: str
+
+
+def new_seed() -> str:
+    """A seed nobody can guess (192 bits from the OS's CSPRNG)."""
+    return secrets.token_urlsafe(24)
 
 
 def default_length(target_size: int) -> int:
@@ -212,3 +229,31 @@ def parse_csv(
     if errors:
         return [], errors
     return sorted(rows, key=lambda r: (r.stratum, r.sequence)), []
+
+
+def _ints(text: str) -> list[int]:
+    return [int(x) for x in text.split(",") if x.strip()]
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Print the canonical CSV of a list and its SHA-256 (compare with the EDC's record)."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seed", required=True)
+    parser.add_argument("--strata", default="1,2,3", help="comma-separated, e.g. 1,2,3")
+    parser.add_argument("--block-sizes", default="4,6", help="comma-separated, e.g. 4,6")
+    parser.add_argument("--length", type=int, required=True, help="rows per stratum")
+    parser.add_argument("--arms", default="A,B")
+    args = parser.parse_args(argv)
+    rows = generate(
+        seed=args.seed,
+        strata=[s.strip() for s in args.strata.split(",") if s.strip()],
+        length=args.length,
+        block_sizes=_ints(args.block_sizes),
+        arm_codes=[a.strip() for a in args.arms.split(",") if a.strip()],
+    )
+    print(canonical_csv(rows), end="")  # noqa: T201 - a command-line tool
+    print(f"# sha256 {sha256(rows)}")  # noqa: T201
+
+
+if __name__ == "__main__":
+    main()

@@ -41,8 +41,13 @@ class RandomizationList(models.Model):
     )
     version = models.PositiveIntegerField()
     source = models.CharField(max_length=10, choices=Source.choices)
+    # The seed is as secret as the list: unblinded roles only (admin, pages, command).
     seed = models.CharField(max_length=100, blank=True)
     block_sizes = models.JSONField(default=list)
+    strata = models.JSONField(default=list)
+    # Made by ``setup_liveradvance --demo-patients`` from a public seed: never for real patients
+    # (a system check refuses DEBUG=0 with an active demo list unless DEMO_SERVER is set).
+    is_demo = models.BooleanField("demo list", default=False)
     length_per_stratum = models.PositiveIntegerField()
     arm_labels = models.JSONField(default=dict)
     active_arm_code = models.CharField(max_length=1, choices=ArmCode.choices)
@@ -71,7 +76,8 @@ class RandomizationList(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"Randomization list v{self.version} ({self.trial})"
+        demo = " DEMO" if self.is_demo else ""
+        return f"Randomization list v{self.version}{demo} ({self.trial})"
 
 
 class RandomizationListEntry(models.Model):

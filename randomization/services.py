@@ -33,7 +33,13 @@ from .models import (
     RandomizationListEntry,
 )
 
-DEMO_SEED = "liveradvance-demo-2026"  # recorded seed of the demo list made by the setup command
+# Public seed of the demo list (``setup_liveradvance --demo-patients`` only). Anyone can
+# regenerate this list: it is marked DEMO and refused at start-up in production (checks.py).
+DEMO_SEED = "liveradvance-demo-2026"
+NO_ACTIVE_LIST = (
+    "No randomization list is active yet: the unblinded statistician must generate or upload "
+    "one before the first patient is randomized."
+)
 
 
 # --- lists ---------------------------------------------------------------------------------
@@ -71,8 +77,10 @@ def _list_store(
     source: str,
     seed: str,
     block_sizes: Sequence[int],
+    strata: Sequence[str],
     length: int,
     reason: str,
+    is_demo: bool = False,
 ) -> RandomizationList:
     version = _retire_active(user=user, trial=trial, reason=reason)
     rlist = RandomizationList(
@@ -81,6 +89,8 @@ def _list_store(
         source=source,
         seed=seed,
         block_sizes=list(block_sizes),
+        strata=list(strata),
+        is_demo=is_demo,
         length_per_stratum=length,
         arm_labels=dict(DEFAULT_ARM_LABELS),
         active_arm_code=DEFAULT_ACTIVE_ARM,
@@ -88,7 +98,10 @@ def _list_store(
         generated_by=user,
         generated_at=timezone.now(),
     )
-    save_audited(rlist, reason=f"List v{version} {source} (SHA-256 {rlist.sha256})", user=user)
+    demo = " DEMO" if is_demo else ""
+    save_audited(
+        rlist, reason=f"List v{version}{demo} {source} (SHA-256 {rlist.sha256})", user=user
+    )
     RandomizationListEntry.objects.bulk_create(
         RandomizationListEntry(
             randomization_list=rlist,
@@ -112,21 +125,30 @@ def randomization_list_generate(
     *,
     user,
     trial: Trial,
-    seed: str,
+    seed: str = "",
     block_sizes: Sequence[int] = listgen.DEFAULT_BLOCK_SIZES,
+    strata: Sequence[str] | None = None,
     length_per_stratum: int | None = None,
     reason: str = "",
+    is_demo: bool = False,
 ) -> RandomizationList:
-    """Generate and activate a list from ``seed`` (listgen algorithm); locked once used."""
+    """Generate and activate a list (listgen algorithm); locked once used.
+
+    Without a ``seed`` one is drawn with ``secrets``: the seed, like the list, is readable by
+    unblinded roles only, so the documented algorithm predicts nothing.
+    """
     _require_statistician(user)
-    seed = (seed or "").strip()
-    if not seed:
-        raise ValidationError({"seed": "Record a seed: the list must be reproducible."})
+    seed = (seed or "").strip() or listgen.new_seed()
+    strata = list(strata or trial.strata)
+    if not strata or not set(strata) <= set(trial.strata):
+        raise ValidationError(
+            {"strata": f"Strata must be among the trial's: {', '.join(trial.strata)}."}
+        )
     length = length_per_stratum or listgen.default_length(trial.target_size)
     try:
         rows = listgen.generate(
             seed=seed,
-            strata=trial.strata,
+            strata=strata,
             length=length,
             block_sizes=block_sizes,
             arm_codes=trial.arm_codes,
@@ -140,8 +162,10 @@ def randomization_list_generate(
         source=RandomizationList.Source.GENERATED,
         seed=seed,
         block_sizes=block_sizes,
+        strata=strata,
         length=length,
         reason=reason,
+        is_demo=is_demo,
     )
 
 
@@ -167,6 +191,7 @@ def randomization_list_upload(
         source=RandomizationList.Source.UPLOADED,
         seed="",
         block_sizes=sorted({r.block_size for r in rows}),
+        strata=sorted(per_stratum),
         length=min(per_stratum.values()),
         reason=reason,
     )
@@ -196,10 +221,20 @@ def randomization_list_supersede(
 
 
 def randomization_list_ensure_demo(*, trial: Trial) -> RandomizationList | None:
-    """Setup step: a demo list from the recorded ``DEMO_SEED`` when the trial has none."""
+    """Demo set-up only: a list from the public ``DEMO_SEED``, marked DEMO, when none exists.
+
+    Production set-up never calls this: there the unblinded statistician makes the list.
+    """
     if RandomizationList.objects.filter(trial=trial).exists():
         return None
-    return randomization_list_generate(user=None, trial=trial, seed=DEMO_SEED)
+    return randomization_list_generate(user=None, trial=trial, seed=DEMO_SEED, is_demo=True)
+
+
+def randomization_list_active(*, trial: Trial) -> RandomizationList | None:
+    """The active list or None (no arm is read)."""
+    return RandomizationList.objects.filter(
+        trial=trial, status=RandomizationList.Status.ACTIVE
+    ).first()
 
 
 # --- randomization -------------------------------------------------------------------------
@@ -221,6 +256,8 @@ def _eligibility_problems(patient: Patient) -> dict[str, str]:
         problems["screening"] = "The screening does not show the patient as eligible."
     elif screening.aclf_grade not in patient.trial.strata:
         problems["screening"] = "The computed ACLF grade is not one of the strata."
+    if randomization_list_active(trial=patient.trial) is None:
+        problems["randomization_list"] = NO_ACTIVE_LIST
     return problems
 
 

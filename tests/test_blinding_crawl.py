@@ -42,6 +42,7 @@ NOT_CRAWLED = {
     "logout": "POST-only (logs the user out; no content)",
     "admin:*": "crawled separately below from admin.site._registry (changelist/change/history)",
     "api-schema": "crawled below as text (describes shapes, never values)",
+    "password_reset_confirm": "one-time token link: a set-password form, no trial data",
 }
 
 # Phrases that name the trial (its registered title) rather than an allocation.

@@ -22,6 +22,9 @@ class AuditSource:
     model: type[models.Model]
     patient_path: str  # ORM path from the model to the patient id, e.g. "patient_id"
     hidden_fields: frozenset[str] = frozenset()
+    # When set, only these fields are shown, and only the date and "pharmacy" as the author:
+    # for records whose exact time or author could differ between arms (preparations).
+    shown_fields: frozenset[str] | None = None
 
 
 @dataclass
@@ -41,14 +44,20 @@ class AuditEntry:
     action: str
     reason: str
     changes: list[Change] = field(default_factory=list)
+    date_only: bool = False
 
 
 def register(
-    model: type[models.Model], *, patient_path: str, hidden_fields: tuple[str, ...] = ()
+    model: type[models.Model],
+    *,
+    patient_path: str,
+    hidden_fields: tuple[str, ...] = (),
+    shown_fields: tuple[str, ...] | None = None,
 ) -> None:
     if any(source.model is model for source in _REGISTRY):
         return
-    _REGISTRY.append(AuditSource(model, patient_path, frozenset(hidden_fields)))
+    shown = frozenset(shown_fields) if shown_fields is not None else None
+    _REGISTRY.append(AuditSource(model, patient_path, frozenset(hidden_fields), shown))
 
 
 def sources() -> list[AuditSource]:
@@ -79,8 +88,11 @@ def entries_for(source: AuditSource, patient_id: int) -> list[AuditEntry]:
     fields = [
         f
         for f in source.model._meta.concrete_fields
-        if f.attname not in SKIP and f.name not in source.hidden_fields
+        if f.attname not in SKIP
+        and f.name not in source.hidden_fields
+        and (source.shown_fields is None or f.name in source.shown_fields)
     ]
+    coarse = source.shown_fields is not None
     previous: dict[Any, Any] = {}
     entries: list[AuditEntry] = []
     for row in rows:
@@ -98,15 +110,17 @@ def entries_for(source: AuditSource, patient_id: int) -> list[AuditEntry]:
         if before is None and row.history_type == "+":
             changes = [c for c in changes if c.new not in (None, "", [], {})]
         previous[row.id] = row
+        when, user = row.history_date, row.history_user
         entries.append(
             AuditEntry(
-                when=row.history_date,
-                user=row.history_user.get_username() if row.history_user else "system",
+                when=when.replace(hour=0, minute=0, second=0, microsecond=0) if coarse else when,
+                user="pharmacy" if coarse else (user.get_username() if user else "system"),
                 model=str(source.model._meta.verbose_name),
                 object_label=f"{source.model._meta.verbose_name} #{row.id}",
                 action=ACTIONS.get(row.history_type, row.history_type),
                 reason=row.history_change_reason or "",
                 changes=changes,
+                date_only=coarse,
             )
         )
     return entries

@@ -27,10 +27,17 @@ def test_command_refuses_anyone_else(request, who, by_arm):
         call_command("randomization_list", user=request.getfixturevalue(who).username)
 
 
-def test_setup_command_creates_the_demo_list_once():
+def test_setup_command_creates_no_list_without_the_demo_flag():
+    from randomization.models import RandomizationList
+
+    call_command("setup_liveradvance", stdout=StringIO())
+    assert not RandomizationList.objects.exists()
+
+
+def test_demo_flag_creates_the_demo_list_once_marked_demo():
     from randomization.models import RandomizationList
     from randomization.services import DEMO_SEED
 
-    call_command("setup_liveradvance", stdout=StringIO())
-    call_command("setup_liveradvance", stdout=StringIO())
-    assert list(RandomizationList.objects.values_list("seed", flat=True)) == [DEMO_SEED]
+    call_command("setup_liveradvance", "--demo-patients", stdout=StringIO())
+    call_command("setup_liveradvance", "--demo-patients", stdout=StringIO())
+    assert list(RandomizationList.objects.values_list("seed", "is_demo")) == [(DEMO_SEED, True)]

@@ -12,7 +12,7 @@ from randomization import listgen
 STRATA = ("1", "2", "3")
 
 
-def _reference_rows(seed, strata=STRATA, block_sizes=(2, 4), length=40, arms=("A", "B")):
+def _reference_rows(seed, strata=STRATA, block_sizes=(4, 6), length=40, arms=("A", "B")):
     """The docstring's stand-alone recipe, copied verbatim: what a statistician would run."""
     for s in strata:
         rng, seq, block = random.Random(f"{seed}:{s}"), 0, 0  # noqa: S311
@@ -73,12 +73,12 @@ def test_each_stratum_is_at_least_as_long_as_asked_and_numbered_without_gaps():
     for stratum in STRATA:
         sequences = [r.sequence for r in rows if r.stratum == stratum]
         assert sequences == list(range(1, len(sequences) + 1))
-        assert 41 <= len(sequences) <= 41 + 3
+        assert 41 <= len(sequences) <= 41 + 5
 
 
 def test_both_block_sizes_occur_so_block_ends_are_not_predictable():
     rows = listgen.generate(seed="x", strata=("1",), length=60)
-    assert {r.block_size for r in rows} == {2, 4}
+    assert {r.block_size for r in rows} == {4, 6}
 
 
 def test_default_length_covers_the_whole_target_in_one_stratum_with_margin():
@@ -162,3 +162,42 @@ def test_non_numeric_sequence_is_reported():
     rows, errors = listgen.parse_csv(_csv([*GOOD, "1,x,2,A"]), strata=STRATA)
     assert rows == []
     assert any(e.startswith("line 8: sequence and block must be whole numbers") for e in errors)
+
+
+def test_new_seeds_come_from_the_os_csprng_and_never_repeat():
+    seeds = {listgen.new_seed() for _ in range(50)}
+    assert len(seeds) == 50
+    assert all(len(seed) >= 32 for seed in seeds)
+
+
+def test_standalone_script_reproduces_a_list_from_its_recorded_parameters(tmp_path):
+    """A statistician runs listgen.py outside the EDC with the parameters recorded with the
+    list (seed, strata, block sizes, length) and gets the same canonical CSV and SHA-256."""
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = tmp_path / "listgen.py"  # copied alone: no Django, no project on the path
+    shutil.copy(Path(listgen.__file__), script)
+    rows = listgen.generate(seed="s3cr3t", strata=("2", "3"), length=12, block_sizes=(4, 6))
+    out = subprocess.run(  # noqa: S603 - our own script
+        [
+            sys.executable,
+            str(script),
+            "--seed",
+            "s3cr3t",
+            "--strata",
+            "2,3",
+            "--block-sizes",
+            "4,6",
+            "--length",
+            "12",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=tmp_path,
+    ).stdout
+    assert out.startswith(listgen.canonical_csv(rows))
+    assert out.strip().endswith(f"# sha256 {listgen.sha256(rows)}")

@@ -29,8 +29,10 @@ class Command(BaseCommand):
         active = overview["active"]
         out = self.stdout
         out.write(
-            f"Randomization list v{active.version} ({active.source}) seed={active.seed or '-'} "
-            f"blocks={active.block_sizes} sha256={active.sha256}"
+            f"Randomization list v{active.version}{' DEMO' if active.is_demo else ''} "
+            f"({active.source}) seed={active.seed or '-'} strata={active.strata} "
+            f"blocks={active.block_sizes} length={active.length_per_stratum} "
+            f"sha256={active.sha256}"
         )
         out.write("arms: " + ", ".join(f"{c}={lbl}" for c, lbl in active.arm_labels.items()))
         if not balance_only:
