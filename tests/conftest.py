@@ -37,7 +37,8 @@ def other_site(db, site):
 
 def make_user(groups, role: Role, *sites, username: str | None = None):
     user = UserFactory(username=username or role.value)
-    user.groups.add(groups[role])
+    with services.unblinded_grant_preapproved():  # test set-up, like the demo accounts
+        user.groups.add(groups[role])
     for s in sites:
         SiteMembershipFactory(user=user, site=s)
     return user

@@ -9,9 +9,11 @@ class TrialsConfig(AppConfig):
         from . import (
             checks,  # noqa: F401  (registers the audit system check)
             history,
+            signals,
         )
         from .models import Patient, ScoreRecord, Screening
 
+        signals.connect()
         history.register(Patient, patient_path="id")
         history.register(Screening, patient_path="patient_id")
         history.register(ScoreRecord, patient_path="patient_id")

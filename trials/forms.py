@@ -259,3 +259,12 @@ class ScoreCalculatorForm(ScoreInputsFormMixin):
     class Meta:
         model = Screening
         fields = SCORE_INPUT_FIELDS
+
+
+class RoleGrantDecisionForm(BootstrapFormMixin, forms.Form):
+    decision = forms.ChoiceField(
+        choices=[("approve", "Approve"), ("refuse", "Refuse")], widget=forms.RadioSelect
+    )
+    reason = forms.CharField(
+        min_length=3, help_text="Why you approve or refuse (recorded and sent to the sponsor)"
+    )

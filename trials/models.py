@@ -11,6 +11,8 @@ from django.db import models
 from django.db.models import Q
 from simple_history.models import HistoricalRecords
 
+from .roles import Role
+
 # Accounts and their roles are audited too (E6(R3) 4.3.8(c); auditor check AT-6): every change
 # of a user's groups (roles), active flag or staff status is a history row with who and when.
 simple_history.register(
@@ -356,3 +358,67 @@ class ScoreRecord(models.Model):
 
     def __str__(self) -> str:
         return f"Scores {self.patient} {self.label}"
+
+
+class AccessEvent(models.Model):
+    """Append-only access audit: role grants, approvals, refusals and revocations.
+
+    It is its own audit trail (rows are only ever inserted), so it carries no history table.
+    """
+
+    audit_exempt = True
+
+    class Action(models.TextChoices):
+        ROLE_GRANT_REQUESTED = "role_grant_requested", "Role grant requested"
+        ROLE_GRANTED = "role_granted", "Role granted"
+        ROLE_GRANT_REFUSED = "role_grant_refused", "Role grant refused"
+        ROLE_REVOKED = "role_revoked", "Role revoked"
+        PASSWORD_LINK_SENT = "password_link_sent", "Set-password link sent"
+
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    action = models.CharField(max_length=30, choices=Action.choices)
+    subject_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    detail = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} · {self.subject_user} by {self.actor}"
+
+
+class RoleGrantRequest(models.Model):
+    """A role given to a user. Unblinded roles wait for a second person's approval (issue 9)."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending approval"
+        APPROVED = "approved", "Approved"
+        REFUSED = "refused", "Refused"
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="role_grants"
+    )
+    role = models.CharField(max_length=30, choices=Role.choices)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+"
+    )
+    requested_at = models.DateTimeField(auto_now_add=True)
+    reason = models.TextField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_reason = models.TextField(blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-requested_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_role_display()} for {self.user} ({self.get_status_display()})"

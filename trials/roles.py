@@ -105,6 +105,18 @@ def can_manage_randomization_list(user: AnyUser) -> bool:
     return has_role(user, Role.UNBLINDED_STATISTICIAN)
 
 
+def can_manage_users(user: AnyUser) -> bool:
+    """Trial administrators and superusers create accounts and request roles."""
+    return getattr(user, "is_superuser", False) or has_role(user, Role.TRIAL_ADMIN)
+
+
+def can_approve_unblinded_grants(user: AnyUser) -> bool:
+    """The second person for an unblinded role: the unblinded statistician or a superuser."""
+    return getattr(user, "is_active", False) and (
+        getattr(user, "is_superuser", False) or can_manage_randomization_list(user)
+    )
+
+
 def is_unblinded_role(user: AnyUser) -> bool:
     """Pharmacist or unblinded statistician: may see allocations of every patient they can see."""
     return bool(user_roles(user) & UNBLINDED_ROLES)

@@ -6,7 +6,7 @@ from django.db.models import Count, Q, QuerySet
 from django.http import Http404
 
 from . import eligibility, history, roles
-from .models import Patient, PatientStatus, ScoreRecord, Screening, Site
+from .models import Patient, PatientStatus, RoleGrantRequest, ScoreRecord, Screening, Site
 
 
 def site_list(*, user) -> QuerySet[Site]:
@@ -88,3 +88,10 @@ def patient_history(*, user, patient: Patient) -> list[history.AuditEntry]:
     patient_get(user=user, pk=patient.pk)
     entries = [e for source in history.sources() for e in history.entries_for(source, patient.pk)]
     return sorted(entries, key=lambda e: e.when, reverse=True)
+
+
+def role_grant_requests(*, user) -> QuerySet[RoleGrantRequest]:
+    """Role requests for those who make or decide them (trial admin, statistician, superuser)."""
+    if not (roles.can_manage_users(user) or roles.can_approve_unblinded_grants(user)):
+        return RoleGrantRequest.objects.none()
+    return RoleGrantRequest.objects.select_related("user", "requested_by", "decided_by")

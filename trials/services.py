@@ -3,23 +3,34 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import Group, Permission
+from django.contrib.auth.tokens import default_token_generator
 from django.contrib.contenttypes.models import ContentType
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.mail import send_mail
 from django.db import models, transaction
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
 
 import scoring
 
-from . import eligibility
+from . import eligibility, roles
 from .audit import require_reason, save_audited
 from .models import (
+    AccessEvent,
     FormStatus,
     Patient,
     PatientStatus,
+    RoleGrantRequest,
     ScoreInputs,
     ScoreRecord,
     Screening,
@@ -83,6 +94,197 @@ def roles_sync(*, extra: dict[Role, list[str]] | None = None) -> dict[Role, Grou
     return groups
 
 
+# --- role grants: separation of duties (issue 9) -------------------------------------------
+
+# Set only inside ``role_grant_decide`` (and the demo/test set-up): the groups guard in
+# trials/signals.py refuses any other way of adding an unblinded role.
+_unblinded_grant_approved: ContextVar[bool] = ContextVar("unblinded_grant", default=False)
+
+
+def unblinded_grant_allowed() -> bool:
+    return _unblinded_grant_approved.get()
+
+
+@contextmanager
+def unblinded_grant_preapproved() -> Iterator[None]:
+    """Let the enclosed code add unblinded roles. Only the approval service and the demo and
+    test set-ups use it; production accounts get unblinded roles through an approval."""
+    token = _unblinded_grant_approved.set(True)
+    try:
+        yield
+    finally:
+        _unblinded_grant_approved.reset(token)
+
+
+def access_event_record(
+    *, action: str, actor=None, subject_user=None, detail: str = ""
+) -> AccessEvent:
+    actor = actor if getattr(actor, "is_authenticated", False) else None
+    return AccessEvent.objects.create(
+        action=action, actor=actor, subject_user=subject_user, detail=detail
+    )
+
+
+def _reason(reason: str, field: str = "reason") -> str:
+    reason = (reason or "").strip()
+    if len(reason) < 3:
+        raise ValidationError({field: "Give the reason (a few words)."})
+    return reason
+
+
+@transaction.atomic
+def role_grant_request(*, requested_by, user, role: Role | str, reason: str) -> RoleGrantRequest:
+    """Give ``user`` a role. Blinded roles apply at once; an unblinded role (pharmacist,
+    unblinded statistician) waits for the approval of a second person (``role_grant_decide``)."""
+    role = Role(role)
+    if not roles.can_manage_users(requested_by):
+        raise PermissionDenied("Only a trial administrator or a superuser requests roles.")
+    if requested_by.pk == user.pk and not requested_by.is_superuser:
+        raise PermissionDenied("Nobody changes their own roles.")
+    reason = _reason(reason)
+    grant = save_audited(
+        RoleGrantRequest(user=user, role=role, requested_by=requested_by, reason=reason),
+        reason=f"Role {role.value} requested",
+        user=requested_by,
+    )
+    if role in roles.UNBLINDED_ROLES:
+        access_event_record(
+            action=AccessEvent.Action.ROLE_GRANT_REQUESTED,
+            actor=requested_by,
+            subject_user=user,
+            detail=f"{role.label}: {reason}",
+        )
+        return grant
+    return _role_grant_apply(grant=grant, approver=requested_by, reason=reason)
+
+
+def _role_grant_apply(*, grant: RoleGrantRequest, approver, reason: str) -> RoleGrantRequest:
+    group = Group.objects.get(name=grant.role)
+    with unblinded_grant_preapproved():
+        grant.user.groups.add(group)
+    grant.status = RoleGrantRequest.Status.APPROVED
+    grant.decided_by = approver
+    grant.decided_at = timezone.now()
+    grant.decision_reason = reason
+    save_audited(grant, reason=f"Role {grant.role} granted", user=approver)
+    access_event_record(
+        action=AccessEvent.Action.ROLE_GRANTED,
+        actor=approver,
+        subject_user=grant.user,
+        detail=f"{grant.get_role_display()}: {reason}",
+    )
+    return grant
+
+
+@transaction.atomic
+def role_grant_decide(
+    *, approver, grant: RoleGrantRequest, approve: bool, reason: str
+) -> RoleGrantRequest:
+    """Approve or refuse a pending unblinded-role request: the unblinded statistician or a
+    superuser, never the requester nor the user who would get the role. Approvals are
+    e-mailed to the sponsor; refusals and attempts by others are in the access audit."""
+    grant = RoleGrantRequest.objects.select_for_update().select_related("user").get(pk=grant.pk)
+    if not roles.can_approve_unblinded_grants(approver) or approver.pk in (
+        grant.requested_by_id,
+        grant.user_id,
+    ):
+        access_event_record(
+            action=AccessEvent.Action.ROLE_GRANT_REFUSED,
+            actor=approver,
+            subject_user=grant.user,
+            detail=f"{grant.get_role_display()}: not allowed to decide this request",
+        )
+        raise PermissionDenied(
+            "Only the unblinded statistician or a superuser, other than the requester and the "
+            "user concerned, decides on an unblinded role."
+        )
+    if grant.status != RoleGrantRequest.Status.PENDING:
+        raise ValidationError("This request was already decided.")
+    reason = _reason(reason)
+    if approve:
+        _role_grant_apply(grant=grant, approver=approver, reason=reason)
+        transaction.on_commit(lambda: role_grant_notify_sponsor(grant_id=grant.pk))
+        return grant
+    grant.status = RoleGrantRequest.Status.REFUSED
+    grant.decided_by = approver
+    grant.decided_at = timezone.now()
+    grant.decision_reason = reason
+    save_audited(grant, reason=f"Role {grant.role} refused", user=approver)
+    access_event_record(
+        action=AccessEvent.Action.ROLE_GRANT_REFUSED,
+        actor=approver,
+        subject_user=grant.user,
+        detail=f"{grant.get_role_display()}: {reason}",
+    )
+    return grant
+
+
+def role_grant_notify_sponsor(*, grant_id: int) -> int:
+    """Tell the sponsor who now has an unblinded role, who asked and who approved."""
+    grant = RoleGrantRequest.objects.select_related("user", "requested_by", "decided_by").get(
+        pk=grant_id
+    )
+    recipients = list(settings.SPONSOR_EMAILS)
+    if not recipients:
+        return 0
+
+    def who(u) -> str:
+        return (u.get_full_name() or u.get_username()) if u else "system"
+
+    body = (
+        f"{who(grant.user)} ({grant.user.get_username()}) was given the role "
+        f"{grant.get_role_display()}.\n"
+        f"Requested by {who(grant.requested_by)}: {grant.reason}\n"
+        f"Approved by {who(grant.decided_by)} at {grant.decided_at:%Y-%m-%d %H:%M %Z}: "
+        f"{grant.decision_reason}\n"
+    )
+    subject = f"[Liveradvance] {grant.get_role_display()} role granted to {who(grant.user)}"
+    return send_mail(subject, body, None, recipients)
+
+
+@transaction.atomic
+def role_revoke(*, revoked_by, user, role: Role | str, reason: str) -> None:
+    """Remove a role (any role; removing access needs no second person)."""
+    role = Role(role)
+    if not roles.can_manage_users(revoked_by) and not roles.can_approve_unblinded_grants(
+        revoked_by
+    ):
+        raise PermissionDenied
+    reason = _reason(reason)
+    user.groups.remove(Group.objects.get(name=role.value))
+    access_event_record(
+        action=AccessEvent.Action.ROLE_REVOKED,
+        actor=revoked_by,
+        subject_user=user,
+        detail=f"{role.label}: {reason}",
+    )
+
+
+def password_link_send(*, sent_by, user, request=None) -> int:
+    """E-mail ``user`` a one-time link to set their own password (administrators never set
+    another user's password). The link dies once used or when the password changes."""
+    if not user.email:
+        raise ValidationError({"email": f"{user.get_username()} has no e-mail address."})
+    path = reverse(
+        "password_reset_confirm",
+        kwargs={
+            "uidb64": urlsafe_base64_encode(force_bytes(user.pk)),
+            "token": default_token_generator.make_token(user),
+        },
+    )
+    url = request.build_absolute_uri(path) if request is not None else path
+    access_event_record(
+        action=AccessEvent.Action.PASSWORD_LINK_SENT, actor=sent_by, subject_user=user
+    )
+    return send_mail(
+        "[Liveradvance] Set your password",
+        f"Open this link to set your password for the Liveradvance EDC:\n\n{url}\n\n"
+        "It works once. If you did not expect it, tell the trial administrator.",
+        None,
+        [user.email],
+    )
+
+
 # --- trial configuration --------------------------------------------------------------------
 
 LIVERADVANCE = {
@@ -121,10 +323,7 @@ def setup_steps() -> list:
     """
     from django.utils.module_loading import import_string
 
-    paths = [
-        "crf.services.visit_definitions_load",
-        "randomization.services.randomization_list_ensure_demo",
-    ]
+    paths = ["crf.services.visit_definitions_load"]
     return [import_string(path) for path in paths]
 
 

@@ -12,4 +12,5 @@ urlpatterns = [
     path("patients/<int:pk>/history/", views.patient_history, name="patient-history"),
     path("scores/calculator/", views.score_calculator, name="score-calculator"),
     path("screening-log/", views.screening_log, name="screening-log"),
+    path("access/role-requests/", views.role_requests, name="role-requests"),
 ]

@@ -8,14 +8,15 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.module_loading import import_string
 
 from . import roles, selectors, services
 from .audit import REASON_FIELD
 from .forms import (
     PatientCreateForm,
+    RoleGrantDecisionForm,
     ScoreCalculatorForm,
     ScreeningForm,
     apply_validation_error,
@@ -205,4 +206,37 @@ def score_calculator(request: HttpRequest) -> HttpResponse:
             apply_validation_error(form, exc)
     return render(
         request, "trials/score_calculator.html", {"form": form, "result": result, "inputs": inputs}
+    )
+
+
+@login_required
+def role_requests(request: HttpRequest) -> HttpResponse:
+    """Pending unblinded-role requests: decided here by the statistician or a superuser."""
+    may_decide = roles.can_approve_unblinded_grants(request.user)
+    if not (may_decide or roles.can_manage_users(request.user)):
+        raise Http404("No such page.")
+    requests = selectors.role_grant_requests(user=request.user)
+    form = RoleGrantDecisionForm(request.POST or None)
+    if request.method == "POST":
+        grant = get_object_or_404(requests, pk=request.POST.get("grant"))
+        if form.is_valid():
+            try:
+                services.role_grant_decide(
+                    approver=request.user,
+                    grant=grant,
+                    approve=form.cleaned_data["decision"] == "approve",
+                    reason=form.cleaned_data["reason"],
+                )
+            except PermissionDenied as exc:
+                messages.error(request, str(exc))
+            except ValidationError as exc:
+                apply_validation_error(form, exc)
+            else:
+                messages.success(request, f"Request for {grant.user} decided.")
+                return redirect("trials:role-requests")
+    page = Paginator(requests, 50).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "trials/role_requests.html",
+        {"page": page, "form": form, "may_decide": may_decide},
     )

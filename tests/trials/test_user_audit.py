@@ -10,10 +10,10 @@ pytestmark = pytest.mark.django_db
 
 def test_granting_a_role_writes_a_history_row_with_the_groups(groups):
     user = UserFactory(username="newcomer")
-    user.groups.add(groups[Role.PHARMACIST])
+    user.groups.add(groups[Role.MONITOR])
     latest = user.history.first()
-    assert [g.group_id for g in latest.groups.all()] == [groups[Role.PHARMACIST].pk]
-    user.groups.remove(groups[Role.PHARMACIST])
+    assert [g.group_id for g in latest.groups.all()] == [groups[Role.MONITOR].pk]
+    user.groups.remove(groups[Role.MONITOR])
     assert user.history.first().groups.count() == 0
     assert user.history.count() >= 3  # created, role granted, role revoked
 

@@ -69,6 +69,9 @@ class Command(BaseCommand):
         trial, site = services.trial_configure()
         for step in services.setup_steps():
             step(trial=trial)
+        from randomization.services import randomization_list_ensure_demo
+
+        randomization_list_ensure_demo(trial=trial)  # a throw-away test database
         user = get_user_model().objects.create_user("bench")  # force_login: no password
         user.groups.add(groups[Role.INVESTIGATOR])  # randomizes in the second part
         services.site_membership_grant(user=user, site=site)
@@ -130,7 +133,8 @@ class Command(BaseCommand):
         from randomization.services import patient_randomize
 
         pharmacist = get_user_model().objects.create_user("bench-pharmacist")
-        pharmacist.groups.add(groups[Role.PHARMACIST])
+        with services.unblinded_grant_preapproved():  # a throw-away bench account
+            pharmacist.groups.add(groups[Role.PHARMACIST])
         services.site_membership_grant(user=pharmacist, site=site)
         as_investigator, as_pharmacist = Client(), Client()
         as_investigator.force_login(investigator)

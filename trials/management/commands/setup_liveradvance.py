@@ -1,6 +1,8 @@
 """Load the Liveradvance configuration (roles, trial, site, schedule) and optional demo users.
 
 Idempotent: running it again creates nothing new, changes no data and keeps passwords.
+Without a demo flag nothing of the demo exists afterwards: no users, no patients and no
+randomization list (the unblinded statistician makes the list; issue 9).
 """
 
 from django.contrib.auth import get_user_model
@@ -66,12 +68,18 @@ class Command(BaseCommand):
             if created:
                 user.set_password(demo_password(username))
                 user.save()
-            user.groups.add(groups[role])
+            with services.unblinded_grant_preapproved():  # demo accounts only
+                user.groups.add(groups[role])
             if role in SITE_ROLES:
                 services.site_membership_grant(user=user, site=site)
             password = demo_password(username) if created else "(unchanged)"
             self.stdout.write(f"  {role.label:32} {username:14} {password}")
         if demo_patients:
+            # The demo list comes from a public seed and is marked DEMO (randomization.E001).
+            from randomization.services import randomization_list_ensure_demo
+
+            if randomization_list_ensure_demo(trial=trial):
+                self.stdout.write("\nDEMO randomization list created from the public demo seed.")
             investigator = user_model.objects.get(username="investigator")
             created = demo_patients_create(site=site, investigator=investigator)
             self.stdout.write(f"\nDemo patients created: {created}.")
