@@ -14,16 +14,9 @@ from typing import Any
 
 from django.utils import timezone
 
+from trials.limits import SCORE_INPUT_LIMITS, Limits
+
 D = Decimal
-
-
-@dataclass(frozen=True)
-class Limits:
-    hard_min: Decimal | None = None
-    soft_min: Decimal | None = None
-    soft_max: Decimal | None = None
-    hard_max: Decimal | None = None
-    unit: str = ""
 
 
 @dataclass
@@ -49,14 +42,8 @@ RANGES: dict[str, dict[str, Limits]] = {
         "spo2_pct": Limits(D(50), D(85), None, D(100), "%"),
     },
     "labs": {
-        # Hard limits of the score inputs are the scoring engine's; these warn only.
-        "bilirubin_mg_dl": Limits(None, None, D(40), None, "mg/dL"),
-        "creatinine_mg_dl": Limits(None, None, D(10), None, "mg/dL"),
-        "albumin_g_dl": Limits(None, D("1.5"), D("5.5"), None, "g/dL"),
-        "inr": Limits(None, None, D(8), None, ""),
-        "sodium_mmol_l": Limits(None, D(115), D(160), None, "mmol/L"),
-        "platelets_10e9_l": Limits(None, D(10), D(800), None, "10⁹/L"),
-        "wbc_10e9_l": Limits(None, D(1), D(50), None, "10⁹/L"),
+        # The score inputs: the same definition as at screening (trials/limits.py).
+        **SCORE_INPUT_LIMITS,
         "afp_ng_ml": Limits(D(0), None, D(400), D(1_000_000), "ng/mL"),
         "bile_acids_umol_l": Limits(D(0), None, D(500), D(2000), "µmol/L"),
         "ammonia_umol_l": Limits(D(0), None, D(300), D(2000), "µmol/L"),
@@ -153,8 +140,11 @@ def _ranges(result: CheckResult, code: str, obj: Any) -> None:
         value = Decimal(value)
         target = TYPED_FIELD.get(name, name)
         unit = f" {limits.unit}" if limits.unit else ""
-        if limits.hard_min is not None and value < limits.hard_min:
-            result.error(target, f"Must be at least {_fmt(limits.hard_min)}{unit}.")
+        if limits.hard_min is not None and (
+            value < limits.hard_min or (limits.min_exclusive and value == limits.hard_min)
+        ):
+            word = "greater than" if limits.min_exclusive else "at least"
+            result.error(target, f"Must be {word} {_fmt(limits.hard_min)}{unit}.")
         elif limits.hard_max is not None and value > limits.hard_max:
             result.error(target, f"Must be at most {_fmt(limits.hard_max)}{unit}.")
         elif limits.soft_min is not None and value < limits.soft_min:

@@ -10,6 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from trials.audit import require_reason, save_audited
+from trials.limits import OutOfRangeWarning
 from trials.models import FormStatus, Patient, PatientStatus, Trial
 from trials.roles import can_enter_data
 
@@ -312,14 +313,6 @@ def visit_unscheduled_create(*, user, patient: Patient, visit_date: dt.date) -> 
 
 
 # --- eCRFs -------------------------------------------------------------------------------------
-
-
-class OutOfRangeWarning(ValidationError):
-    """Values outside soft limits: nothing was saved; re-submit with the confirmation."""
-
-    def __init__(self, warnings: dict[str, list[str]]) -> None:
-        super().__init__(warnings)
-        self.warnings = warnings
 
 
 def _death_date_elsewhere(patient: Patient, instance) -> dt.date | None:

@@ -256,6 +256,14 @@ def _eligibility_problems(patient: Patient) -> dict[str, str]:
         problems["screening"] = "The screening does not show the patient as eligible."
     elif screening.aclf_grade not in patient.trial.strata:
         problems["screening"] = "The computed ACLF grade is not one of the strata."
+    elif (age := (timezone.localdate() - screening.screening_date).days) > (
+        window := patient.trial.screening_window_days
+    ):
+        # Synopsis, Schedule: screening from day −7 to day 1; an older one is repeated.
+        problems["screening"] = (
+            f"The screening was {age} days ago (on {screening.screening_date:%Y-%m-%d}); it is "
+            f"valid for {window} days before randomization: repeat the screening."
+        )
     if randomization_list_active(trial=patient.trial) is None:
         problems["randomization_list"] = NO_ACTIVE_LIST
     return problems

@@ -1,13 +1,15 @@
-"""Eligibility rules of the Liveradvance protocol (synopsis: Eligibility).
+"""Eligibility rules of the Liveradvance protocol (synopsis: Eligibility), as one table.
 
-Pure functions over the screening answers: every criterion is evaluated on its own and
-reported as met / not met / missing with the reason, so the page can say exactly why a
-patient is or is not eligible. Eligibility is therefore derived, never typed.
+Each criterion is a row — code, kind, the protocol's wording, and a small rule over the
+screening answers — evaluated by one engine (``assess``). Every criterion is reported as
+met / not met / missing with its reason, from the same table the page shows, so eligibility
+is derived, never typed.
 """
 
 from __future__ import annotations
 
 import calendar
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
@@ -22,7 +24,7 @@ ELIGIBLE_ACLF_GRADES = ("1", "2", "3")  # inclusion 2: ACLF grade 1, 2 or 3 (CAN
 class Outcome(StrEnum):
     OK = "ok"  # the criterion does not stand in the way
     FAILS = "fails"  # the criterion makes the patient ineligible
-    MISSING = "missing"  # not answered yet
+    MISSING = "missing"  # not answered yet (or answered inconsistently)
 
 
 @dataclass(frozen=True)
@@ -69,252 +71,318 @@ def months_before(day: date, months: int) -> date:
     return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
-def _yes_no(
-    code: str,
-    label: str,
-    value: bool | None,
-    *,
-    excludes_when: bool = True,
-    kind: str = "exclusion",
-    fail_reason: str = "",
-) -> CriterionResult:
+@dataclass(frozen=True)
+class Facts:
+    """What the rules read: the screening answers plus the patient record and trial bounds."""
+
+    s: Any
+    birth_date: date
+    sex: str
+    consent_datetime: datetime | None
+    aclf_grade: str
+    min_age: int
+    max_age: int
+
+
+Verdict = tuple[Outcome, str]
+OK: Verdict = (Outcome.OK, "")
+NOT_ANSWERED: Verdict = (Outcome.MISSING, "Not answered")
+
+
+@dataclass(frozen=True)
+class Criterion:
+    code: str
+    kind: str
+    label: str
+    rule: Callable[[Facts], Verdict]
+
+
+def answered_yes(field: str, reason: str = "") -> Callable[[Facts], Verdict]:
+    """Exclusion met when the yes/no answer is yes."""
+
+    def rule(f: Facts) -> Verdict:
+        value = getattr(f.s, field)
+        if value is None:
+            return NOT_ANSWERED
+        return (Outcome.FAILS, reason) if value else OK
+
+    return rule
+
+
+def one_of(field: str, failing: dict[str, str]) -> Callable[[Facts], Verdict]:
+    """Exclusion met when the coded answer is one of ``failing`` (code -> reason)."""
+
+    def rule(f: Facts) -> Verdict:
+        value = getattr(f.s, field)
+        if not value:
+            return NOT_ANSWERED
+        return (Outcome.FAILS, failing[value]) if value in failing else OK
+
+    return rule
+
+
+def dated_event(
+    happened: str, last: str, window_start: Callable[[date], date], reason: str
+) -> Callable[[Facts], Verdict]:
+    """Exclusion met when the event happened within the window ending on the screening date."""
+
+    def rule(f: Facts) -> Verdict:
+        value, day = getattr(f.s, happened), getattr(f.s, last)
+        if value is None:
+            return NOT_ANSWERED
+        if not value:
+            return OK
+        if day is None:
+            return (Outcome.MISSING, "Date missing")
+        on = f.s.screening_date
+        if day > on:
+            return (Outcome.MISSING, f"Date {day.isoformat()} is after the screening date")
+        if window_start(on) <= day:
+            return (Outcome.FAILS, f"{reason} (last on {day.isoformat()})")
+        return OK
+
+    return rule
+
+
+def _cirrhosis(f: Facts) -> Verdict:
+    if f.s.cirrhosis is None:
+        return NOT_ANSWERED
+    return OK if f.s.cirrhosis else (Outcome.FAILS, "No liver cirrhosis")
+
+
+def _aclf_grade(f: Facts) -> Verdict:
+    if not f.aclf_grade:
+        return (Outcome.MISSING, "ACLF grade cannot be computed: inputs missing")
+    if f.aclf_grade not in ELIGIBLE_ACLF_GRADES:
+        return (Outcome.FAILS, "No ACLF by CANONIC criteria")
+    if not f.s.aclf_grade_confirmed:
+        return (Outcome.MISSING, f"Computed grade {f.aclf_grade} not yet confirmed")
+    return OK
+
+
+def _consent(f: Facts) -> Verdict:
+    if f.consent_datetime is None:
+        return (Outcome.MISSING, "Consent date not recorded")
+    if f.consent_datetime.date() > f.s.screening_date:
+        return (Outcome.FAILS, "Consent signed after the screening date")
+    return OK
+
+
+def _age(f: Facts) -> Verdict:
+    age = age_on(f.birth_date, f.s.screening_date)
+    if f.min_age <= age <= f.max_age:
+        return OK
+    return (
+        Outcome.FAILS,
+        f"Age {age} on {f.s.screening_date.isoformat()} is outside {f.min_age}–{f.max_age}",
+    )
+
+
+def _aclf1_responding(f: Facts) -> Verdict:
+    # Exclusion 2 concerns ACLF grade 1 only: a responding grade-2/3 patient is not excluded.
+    value = f.s.aclf1_responding_to_therapy
+    if f.aclf_grade in ("2", "3"):
+        return OK
     if value is None:
-        return CriterionResult(code, kind, label, Outcome.MISSING, "Not answered")
-    if value is excludes_when:
-        return CriterionResult(code, kind, label, Outcome.FAILS, fail_reason or label)
-    return CriterionResult(code, kind, label, Outcome.OK)
+        return NOT_ANSWERED
+    if value and f.aclf_grade == "1":
+        return (Outcome.FAILS, "ACLF grade 1 with response to medical therapy")
+    if value:
+        return (Outcome.MISSING, "Applies to ACLF grade 1: the grade is not computed yet")
+    return OK
 
 
-def _choice(code: str, label: str, value: str, failing: dict[str, str]) -> CriterionResult:
-    if not value:
-        return CriterionResult(code, "exclusion", label, Outcome.MISSING, "Not answered")
-    if value in failing:
-        return CriterionResult(code, "exclusion", label, Outcome.FAILS, failing[value])
-    return CriterionResult(code, "exclusion", label, Outcome.OK)
+def _malignancy_or_afp(f: Facts) -> Verdict:
+    afp = f.s.afp_ng_ml
+    if afp is not None and afp > AFP_LIMIT_NG_ML:
+        return (Outcome.FAILS, f"AFP {afp} ng/mL > {AFP_LIMIT_NG_ML}")
+    if f.s.current_malignancy:
+        return (Outcome.FAILS, "Current malignancy")
+    if f.s.current_malignancy is None:
+        return NOT_ANSWERED
+    if afp is None:  # the AFP half of the criterion cannot be judged without the value
+        return (Outcome.MISSING, "Alpha-fetoprotein not recorded")
+    return OK
 
 
-def _dated_event(
-    code: str,
-    label: str,
-    happened: bool | None,
-    last: date | None,
-    window_start: date,
-    screening_date: date,
-    reason: str,
-) -> CriterionResult:
-    if happened is None:
-        return CriterionResult(code, "exclusion", label, Outcome.MISSING, "Not answered")
-    if not happened:
-        return CriterionResult(code, "exclusion", label, Outcome.OK)
-    if last is None:
-        return CriterionResult(code, "exclusion", label, Outcome.MISSING, "Date missing")
-    if window_start <= last <= screening_date:
-        return CriterionResult(
-            code, "exclusion", label, Outcome.FAILS, f"{reason} (last on {last.isoformat()})"
-        )
-    return CriterionResult(code, "exclusion", label, Outcome.OK)
+def _female_only(field: str, failing: dict[str, str]) -> Callable[[Facts], Verdict]:
+    """Exclusions 13–14: a woman must answer for herself; "not applicable (male)" is not an
+    answer for a woman, and a pregnancy answer for a man contradicts the recorded sex."""
+
+    def rule(f: Facts) -> Verdict:
+        value = getattr(f.s, field)
+        if f.sex == "M":
+            if value in ("", "not_applicable"):
+                return OK
+            return (Outcome.MISSING, "Answer given for a man: correct the answer or the sex")
+        if not value:
+            return NOT_ANSWERED
+        if value == "not_applicable":
+            return (Outcome.MISSING, "“Not applicable (male)” is not an answer for a woman")
+        return (Outcome.FAILS, failing[value]) if value in failing else OK
+
+    return rule
 
 
-def assess(
-    *, s: Any, birth_date: date, sex: str, consent_datetime: datetime | None, aclf_grade: str
-) -> Assessment:
-    """Evaluate every inclusion and exclusion criterion for one screening.
-
-    ``s`` is any object with the screening attributes (the model instance or a form's
-    cleaned data wrapped in a namespace); ``aclf_grade`` is the computed CANONIC grade
-    ("no_aclf", "1", "2", "3" or "" when the inputs are incomplete).
-    """
-    on: date = s.screening_date
-    results: list[CriterionResult] = []
-    add = results.append
-
-    # Inclusion
-    add(
-        _yes_no(
-            "INC1",
-            "Liver cirrhosis",
-            s.cirrhosis,
-            excludes_when=False,
-            kind="inclusion",
-            fail_reason="No liver cirrhosis",
-        )
-    )
-    if not aclf_grade:
-        add(
-            CriterionResult(
-                "INC2",
-                "inclusion",
-                "ACLF grade 1, 2 or 3 (CANONIC)",
-                Outcome.MISSING,
-                "ACLF grade cannot be computed: inputs missing",
-            )
-        )
-    elif aclf_grade not in ELIGIBLE_ACLF_GRADES:
-        add(
-            CriterionResult(
-                "INC2",
-                "inclusion",
-                "ACLF grade 1, 2 or 3 (CANONIC)",
-                Outcome.FAILS,
-                "No ACLF by CANONIC criteria",
-            )
-        )
-    elif not s.aclf_grade_confirmed:
-        add(
-            CriterionResult(
-                "INC2",
-                "inclusion",
-                "ACLF grade 1, 2 or 3 (CANONIC)",
-                Outcome.MISSING,
-                f"Computed grade {aclf_grade} not yet confirmed",
-            )
-        )
-    else:
-        add(CriterionResult("INC2", "inclusion", "ACLF grade 1, 2 or 3 (CANONIC)", Outcome.OK))
-    if consent_datetime is None:
-        add(
-            CriterionResult(
-                "INC3",
-                "inclusion",
-                "Signed informed consent",
-                Outcome.MISSING,
-                "Consent date not recorded",
-            )
-        )
-    elif consent_datetime.date() > on:
-        add(
-            CriterionResult(
-                "INC3",
-                "inclusion",
-                "Signed informed consent",
-                Outcome.FAILS,
-                "Consent signed after the screening date",
-            )
-        )
-    else:
-        add(CriterionResult("INC3", "inclusion", "Signed informed consent", Outcome.OK))
-    age = age_on(birth_date, on)
-    if 18 <= age <= 79:
-        add(CriterionResult("INC4", "inclusion", "Age 18–79 at screening", Outcome.OK))
-    else:
-        add(
-            CriterionResult(
-                "INC4",
-                "inclusion",
-                "Age 18–79 at screening",
-                Outcome.FAILS,
-                f"Age {age} on {on.isoformat()} is outside 18–79",
-            )
-        )
-
-    # Exclusion (synopsis numbering)
-    add(
-        _yes_no(
-            "EXC1",
+CRITERIA: tuple[Criterion, ...] = (
+    Criterion("INC1", "inclusion", "Liver cirrhosis", _cirrhosis),
+    Criterion("INC2", "inclusion", "ACLF grade 1, 2 or 3 (CANONIC)", _aclf_grade),
+    Criterion("INC3", "inclusion", "Signed informed consent", _consent),
+    Criterion("INC4", "inclusion", "Age within the trial's bounds at screening", _age),
+    Criterion(
+        "EXC1",
+        "exclusion",
+        "Acute or subacute liver failure without cirrhosis",
+        answered_yes(
+            "acute_liver_failure_without_cirrhosis",
             "Acute or subacute liver failure without cirrhosis",
-            s.acute_liver_failure_without_cirrhosis,
-        )
-    )
-    add(
-        _yes_no(
-            "EXC2", "ACLF grade 1 with response to medical therapy", s.aclf1_responding_to_therapy
-        )
-    )
-    if s.afp_ng_ml is not None and s.afp_ng_ml > AFP_LIMIT_NG_ML:
-        add(
-            CriterionResult(
-                "EXC3",
-                "exclusion",
-                "Current malignancy or AFP > 400 ng/mL",
-                Outcome.FAILS,
-                f"AFP {s.afp_ng_ml} ng/mL > {AFP_LIMIT_NG_ML}",
-            )
-        )
-    else:
-        add(
-            _yes_no(
-                "EXC3",
-                "Current malignancy or AFP > 400 ng/mL",
-                s.current_malignancy,
-                fail_reason="Current malignancy",
-            )
-        )
-    add(
-        _yes_no(
-            "EXC4",
+        ),
+    ),
+    Criterion(
+        "EXC2", "exclusion", "ACLF grade 1 with response to medical therapy", _aclf1_responding
+    ),
+    Criterion("EXC3", "exclusion", "Current malignancy or AFP > 400 ng/mL", _malignancy_or_afp),
+    Criterion(
+        "EXC4",
+        "exclusion",
+        "Previous malignancy or family history of hereditary cancer",
+        answered_yes(
+            "previous_malignancy_or_hereditary_cancer",
             "Previous malignancy or family history of hereditary cancer",
-            s.previous_malignancy_or_hereditary_cancer,
-        )
-    )
-    add(
-        _choice(
-            "EXC5",
-            "Moderate or severe chronic heart failure (NYHA III–IV)",
-            s.nyha_class,
+        ),
+    ),
+    Criterion(
+        "EXC5",
+        "exclusion",
+        "Moderate or severe chronic heart failure (NYHA III–IV)",
+        one_of(
+            "nyha_class",
             {"III": "Chronic heart failure NYHA III", "IV": "Chronic heart failure NYHA IV"},
-        )
-    )
-    add(
-        _yes_no(
-            "EXC6",
-            "Renal replacement therapy",
-            s.renal_replacement_therapy,
-            fail_reason="On renal replacement therapy",
-        )
-    )
-    add(
-        _choice(
-            "EXC7",
-            "Severe chronic pulmonary disease (GOLD III–IV)",
-            s.gold_stage,
+        ),
+    ),
+    Criterion(
+        "EXC6",
+        "exclusion",
+        "Renal replacement therapy",
+        answered_yes("renal_replacement_therapy", "On renal replacement therapy"),
+    ),
+    Criterion(
+        "EXC7",
+        "exclusion",
+        "Severe chronic pulmonary disease (GOLD III–IV)",
+        one_of(
+            "gold_stage",
             {
                 "III": "Chronic pulmonary disease GOLD III",
                 "IV": "Chronic pulmonary disease GOLD IV",
             },
-        )
-    )
-    add(
-        _dated_event(
-            "EXC8",
-            "Gastrointestinal bleeding in the last 5 days",
-            s.gi_bleed_history,
-            s.last_gi_bleed_date,
-            date.fromordinal(on.toordinal() - GI_BLEED_DAYS),
-            on,
+        ),
+    ),
+    Criterion(
+        "EXC8",
+        "exclusion",
+        "Gastrointestinal bleeding in the last 5 days",
+        dated_event(
+            "gi_bleed_history",
+            "last_gi_bleed_date",
+            lambda on: date.fromordinal(on.toordinal() - GI_BLEED_DAYS),
             "GI bleeding within 5 days of screening",
-        )
-    )
-    add(_yes_no("EXC9", "Previous liver transplantation", s.previous_liver_transplant))
-    add(_yes_no("EXC10", "Immunosuppressive therapy", s.immunosuppressive_therapy))
-    add(_yes_no("EXC11", "Extrahepatic cholestasis", s.extrahepatic_cholestasis))
-    add(_yes_no("EXC12", "HIV infection", s.hiv_infection))
-    pregnancy_failing = {"pregnant": "Pregnant", "breastfeeding": "Breastfeeding"}
-    childbearing_failing = {
-        "yes_no_contraception": "Child-bearing potential without birth control"
-    }
-    if sex == "M":
-        pregnancy_failing = childbearing_failing = {}
-    add(_choice("EXC13", "Pregnant or breastfeeding", s.pregnancy_status, pregnancy_failing))
-    add(
-        _choice(
-            "EXC14",
-            "Child-bearing potential without acceptable birth control",
-            s.childbearing_potential,
-            childbearing_failing,
-        )
-    )
-    add(
-        _dated_event(
-            "EXC15",
-            "Investigational trial in the last 3 months",
-            s.investigational_trial_history,
-            s.last_investigational_trial_date,
-            months_before(on, TRIAL_WASHOUT_MONTHS),
-            on,
+        ),
+    ),
+    Criterion(
+        "EXC9",
+        "exclusion",
+        "Previous liver transplantation",
+        answered_yes("previous_liver_transplant", "Previous liver transplantation"),
+    ),
+    Criterion(
+        "EXC10",
+        "exclusion",
+        "Immunosuppressive therapy",
+        answered_yes("immunosuppressive_therapy", "Immunosuppressive therapy"),
+    ),
+    Criterion(
+        "EXC11",
+        "exclusion",
+        "Extrahepatic cholestasis",
+        answered_yes("extrahepatic_cholestasis", "Extrahepatic cholestasis"),
+    ),
+    Criterion(
+        "EXC12", "exclusion", "HIV infection", answered_yes("hiv_infection", "HIV infection")
+    ),
+    Criterion(
+        "EXC13",
+        "exclusion",
+        "Pregnant or breastfeeding",
+        _female_only(
+            "pregnancy_status", {"pregnant": "Pregnant", "breastfeeding": "Breastfeeding"}
+        ),
+    ),
+    Criterion(
+        "EXC14",
+        "exclusion",
+        "Child-bearing potential without acceptable birth control",
+        _female_only(
+            "childbearing_potential",
+            {"yes_no_contraception": "Child-bearing potential without birth control"},
+        ),
+    ),
+    Criterion(
+        "EXC15",
+        "exclusion",
+        "Investigational trial in the last 3 months",
+        dated_event(
+            "investigational_trial_history",
+            "last_investigational_trial_date",
+            lambda on: months_before(on, TRIAL_WASHOUT_MONTHS),
             "Investigational trial within 3 months",
+        ),
+    ),
+    Criterion(
+        "EXC16",
+        "exclusion",
+        "Active addiction to illegal drugs",
+        answered_yes("active_drug_addiction", "Active addiction to illegal drugs"),
+    ),
+    Criterion(
+        "EXC17",
+        "exclusion",
+        "Refusal to participate",
+        answered_yes("refuses_participation", "Refusal to participate"),
+    ),
+    Criterion(
+        "EXC18",
+        "exclusion",
+        "Unable to provide prior informed consent",
+        answered_yes("unable_to_consent", "Unable to provide prior informed consent"),
+    ),
+)
+CRITERION_TEXT = {c.code: c.label for c in CRITERIA}
+
+
+def assess(
+    *,
+    s: Any,
+    birth_date: date,
+    sex: str,
+    consent_datetime: datetime | None,
+    aclf_grade: str,
+    min_age: int = 18,
+    max_age: int = 79,
+) -> Assessment:
+    """Evaluate every criterion of ``CRITERIA`` for one screening.
+
+    ``s`` is any object with the screening attributes (the model instance or a namespace);
+    ``aclf_grade`` is the computed CANONIC grade ("no_aclf", "1", "2", "3" or "" when the
+    inputs are incomplete); the age bounds come from the trial's configuration.
+    """
+    facts = Facts(s, birth_date, sex, consent_datetime, aclf_grade, min_age, max_age)
+    results = []
+    for criterion in CRITERIA:
+        outcome, reason = criterion.rule(facts)
+        if outcome is Outcome.FAILS and not reason:
+            reason = criterion.label
+        results.append(
+            CriterionResult(criterion.code, criterion.kind, criterion.label, outcome, reason)
         )
-    )
-    add(_yes_no("EXC16", "Active addiction to illegal drugs", s.active_drug_addiction))
-    add(_yes_no("EXC17", "Refusal to participate", s.refuses_participation))
-    add(_yes_no("EXC18", "Unable to provide prior informed consent", s.unable_to_consent))
     return Assessment(tuple(results))

@@ -199,6 +199,13 @@ class ScreeningForm(ScoreInputsFormMixin):
         widget=forms.Textarea(attrs={"rows": 2}),
         help_text="Required when changing a completed screening.",
     )
+    # The grade the investigator saw when ticking the box (updated live by the page's script):
+    # the confirmation only holds for that grade (issue 13).
+    aclf_grade_confirmed_as = forms.CharField(required=False, widget=forms.HiddenInput)
+    confirm_out_of_range = forms.BooleanField(
+        required=False,
+        label="I checked the values outside the expected range against the source document",
+    )
 
     class Meta:
         model = Screening
@@ -223,12 +230,26 @@ class ScreeningForm(ScoreInputsFormMixin):
         super().__init__(*args, **kwargs)
         if self.instance.pk is None and not self.is_bound:
             self.initial.setdefault("screening_date", timezone.localdate())
+        self.initial["aclf_grade_confirmed_as"] = self.instance.aclf_grade or ""
+        self.fields["aclf_grade_confirmed"].label = "I confirm the computed ACLF grade"
+        self.warnings: dict[str, list[str]] = {}
         for field in self.fields.values():
             if isinstance(field, forms.NullBooleanField):
                 field.widget = forms.Select(
                     choices=YES_NO, attrs={"class": "form-select form-select-sm"}
                 )
-        self.order_fields([*self.Meta.fields, REASON_FIELD])
+        self.order_fields([*self.Meta.fields, REASON_FIELD, "aclf_grade_confirmed_as"])
+
+    def data_for_service(self) -> dict:
+        """Cleaned data for ``screening_save``: the confirmation names the grade it confirms."""
+        data = {
+            k: v
+            for k, v in self.cleaned_data.items()
+            if k not in (REASON_FIELD, "confirm_out_of_range")
+        }
+        if not data.get("aclf_grade_confirmed"):
+            data["aclf_grade_confirmed_as"] = ""
+        return data
 
     def clean(self):
         data = super().clean()
@@ -242,6 +263,8 @@ class ScreeningForm(ScoreInputsFormMixin):
         for field in ("screening_date", "last_gi_bleed_date", "last_investigational_trial_date"):
             if data.get(field) and data[field] > today:
                 self.add_error(field, "This date is in the future.")
+            elif data.get(field) and data[field].year < 1900:
+                self.add_error(field, "Enter a date from 1900 on.")
         if data.get("mechanical_ventilation_for_he") and not data.get("mechanical_ventilation"):
             self.add_error(
                 "mechanical_ventilation_for_he",
@@ -268,3 +291,30 @@ class RoleGrantDecisionForm(BootstrapFormMixin, forms.Form):
     reason = forms.CharField(
         min_length=3, help_text="Why you approve or refuse (recorded and sent to the sponsor)"
     )
+
+
+class IdentityCorrectionForm(BootstrapFormMixin, forms.ModelForm):
+    """Sex, birth date, initials and consent: corrected with a reason, then re-derived."""
+
+    reason = forms.CharField(
+        min_length=3,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Why the record was wrong (e.g. the source document says otherwise)",
+    )
+
+    class Meta:
+        model = Patient
+        fields = ["sex", "birth_date", "initials", "consent_datetime", "consent_version"]
+        widgets = {
+            "birth_date": forms.DateInput(attrs={"type": "date"}),
+            "consent_datetime": forms.DateTimeInput(attrs={"type": "datetime-local"}),
+        }
+        labels = {"consent_datetime": "Informed consent signed (date and time)"}
+
+    def clean_consent_datetime(self):
+        # The input shows minutes only: an untouched value must not "change" the seconds.
+        value = self.cleaned_data["consent_datetime"]
+        stored = self.instance.consent_datetime
+        if value and stored and value == stored.replace(second=0, microsecond=0):
+            return stored
+        return value

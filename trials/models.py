@@ -35,6 +35,10 @@ class Trial(models.Model):
     strata = models.JSONField(default=list, help_text="ACLF grades used as strata")
     min_age = models.PositiveSmallIntegerField(default=18)
     max_age = models.PositiveSmallIntegerField(default=79)
+    # Synopsis, Schedule: screening from day −7 to day 1 (randomization refused after that).
+    screening_window_days = models.PositiveSmallIntegerField(
+        default=7, help_text="Days the screening stays valid for randomization"
+    )
     history = HistoricalRecords()
 
     def __str__(self) -> str:
@@ -136,24 +140,26 @@ class ScoreInputs(models.Model):
 
     Shared by the screening form and the visit laboratory/organ-function CRF so both feed the
     scores the same way. Values are stored in canonical units next to what was typed and in
-    which unit, so the source document can be compared exactly.
+    which unit, so the source document can be compared exactly. The canonical value keeps 8
+    decimals: rounding before the thresholds turned 176.79 µmol/L of creatinine (1.99989
+    mg/dL) into 2.000 and "no ACLF" into grade 1 (issue 13); pages round for display only.
     """
 
     bilirubin_entered = models.DecimalField(
         "Total bilirubin", max_digits=8, decimal_places=2, null=True, blank=True
     )
     bilirubin_unit = models.CharField(max_length=10, blank=True)
-    bilirubin_mg_dl = models.DecimalField(max_digits=8, decimal_places=3, null=True, blank=True)
+    bilirubin_mg_dl = models.DecimalField(max_digits=14, decimal_places=8, null=True, blank=True)
     creatinine_entered = models.DecimalField(
         "Creatinine", max_digits=8, decimal_places=2, null=True, blank=True
     )
     creatinine_unit = models.CharField(max_length=10, blank=True)
-    creatinine_mg_dl = models.DecimalField(max_digits=8, decimal_places=3, null=True, blank=True)
+    creatinine_mg_dl = models.DecimalField(max_digits=14, decimal_places=8, null=True, blank=True)
     albumin_entered = models.DecimalField(
         "Albumin", max_digits=6, decimal_places=2, null=True, blank=True
     )
     albumin_unit = models.CharField(max_length=10, blank=True)
-    albumin_g_dl = models.DecimalField(max_digits=6, decimal_places=3, null=True, blank=True)
+    albumin_g_dl = models.DecimalField(max_digits=14, decimal_places=8, null=True, blank=True)
     inr = models.DecimalField("INR", max_digits=5, decimal_places=2, null=True, blank=True)
     sodium_mmol_l = models.DecimalField(
         "Sodium (mmol/L)", max_digits=5, decimal_places=1, null=True, blank=True
@@ -250,8 +256,13 @@ class Screening(ScoreInputs):
 
     # Inclusion (synopsis: Eligibility, inclusion 1–3; consent comes from the patient record).
     cirrhosis = models.BooleanField("Liver cirrhosis", null=True, blank=True)
+    # The confirmation is bound to the grade it confirmed: a change that moves the computed
+    # grade voids it on every path (``aclf_grade_confirmed`` is derived by the service).
     aclf_grade_confirmed = models.BooleanField(
         "Investigator confirms the computed ACLF grade", default=False
+    )
+    aclf_grade_confirmed_as = models.CharField(
+        "ACLF grade the investigator confirmed", max_length=10, blank=True
     )
 
     # Exclusion criteria, in synopsis order. ``None`` = not yet answered.
@@ -308,8 +319,9 @@ class Screening(ScoreInputs):
 
     # Derived on every save by the screening service (never typed).
     aclf_grade = models.CharField(max_length=10, blank=True)
-    eligible = models.BooleanField(null=True)
+    eligible = models.BooleanField(null=True, blank=True)  # None while a draft is incomplete
     failed_criteria = models.JSONField(default=list, blank=True)
+    out_of_range_confirmed = models.JSONField(default=list, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
     history = HistoricalRecords()
 

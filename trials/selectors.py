@@ -62,6 +62,8 @@ def screening_assessment(*, screening: Screening) -> eligibility.Assessment:
         sex=patient.sex,
         consent_datetime=patient.consent_datetime,
         aclf_grade=screening.aclf_grade,
+        min_age=patient.trial.min_age,
+        max_age=patient.trial.max_age,
     )
 
 

@@ -23,7 +23,7 @@ from django.utils.http import urlsafe_base64_encode
 
 import scoring
 
-from . import eligibility, roles
+from . import eligibility, limits, roles
 from .audit import require_reason, save_audited
 from .models import (
     AccessEvent,
@@ -376,6 +376,85 @@ def patient_create(
     return save_audited(patient, reason="Patient registered for screening", user=user)
 
 
+IDENTITY_FIELDS = ("sex", "birth_date", "initials", "consent_datetime", "consent_version")
+
+
+@transaction.atomic
+def patient_identity_correct(
+    *, user, patient: Patient, data: dict[str, Any], reason: str
+) -> Patient:
+    """Correct sex, birth date, initials or consent (with a reason), then re-derive what used
+    them: eligibility and every stored score (age and sex feed MELD 3.0, CLIF-C ACLF/AD),
+    each with an automatic reason naming the correction (issue 13)."""
+    if not roles.can_enter_data(user, patient.site_id):
+        raise PermissionDenied("Only an investigator of the patient's site corrects the record.")
+    patient = (
+        Patient.objects.select_for_update(of=("self",)).select_related("trial").get(pk=patient.pk)
+    )
+    reason = _reason(reason)
+    changed = [f for f in IDENTITY_FIELDS if f in data and data[f] != getattr(patient, f)]
+    if not changed:
+        raise ValidationError("Nothing was changed.")
+    errors = {}
+    today = timezone.localdate()
+    birth = data.get("birth_date", patient.birth_date)
+    if birth is None or birth < EARLIEST_DATE or birth > today:
+        errors["birth_date"] = "Enter a birth date from 1900 up to today."
+    consent = data.get("consent_datetime", patient.consent_datetime)
+    if consent is not None and consent > timezone.now():
+        errors["consent_datetime"] = "Consent cannot be in the future."
+    if errors:
+        raise ValidationError(errors)
+    for name in changed:
+        value = data[name]
+        setattr(patient, name, value.upper() if name == "initials" else value)
+    labels = ", ".join(str(Patient._meta.get_field(f).verbose_name) for f in changed)
+    save_audited(patient, reason=f"Correction of {labels}: {reason}", user=user)
+    trigger = f"correction of {labels}"
+    _screening_rederive(patient, user=user, trigger=trigger)
+    _score_records_recompute(patient, trigger=trigger)
+    return patient
+
+
+def _screening_rederive(patient: Patient, *, user, trigger: str) -> None:
+    screening = Screening.objects.filter(patient=patient).first()
+    if screening is None:
+        return
+    _screening_scores(screening, patient=patient)
+    assessment = _screening_assess(screening, patient=patient)
+    screening.eligible = assessment.eligible
+    screening.failed_criteria = [c.code for c in assessment.failed]
+    save_audited(screening, reason=f"Eligibility re-derived after {trigger}", user=user)
+    reason = f"Screening outcome after {trigger}"
+    _screening_outcome_apply(
+        patient,
+        screening,
+        complete=screening.status == FormStatus.COMPLETE,
+        user=user,
+        reason=reason,
+    )
+
+
+def _score_records_recompute(patient: Patient, *, trigger: str) -> None:
+    """Recompute every stored score from its recorded inputs with the corrected age and sex."""
+    for record in ScoreRecord.objects.filter(patient=patient).select_related("source_type"):
+        inputs = dict(record.inputs)
+        inputs["age"] = {
+            **inputs.get("age", {}),
+            "value": eligibility.age_on(patient.birth_date, record.assessed_on),
+        }
+        inputs["sex"] = {**inputs.get("sex", {}), "value": patient.sex}
+        score_record_save(
+            patient=patient,
+            source=record.source,
+            label=record.label,
+            assessed_on=record.assessed_on,
+            inputs=inputs,
+            result=scores_compute(inputs),
+            trigger=trigger,
+        )
+
+
 # --- scores ---------------------------------------------------------------------------------
 
 # (analyte, canonical field, canonical unit) for values entered in a selectable unit.
@@ -407,6 +486,9 @@ PLAIN_INPUTS = {
 }
 
 
+CANONICAL_PLACES = Decimal("0.00000001")
+
+
 def score_inputs_normalize(instance: ScoreInputs) -> None:
     """Set the canonical-unit fields from what was typed and in which unit."""
     for analyte, field, _unit in UNIT_FIELDS:
@@ -421,7 +503,8 @@ def score_inputs_normalize(instance: ScoreInputs) -> None:
             value = scoring.to_canonical(analyte, float(entered), unit)
         except ValueError as exc:
             raise ValidationError({f"{analyte}_unit": str(exc)}) from exc
-        setattr(instance, field, Decimal(str(round(value, 3))))
+        # Full precision (8 decimals): a rounded value can cross a score threshold.
+        setattr(instance, field, Decimal(repr(value)).quantize(CANONICAL_PLACES))
 
 
 def score_inputs_collect(
@@ -535,8 +618,11 @@ SCREENING_INPUT_FIELDS = [
         "patient",
         "status",
         "aclf_grade",
+        "aclf_grade_confirmed",  # derived from aclf_grade_confirmed_as (bound to the grade)
+        "aclf_grade_confirmed_as",
         "eligible",
         "failed_criteria",
+        "out_of_range_confirmed",
         "updated_at",
         "bilirubin_mg_dl",
         "creatinine_mg_dl",
@@ -545,46 +631,174 @@ SCREENING_INPUT_FIELDS = [
 ]
 
 
-@transaction.atomic
-def screening_save(
-    *, user, patient: Patient, data: dict[str, Any], complete: bool, reason: str = ""
-) -> Screening:
-    """Save the screening CRF, recompute its scores and derive eligibility.
+EARLIEST_DATE = dt.date(1900, 1, 1)
+SCREENING_DATE_FIELDS = ("screening_date", "last_gi_bleed_date", "last_investigational_trial_date")
 
-    A complete, ineligible screening makes the patient a screen failure with the failed
-    criteria as reason codes; nothing is deleted (screening log).
+
+def _screening_dates_check(screening: Screening) -> None:
+    """Dates before 1900 or in the future are typing errors; events before the screening."""
+    errors: dict[str, str] = {}
+    today = timezone.localdate()
+    for name in SCREENING_DATE_FIELDS:
+        day = getattr(screening, name)
+        if day is None:
+            continue
+        if day < EARLIEST_DATE:
+            errors[name] = "Enter a date from 1900 on."
+        elif day > today:
+            errors[name] = "The date cannot be in the future."
+        elif (
+            name != "screening_date"
+            and screening.screening_date
+            and day > screening.screening_date
+        ):
+            errors[name] = "The event must be on or before the screening date."
+    if errors:
+        raise ValidationError(errors)
+
+
+def _sex_specific_answers_check(screening: Screening, sex: str) -> None:
+    """Exclusions 13–14 are answered for women; "not applicable (male)" only for men."""
+    errors = {}
+    for name in ("pregnancy_status", "childbearing_potential"):
+        value = getattr(screening, name)
+        if sex == "F" and value == "not_applicable":
+            errors[name] = "“Not applicable (male)” is not an answer for a woman."
+        elif sex == "M" and value not in ("", "not_applicable"):
+            errors[name] = "The patient is recorded as male: answer “Not applicable (male)”."
+    if errors:
+        raise ValidationError(errors)
+
+
+def _grade_confirmation(
+    screening: Screening, data: dict[str, Any], *, previous_grade: str | None
+) -> str:
+    """The grade the investigator confirms in this save ('' for none).
+
+    Bound to a value: ``aclf_grade_confirmed_as`` names the grade confirmed; a bare
+    ``aclf_grade_confirmed`` confirms the grade the user last saw (the stored one, or for a new
+    screening the one this save computes). A grade that moves voids it (issue 13).
     """
-    patient = Patient.objects.select_for_update().get(pk=patient.pk)
-    if patient.status not in (PatientStatus.SCREENING, PatientStatus.SCREEN_FAILED):
-        raise ValidationError("Screening cannot change after randomization.")
-    screening = Screening.objects.filter(patient=patient).first()
-    was_complete = screening is not None and screening.status == FormStatus.COMPLETE
-    reason = require_reason(was_complete=was_complete, reason=reason)
-    if screening is None:
-        screening = Screening(patient=patient)
-    for field in SCREENING_INPUT_FIELDS:
-        if field in data:
-            setattr(screening, field, data[field])
-    score_inputs_normalize(screening)
-    if screening.screening_date and screening.screening_date > timezone.localdate():
-        raise ValidationError({"screening_date": "The screening date cannot be in the future."})
+    if data.get("aclf_grade_confirmed_as"):
+        return (
+            str(data["aclf_grade_confirmed_as"]) if data.get("aclf_grade_confirmed", True) else ""
+        )
+    if "aclf_grade_confirmed" in data:
+        if not data["aclf_grade_confirmed"]:
+            return ""
+        return previous_grade if previous_grade is not None else screening.aclf_grade
+    return screening.aclf_grade_confirmed_as  # not part of this save: keep what was confirmed
 
+
+def _screening_scores(screening: Screening, *, patient: Patient) -> dict[str, Any]:
+    """Scores and the computed ACLF grade of a (possibly unsaved) screening."""
     inputs = score_inputs_collect(
         screening, patient=patient, on=screening.screening_date, source_label="Screening"
     )
     result = scores_compute(inputs)
     screening.aclf_grade = result.get("aclf_grade") or ""
-    assessment = eligibility.assess(
+    return {"inputs": inputs, "result": result}
+
+
+def _screening_assess(screening: Screening, *, patient: Patient) -> eligibility.Assessment:
+    """Eligibility, with the grade confirmation valid only for the grade it confirmed."""
+    confirmed = screening.aclf_grade_confirmed_as
+    screening.aclf_grade_confirmed = bool(confirmed) and confirmed == screening.aclf_grade
+    if not screening.aclf_grade_confirmed:
+        screening.aclf_grade_confirmed_as = ""
+    return eligibility.assess(
         s=screening,
         birth_date=patient.birth_date,
         sex=patient.sex,
         consent_datetime=patient.consent_datetime,
         aclf_grade=screening.aclf_grade,
+        min_age=patient.trial.min_age,
+        max_age=patient.trial.max_age,
     )
+
+
+def screening_preview(*, patient: Patient, data: dict[str, Any]) -> dict[str, Any]:
+    """What saving ``data`` would compute (grade with its organ basis, eligibility), nothing
+    stored: the screening page calls it while the investigator types."""
+    current = Screening.objects.filter(patient=patient).first()
+    screening = Screening(patient=patient)
+    for name in SCREENING_INPUT_FIELDS:
+        setattr(screening, name, data.get(name, getattr(current, name, None) if current else None))
+    screening.screening_date = screening.screening_date or timezone.localdate()
+    screening.aclf_grade_confirmed_as = ""
+    _screening_dates_check(screening)
+    score_inputs_normalize(screening)
+    result = _screening_scores(screening, patient=patient)["result"]
+    assessment = _screening_assess(screening, patient=patient)
+    ranges = limits.check(screening, limits.SCREENING_LIMITS)
+    return {
+        "aclf_grade": screening.aclf_grade,
+        "organ_failures": result.get("organ_failures") or [],
+        "clif_c_of": result.get("clif_c_of"),
+        "missing": sorted(result.get("missing", {}).get("aclf_grade", []) or []),
+        "eligible": assessment.eligible,
+        "criteria": [
+            {"code": c.code, "outcome": c.outcome.value, "reason": c.reason}
+            for c in assessment.criteria
+            if c.outcome.value != "ok"
+        ],
+        "errors": ranges.errors,
+        "warnings": ranges.warnings,
+    }
+
+
+@transaction.atomic
+def screening_save(
+    *,
+    user,
+    patient: Patient,
+    data: dict[str, Any],
+    complete: bool,
+    reason: str = "",
+    confirm_out_of_range: bool = False,
+) -> Screening:
+    """Save the screening CRF (a draft saves whatever is filled), recompute its scores and
+    derive eligibility.
+
+    Limits are those of the visit laboratory form (``trials.limits``): hard limits refuse,
+    soft limits need ``confirm_out_of_range``. A complete, ineligible screening makes the
+    patient a screen failure with the failed criteria as reason codes; nothing is deleted.
+    """
+    patient = (
+        Patient.objects.select_for_update(of=("self",)).select_related("trial").get(pk=patient.pk)
+    )
+    if patient.status not in (PatientStatus.SCREENING, PatientStatus.SCREEN_FAILED):
+        raise ValidationError("Screening cannot change after randomization.")
+    screening = Screening.objects.filter(patient=patient).first()
+    was_complete = screening is not None and screening.status == FormStatus.COMPLETE
+    reason = require_reason(was_complete=was_complete, reason=reason)
+    previous_grade = screening.aclf_grade if screening is not None else None
+    if screening is None:
+        screening = Screening(patient=patient)
+    for field in SCREENING_INPUT_FIELDS:
+        if field in data:
+            setattr(screening, field, data[field])
+    if screening.screening_date is None:
+        raise ValidationError({"screening_date": "Enter the screening date."})
+    _screening_dates_check(screening)
+    _sex_specific_answers_check(screening, patient.sex)
+    score_inputs_normalize(screening)
+    ranges = limits.check(screening, limits.SCREENING_LIMITS)
+    if ranges.errors:
+        raise ValidationError(ranges.errors)
+    if ranges.warnings and not confirm_out_of_range:
+        raise limits.OutOfRangeWarning(ranges.warnings)
+    screening.out_of_range_confirmed = sorted(ranges.warnings)
+
+    scores = _screening_scores(screening, patient=patient)
+    screening.aclf_grade_confirmed_as = _grade_confirmation(
+        screening, data, previous_grade=previous_grade
+    )
+    assessment = _screening_assess(screening, patient=patient)
     if complete and assessment.missing:
         raise ValidationError(
             "To complete the screening, answer: "
-            + "; ".join(f"{c.code} {c.label}" for c in assessment.missing)
+            + "; ".join(f"{c.code} {c.label} ({c.reason})" for c in assessment.missing)
         )
     screening.eligible = assessment.eligible
     screening.failed_criteria = [c.code for c in assessment.failed]
@@ -595,15 +809,24 @@ def screening_save(
         source=screening,
         label="Screening",
         assessed_on=screening.screening_date,
-        inputs=inputs,
-        result=result,
+        inputs=scores["inputs"],
+        result=scores["result"],
         trigger="screening form saved",
     )
+    _screening_outcome_apply(patient, screening, complete=complete, user=user, reason=reason)
+    return screening
 
+
+def _screening_outcome_apply(
+    patient: Patient, screening: Screening, *, complete: bool, user, reason: str
+) -> None:
+    """Screen failure when a complete screening is ineligible; a correction reopens it."""
+    if patient.status not in (PatientStatus.SCREENING, PatientStatus.SCREEN_FAILED):
+        return  # after randomization the outcome is reviewed, never rewritten
     new_status = patient.status
-    if complete and assessment.eligible is False:
+    if complete and screening.eligible is False:
         new_status = PatientStatus.SCREEN_FAILED
-    elif patient.status == PatientStatus.SCREEN_FAILED and assessment.eligible is not False:
+    elif patient.status == PatientStatus.SCREEN_FAILED and screening.eligible is not False:
         new_status = PatientStatus.SCREENING  # a corrected screening reopens the patient
     if new_status != patient.status or patient.screen_failure_reasons != screening.failed_criteria:
         patient.status = new_status
@@ -611,4 +834,3 @@ def screening_save(
             screening.failed_criteria if new_status == PatientStatus.SCREEN_FAILED else []
         )
         save_audited(patient, reason=reason or "Screening outcome", user=user)
-    return screening

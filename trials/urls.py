@@ -9,7 +9,17 @@ urlpatterns = [
     path("patients/new/", views.patient_create, name="patient-create"),
     path("patients/<int:pk>/", views.patient_detail, name="patient-detail"),
     path("patients/<int:pk>/screening/", views.screening_edit, name="screening-edit"),
+    path(
+        "patients/<int:pk>/screening/preview/",
+        views.screening_preview,
+        name="screening-preview",
+    ),
     path("patients/<int:pk>/history/", views.patient_history, name="patient-history"),
+    path(
+        "patients/<int:pk>/identity/",
+        views.patient_identity_correct,
+        name="patient-identity-correct",
+    ),
     path("scores/calculator/", views.score_calculator, name="score-calculator"),
     path("screening-log/", views.screening_log, name="screening-log"),
     path("access/role-requests/", views.role_requests, name="role-requests"),

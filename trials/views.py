@@ -8,19 +8,22 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.module_loading import import_string
+from django.views.decorators.http import require_POST
 
 from . import roles, selectors, services
 from .audit import REASON_FIELD
 from .forms import (
+    IdentityCorrectionForm,
     PatientCreateForm,
     RoleGrantDecisionForm,
     ScoreCalculatorForm,
     ScreeningForm,
     apply_validation_error,
 )
+from .limits import OutOfRangeWarning
 from .models import PatientStatus
 
 # Apps that add a panel to the patient page / dashboard: each provides, in its selectors,
@@ -127,15 +130,17 @@ def screening_edit(request: HttpRequest, pk: int) -> HttpResponse:
     screening = selectors.screening_get(user=request.user, patient=patient)
     form = ScreeningForm(request.POST or None, instance=screening)
     if request.method == "POST" and form.is_valid():
-        data = {k: v for k, v in form.cleaned_data.items() if k != REASON_FIELD}
         try:
             screening = services.screening_save(
                 user=request.user,
                 patient=patient,
-                data=data,
+                data=form.data_for_service(),
                 complete="complete" in request.POST,
                 reason=form.cleaned_data.get(REASON_FIELD, ""),
+                confirm_out_of_range=form.cleaned_data["confirm_out_of_range"],
             )
+        except OutOfRangeWarning as warning:
+            form.warnings = warning.warnings
         except ValidationError as exc:
             apply_validation_error(form, exc)
         else:
@@ -153,6 +158,50 @@ def screening_edit(request: HttpRequest, pk: int) -> HttpResponse:
             else None,
         },
     )
+
+
+@login_required
+def patient_identity_correct(request: HttpRequest, pk: int) -> HttpResponse:
+    patient = selectors.patient_get(user=request.user, pk=pk)
+    if not roles.can_enter_data(request.user, patient.site_id):
+        raise PermissionDenied
+    # An unsaved copy: the form must not change the patient object before the service runs.
+    form = IdentityCorrectionForm(
+        request.POST or None, instance=selectors.patient_get(user=request.user, pk=pk)
+    )
+    if request.method == "POST" and form.is_valid():
+        data = {k: v for k, v in form.cleaned_data.items() if k != "reason"}
+        try:
+            services.patient_identity_correct(
+                user=request.user, patient=patient, data=data, reason=form.cleaned_data["reason"]
+            )
+        except ValidationError as exc:
+            apply_validation_error(form, exc)
+        else:
+            messages.success(
+                request, "Record corrected; eligibility and every stored score were re-derived."
+            )
+            return redirect("trials:patient-detail", pk=patient.pk)
+    return render(request, "trials/patient_identity.html", {"patient": patient, "form": form})
+
+
+@login_required
+@require_POST
+def screening_preview(request: HttpRequest, pk: int) -> JsonResponse:
+    """The grade, its organ basis and open criteria for the values typed so far (not saved)."""
+    patient = selectors.patient_get(user=request.user, pk=pk)
+    if not roles.can_enter_data(request.user, patient.site_id):
+        raise Http404("No such patient.")
+    form = ScreeningForm(
+        request.POST, instance=selectors.screening_get(user=request.user, patient=patient)
+    )
+    form.is_valid()  # a half-typed form still previews what can be computed
+    data = {k: v for k, v in form.cleaned_data.items() if k in services.SCREENING_INPUT_FIELDS}
+    try:
+        preview = services.screening_preview(patient=patient, data=data)
+    except ValidationError as exc:
+        return JsonResponse({"errors": exc.message_dict if hasattr(exc, "error_dict") else {}})
+    return JsonResponse(preview)
 
 
 @login_required

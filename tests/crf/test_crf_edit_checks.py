@@ -209,3 +209,26 @@ def test_extra_unit_conversions(analyte, value, unit, canonical):
 def test_unknown_extra_unit_is_refused():
     with pytest.raises(ValueError, match="Unknown unit"):
         extra_to_canonical("lactate", Decimal(1), "g/L")
+
+
+@pytest.mark.parametrize(
+    ("values", "field"),
+    [
+        ({"norepinephrine_ug_kg_min": Decimal("8")}, "norepinephrine_ug_kg_min"),
+        ({"map_mmhg": Decimal("30")}, "map_mmhg"),
+        ({"spo2_pct": Decimal("5")}, "spo2_pct"),
+        ({"pao2_mmhg": Decimal("900")}, "pao2_mmhg"),
+    ],
+)
+def test_visit_organ_support_and_oxygenation_have_the_screening_soft_limits(values, field):
+    """One definition (trials/limits.py) for screening and the visit laboratory form."""
+    result = run("labs", LabResult(**values), complete=False)
+    assert field in result.warnings
+
+
+def test_zero_bilirubin_or_map_is_impossible_at_a_visit_too():
+    result = run(
+        "labs", LabResult(bilirubin_mg_dl=Decimal("0"), map_mmhg=Decimal("0")), complete=False
+    )
+    assert "greater than 0" in result.errors["bilirubin_entered"][0]
+    assert "greater than 0" in result.errors["map_mmhg"][0]

@@ -35,7 +35,6 @@ def test_complete_screening_without_exclusions_is_eligible():
 EXCLUDING_ANSWERS = [
     ("INC1", {"cirrhosis": False}),
     ("EXC1", {"acute_liver_failure_without_cirrhosis": True}),
-    ("EXC2", {"aclf1_responding_to_therapy": True}),
     ("EXC3", {"current_malignancy": True}),
     ("EXC3", {"afp_ng_ml": Decimal("400.1")}),
     ("EXC4", {"previous_malignancy_or_hereditary_cancer": True}),
@@ -98,11 +97,72 @@ def test_pregnancy_and_contraception_exclude_women(code, answer):
             },
             True,
         ),
-        ({"childbearing_potential": "yes_contraception"}, True),
     ],
 )
 def test_values_just_outside_an_exclusion_do_not_exclude(answer, eligible):
     assert assess(**answer).eligible is eligible
+
+
+def test_a_woman_using_birth_control_is_not_excluded():
+    result = assess(
+        sex="F", pregnancy_status="not_pregnant", childbearing_potential="yes_contraception"
+    )
+    assert result.eligible is True
+
+
+# --- edges found by the clinical data manager (issue 13) ----------------------------------
+
+
+def test_aclf1_responding_to_therapy_excludes_grade_1_only():
+    assert [c.code for c in assess(grade="1", aclf1_responding_to_therapy=True).failed] == ["EXC2"]
+    for grade in ("2", "3"):
+        assert assess(grade=grade, aclf1_responding_to_therapy=True).eligible is True
+    assert assess(grade="2", aclf1_responding_to_therapy=None).eligible is True
+
+
+def test_missing_afp_leaves_exclusion_3_open():
+    result = assess(afp_ng_ml=None)
+    assert result.eligible is None
+    assert [(c.code, c.reason) for c in result.missing] == [
+        ("EXC3", "Alpha-fetoprotein not recorded")
+    ]
+    assert [c.code for c in assess(afp_ng_ml=None, current_malignancy=True).failed] == ["EXC3"]
+
+
+@pytest.mark.parametrize("field", ["pregnancy_status", "childbearing_potential"])
+def test_not_applicable_male_is_no_answer_for_a_woman(field):
+    answers = {"pregnancy_status": "not_pregnant", "childbearing_potential": "no", field: ""}
+    answers[field] = "not_applicable"
+    result = assess(sex="F", **answers)
+    assert result.eligible is None
+    assert [c.code for c in result.missing] == [
+        "EXC13" if field == "pregnancy_status" else "EXC14"
+    ]
+    assert "not an answer for a woman" in result.missing[0].reason
+
+
+def test_pregnancy_answer_for_a_man_contradicts_the_recorded_sex():
+    result = assess(sex="M", pregnancy_status="pregnant")
+    assert [c.code for c in result.missing] == ["EXC13"]
+
+
+def test_gi_bleed_dated_after_the_screening_is_not_accepted():
+    result = assess(gi_bleed_history=True, last_gi_bleed_date=TODAY + dt.timedelta(days=1))
+    assert result.eligible is None
+    assert "after the screening date" in result.missing[0].reason
+
+
+def test_age_bounds_come_from_the_trial_configuration():
+    data = eligible_screening_data(screening_date=TODAY)
+    kwargs = {
+        "s": SimpleNamespace(**data),
+        "sex": "M",
+        "consent_datetime": CONSENT,
+        "aclf_grade": "2",
+    }
+    old = dt.date(1941, 1, 1)  # 85 on the screening date
+    assert eligibility.assess(birth_date=old, **kwargs).eligible is False
+    assert eligibility.assess(birth_date=old, max_age=90, **kwargs).eligible is True
 
 
 @pytest.mark.parametrize(

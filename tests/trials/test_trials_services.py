@@ -106,7 +106,8 @@ def test_audit_trail_records_old_and_new_values_who_and_why(investigator, patien
     services.screening_save(
         user=investigator,
         patient=patient,
-        data=eligible_screening_data(inr=Decimal("2.6")),
+        # INR 2.6 is a coagulation failure: grade 3, confirmed again as such.
+        data=eligible_screening_data(inr=Decimal("2.6"), aclf_grade_confirmed_as="3"),
         complete=True,
         reason="Transcription error: INR 2.6 on the lab report",
     )

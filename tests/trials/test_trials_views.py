@@ -155,7 +155,7 @@ def test_history_page_shows_old_new_user_and_reason(client, investigator, monito
     services.screening_save(
         user=investigator,
         patient=patient,
-        data=eligible_screening_data(inr=Decimal("2.6")),
+        data=eligible_screening_data(inr=Decimal("2.6"), aclf_grade_confirmed_as="3"),
         complete=True,
         reason="Lab report re-read",
     )

@@ -1,0 +1,109 @@
+"""Hard and soft limits of the score inputs, one definition for screening and visit labs.
+
+Canonical units (the stored canonical fields). Hard limits reject a value that is impossible
+or a typing error; soft limits accept it only after the user confirms it (a bilirubin of 85
+"mg/dL" is far more likely 85 µmol/L typed in the wrong unit). The scoring engine's own
+bounds (``scoring.inputs.NUMERIC_RANGES``) stay the last line of defence.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from django.core.exceptions import ValidationError
+
+D = Decimal
+
+
+@dataclass(frozen=True)
+class Limits:
+    hard_min: Decimal | None = None
+    soft_min: Decimal | None = None
+    soft_max: Decimal | None = None
+    hard_max: Decimal | None = None
+    unit: str = ""
+    min_exclusive: bool = False  # hard_min itself is impossible too (a bilirubin of 0)
+
+
+# Typical ACLF ranges (CANONIC cohort, Moreau et al., Gastroenterology 2013;144:1426) inform
+# the soft limits; they warn, they never decide.
+SCORE_INPUT_LIMITS: dict[str, Limits] = {
+    "bilirubin_mg_dl": Limits(D(0), None, D(40), None, "mg/dL", min_exclusive=True),
+    "creatinine_mg_dl": Limits(D(0), None, D(10), None, "mg/dL", min_exclusive=True),
+    "albumin_g_dl": Limits(D(0), D("1.5"), D("5.5"), None, "g/dL", min_exclusive=True),
+    "inr": Limits(D(0), None, D(8), None, "", min_exclusive=True),
+    "sodium_mmol_l": Limits(None, D(115), D(160), None, "mmol/L"),
+    "platelets_10e9_l": Limits(D(0), D(10), D(800), None, "10⁹/L", min_exclusive=True),
+    "wbc_10e9_l": Limits(D(0), D(1), D(50), None, "10⁹/L", min_exclusive=True),
+    "map_mmhg": Limits(D(0), D(40), D(130), None, "mmHg", min_exclusive=True),
+    "spo2_pct": Limits(D(0), D(70), None, None, "%", min_exclusive=True),
+    "pao2_mmhg": Limits(D(0), D(40), D(600), None, "mmHg", min_exclusive=True),
+    "dopamine_ug_kg_min": Limits(D(0), None, D(20), None, "µg/kg/min"),
+    "epinephrine_ug_kg_min": Limits(D(0), None, D(1), None, "µg/kg/min"),
+    "norepinephrine_ug_kg_min": Limits(D(0), None, D(1), None, "µg/kg/min"),
+}
+SCREENING_LIMITS: dict[str, Limits] = {
+    **SCORE_INPUT_LIMITS,
+    "afp_ng_ml": Limits(D(0), None, D(100_000), D(10_000_000), "ng/mL"),
+}
+# A canonical field's errors are shown on the field the user typed (value + unit).
+TYPED_FIELD = {
+    "bilirubin_mg_dl": "bilirubin_entered",
+    "creatinine_mg_dl": "creatinine_entered",
+    "albumin_g_dl": "albumin_entered",
+}
+
+
+def _fmt(value: Decimal) -> str:
+    return f"{value.normalize():f}"
+
+
+@dataclass
+class RangeResult:
+    errors: dict[str, list[str]] = field(default_factory=dict)
+    warnings: dict[str, list[str]] = field(default_factory=dict)
+
+
+def check(obj: Any, limits: Mapping[str, Limits]) -> RangeResult:
+    """Hard-limit errors and soft-limit warnings of ``obj``'s values, keyed by typed field."""
+    result = RangeResult()
+    for name, lim in limits.items():
+        raw = getattr(obj, name, None)
+        if raw is None or raw == "":
+            continue
+        value = Decimal(str(raw))
+        target = TYPED_FIELD.get(name, name)
+        unit = f" {lim.unit}" if lim.unit else ""
+        if lim.hard_min is not None and (
+            value < lim.hard_min or (lim.min_exclusive and value == lim.hard_min)
+        ):
+            word = "greater than" if lim.min_exclusive else "at least"
+            result.errors.setdefault(target, []).append(
+                f"Must be {word} {_fmt(lim.hard_min)}{unit}."
+            )
+        elif lim.hard_max is not None and value > lim.hard_max:
+            result.errors.setdefault(target, []).append(
+                f"Must be at most {_fmt(lim.hard_max)}{unit}."
+            )
+        elif lim.soft_min is not None and value < lim.soft_min:
+            result.warnings.setdefault(target, []).append(
+                f"{_fmt(value)}{unit} is below the expected range "
+                f"(≥ {_fmt(lim.soft_min)}{unit}): check the value and its unit, then confirm."
+            )
+        elif lim.soft_max is not None and value > lim.soft_max:
+            result.warnings.setdefault(target, []).append(
+                f"{_fmt(value)}{unit} is above the expected range "
+                f"(≤ {_fmt(lim.soft_max)}{unit}): check the value and its unit, then confirm."
+            )
+    return result
+
+
+class OutOfRangeWarning(ValidationError):
+    """Values outside soft limits: nothing was saved; re-submit with the confirmation."""
+
+    def __init__(self, warnings: dict[str, list[str]]) -> None:
+        super().__init__(warnings)
+        self.warnings = warnings
