@@ -57,6 +57,13 @@ RANGES: dict[str, dict[str, Limits]] = {
         "il10_pg_ml": Limits(D(0), None, None, D(10_000_000), "pg/mL"),
         "tnf_alpha_pg_ml": Limits(D(0), None, None, D(10_000_000), "pg/mL"),
         "il1_beta_pg_ml": Limits(D(0), None, None, D(10_000_000), "pg/mL"),
+        "ast_u_l": Limits(D(0), None, D(1000), D(50_000), "U/L"),
+        "alt_u_l": Limits(D(0), None, D(1000), D(50_000), "U/L"),
+        "ggt_u_l": Limits(D(0), None, D(1000), D(10_000), "U/L"),
+        "alp_u_l": Limits(D(0), None, D(1000), D(10_000), "U/L"),
+        "haemoglobin_g_dl": Limits(D(0), D(6), D(18), D(25), "g/dL", min_exclusive=True),
+        "crp_mg_l": Limits(D(0), None, D(300), D(1000), "mg/L"),
+        "potassium_mmol_l": Limits(D(1), D("2.8"), D(6), D(10), "mmol/L"),
         "ifn_gamma_pg_ml": Limits(D(0), None, None, D(10_000_000), "pg/mL"),
     },
     "hemodynamics": {

@@ -8,6 +8,7 @@ from trials.audit import REASON_FIELD
 from trials.forms import SCORE_INPUT_FIELDS, YES_NO, BootstrapFormMixin, ScoreInputsFormMixin
 
 from . import models
+from .completeness import primary_score_input_choices
 from .units import unit_choices
 
 CONFIRM_FIELD = "confirm_out_of_range"
@@ -144,6 +145,17 @@ CYTOKINES = [
 ]
 
 
+ROUTINE_LABS = [
+    "ast_u_l",
+    "alt_u_l",
+    "ggt_u_l",
+    "alp_u_l",
+    "haemoglobin_g_dl",
+    "crp_mg_l",
+    "potassium_mmol_l",
+]
+
+
 class LabResultForm(CrfFormMixin, ScoreInputsFormMixin):
     extra_unit_fields = ("ammonia", "lactate", "noradrenaline")
     sections = [
@@ -161,6 +173,8 @@ class LabResultForm(CrfFormMixin, ScoreInputsFormMixin):
             ],
         ),
         ("Organ function and support", list(ScoreInputsFormMixin.organ_field_names)),
+        ("Routine laboratory", ROUTINE_LABS),
+        ("Not done", ["not_done", "not_done_reason"]),
         ("Liver, circulatory and endothelial markers", LAB_EXTRA),
         ("Cytokine panel", CYTOKINES),
     ]
@@ -170,6 +184,9 @@ class LabResultForm(CrfFormMixin, ScoreInputsFormMixin):
         fields = [
             "assessment_date",
             *SCORE_INPUT_FIELDS,
+            *ROUTINE_LABS,
+            "not_done",
+            "not_done_reason",
             *LAB_EXTRA,
             *CYTOKINES,
         ]
@@ -177,6 +194,14 @@ class LabResultForm(CrfFormMixin, ScoreInputsFormMixin):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
+        disabled = self.fields["not_done"].disabled
+        self.fields["not_done"] = forms.MultipleChoiceField(
+            choices=primary_score_input_choices(),
+            required=False,
+            disabled=disabled,
+            label="Inputs of the primary scores not measured at this visit",
+            widget=forms.CheckboxSelectMultiple,
+        )
         for analyte in self.extra_unit_fields:
             choices = unit_choices(analyte)
             disabled = self.fields[f"{analyte}_unit"].disabled

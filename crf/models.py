@@ -211,6 +211,18 @@ class LabResult(ScoreInputs, VisitCrf):
     tnf_alpha_pg_ml = _dec("TNF-α (pg/mL)", 9, 2)
     il1_beta_pg_ml = _dec("IL-1β (pg/mL)", 9, 2)
     ifn_gamma_pg_ml = _dec("IFN-γ (pg/mL)", 9, 2)
+    # Routine laboratory (safety review: liver injury, anaemia, inflammation, potassium).
+    ast_u_l = _dec("AST (U/L)", 7, 0)
+    alt_u_l = _dec("ALT (U/L)", 7, 0)
+    ggt_u_l = _dec("GGT (U/L)", 7, 0)
+    alp_u_l = _dec("Alkaline phosphatase (U/L)", 7, 0)
+    haemoglobin_g_dl = _dec("Haemoglobin (g/dL)", 4, 1)
+    crp_mg_l = _dec("C-reactive protein (mg/L)", 6, 1)
+    potassium_mmol_l = _dec("Potassium (mmol/L)", 4, 1)
+    # Inputs of the primary scores that were not measured, and why: a complete form either
+    # has every input of CLIF-SOFA / CLIF-C OF / CLIF-C ACLF or says which were not done.
+    not_done = models.JSONField("Not done", default=list, blank=True)
+    not_done_reason = models.CharField("Why not done", max_length=300, blank=True)
 
     class Meta:
         verbose_name = "laboratory and organ function"

@@ -15,6 +15,7 @@ from trials.models import FormStatus, Patient, PatientStatus, Trial
 from trials.roles import can_enter_data
 
 from . import edit_checks
+from .completeness import lab_completeness_errors
 from .edit_checks import CheckContext
 from .models import (
     EndOfStudy,
@@ -461,6 +462,12 @@ def crf_save(
         raise OutOfRangeWarning(checks.warnings)
     instance.out_of_range_confirmed = sorted(checks.warnings)
     scores = _lab_scores(instance, patient=patient, visit=visit) if spec.code == "labs" else None
+    if (
+        scores is not None
+        and complete
+        and (missing := lab_completeness_errors(instance, scores[1]))
+    ):
+        raise ValidationError(missing)
 
     instance.status = FormStatus.COMPLETE if complete else FormStatus.DRAFT
     if complete and not was_complete:

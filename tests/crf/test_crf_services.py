@@ -189,6 +189,13 @@ LABS = {
     "ammonia_unit": "µg/dL",
     "lactate_entered": Decimal("18"),
     "lactate_unit": "mg/dL",
+    # Every input of CLIF-SOFA / CLIF-C OF / CLIF-C ACLF (a complete form needs them).
+    "platelets_10e9_l": Decimal("95"),
+    "wbc_10e9_l": Decimal("8.5"),
+    "he_grade": 1,
+    "map_mmhg": Decimal("72"),
+    "spo2_pct": Decimal("96"),
+    "fio2": Decimal("0.21"),
 }
 
 
@@ -448,4 +455,81 @@ def test_adverse_event_before_consent_is_rejected(randomized_patient, investigat
             patient=randomized_patient,
             complete=False,
             data={"term": "Headache", "onset_date": dt.date(2026, 2, 1)},
+        )
+
+
+# --- completeness of the laboratory form (issue 13) ------------------------------------------
+
+PARTIAL_LABS = {
+    "assessment_date": dt.date(2026, 3, 2),
+    "bilirubin_entered": Decimal("171"),
+    "bilirubin_unit": "µmol/L",
+    "creatinine_entered": Decimal("1.2"),
+    "creatinine_unit": "mg/dL",
+    "inr": Decimal("1.8"),
+}
+
+
+def test_a_lab_form_is_not_complete_while_primary_scores_cannot_be_computed(
+    randomized_patient, investigator
+):
+    with pytest.raises(ValidationError) as exc:
+        save(investigator, randomized_patient, "dose1", "labs", PARTIAL_LABS)
+    assert {"platelets_10e9_l", "he_grade", "map_mmhg", "wbc_10e9_l"} <= set(
+        exc.value.message_dict
+    )
+    draft = save(investigator, randomized_patient, "dose1", "labs", PARTIAL_LABS, complete=False)
+    assert draft.status == "draft"
+
+
+def test_inputs_marked_not_done_with_a_reason_let_the_form_complete(
+    randomized_patient, investigator
+):
+    not_done = [
+        "platelets_10e9_l",
+        "he_grade",
+        "map_mmhg",
+        "wbc_10e9_l",
+        "pao2_mmhg",
+        "spo2_pct",
+        "fio2",
+    ]
+    with pytest.raises(ValidationError, match="Say why"):
+        save(
+            investigator,
+            randomized_patient,
+            "dose1",
+            "labs",
+            {**PARTIAL_LABS, "not_done": not_done},
+        )
+    labs = save(
+        investigator,
+        randomized_patient,
+        "dose1",
+        "labs",
+        {
+            **PARTIAL_LABS,
+            "not_done": not_done,
+            "not_done_reason": "Haematology analyser down on day 1",
+        },
+    )
+    assert labs.status == "complete"
+    record = ScoreRecord.objects.get(source_id=labs.pk, source_type__model="labresult")
+    assert record.clif_sofa is None
+    assert "platelets_10e9_l" in record.missing["clif_sofa"]
+
+
+def test_routine_laboratory_values_have_limits(randomized_patient, investigator):
+    with pytest.raises(ValidationError) as exc:
+        save(
+            investigator,
+            randomized_patient,
+            "dose1",
+            "labs",
+            {**LABS, "potassium_mmol_l": Decimal("0.5"), "haemoglobin_g_dl": Decimal("0")},
+        )
+    assert {"potassium_mmol_l", "haemoglobin_g_dl"} <= set(exc.value.message_dict)
+    with pytest.raises(services.OutOfRangeWarning):
+        save(
+            investigator, randomized_patient, "dose1", "labs", {**LABS, "alt_u_l": Decimal("2500")}
         )

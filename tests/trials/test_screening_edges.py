@@ -310,3 +310,11 @@ def test_age_bounds_come_from_the_trial(investigator, patient):
         user=investigator, patient=patient, data=eligible_screening_data(), complete=True
     )
     assert screening.eligible is True
+
+
+def test_patient_page_says_why_a_primary_score_was_not_computed(client, investigator, patient):
+    data = eligible_screening_data(platelets_10e9_l=None)
+    services.screening_save(user=investigator, patient=patient, data=data, complete=False)
+    client.force_login(investigator)
+    body = client.get(reverse("trials:patient-detail", args=[patient.pk])).content.decode()
+    assert "CLIF-SOFA not computed: missing Platelets (10⁹/L)" in body
