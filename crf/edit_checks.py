@@ -97,6 +97,9 @@ REQUIRED: dict[str, list[str]] = {
         "outcome",
     ],
     "end_of_study": ["reason", "end_date"],
+    "baseline": ["aetiology", "precipitating_events", "transplant_listing", "pregnancy_test"],
+    "infection": ["site", "onset_date", "culture"],
+    "con_med": ["name", "drug_class", "start_date"],
 }
 
 # The canonical field that carries a value typed with a unit (errors go to the typed field).
@@ -344,6 +347,49 @@ def _end_of_study(result: CheckResult, obj: Any, ctx: CheckContext, complete: bo
     _not_before_day1(result, obj, ("end_date",), ctx)
 
 
+def _baseline(result: CheckResult, obj: Any, ctx: CheckContext, complete: bool) -> None:
+    if obj.aetiology == "other" and complete and not obj.aetiology_other.strip():
+        result.error("aetiology_other", "Name the other aetiology.")
+    events = set(obj.precipitating_events or [])
+    if "none" in events and len(events) > 1:
+        result.error("precipitating_events", "“None identified” excludes the other events.")
+    if "other" in events and complete and not obj.precipitating_other.strip():
+        result.error("precipitating_other", "Name the other precipitating event.")
+    # Synopsis, exclusion 13–14: women of child-bearing potential are tested before dosing.
+    screening = getattr(ctx.patient, "screening", None)
+    childbearing = getattr(screening, "childbearing_potential", "") or ""
+    if childbearing.startswith("yes") and obj.pregnancy_test == "not_applicable":
+        result.error(
+            "pregnancy_test",
+            "The screening records child-bearing potential: record the pregnancy test.",
+        )
+    if obj.pregnancy_test in ("negative", "positive") and obj.pregnancy_test_date is None:
+        result.error("pregnancy_test_date", "Give the date of the test.")
+    if obj.pregnancy_test == "positive":
+        result.warn("pregnancy_test", "A positive pregnancy test excludes the patient (EXC13).")
+    _not_future(result, obj, ("pregnancy_test_date",), ctx)
+
+
+def _infection(result: CheckResult, obj: Any, ctx: CheckContext, complete: bool) -> None:
+    if obj.culture == "positive" and complete and not obj.organism.strip():
+        result.error("organism", "Name the organism(s) of the positive culture.")
+    if obj.organism.strip() and obj.culture not in ("positive", ""):
+        result.error("culture", "An organism was named: the culture is positive.")
+    if obj.onset_date and obj.resolved_date and obj.resolved_date < obj.onset_date:
+        result.error("resolved_date", "The infection cannot resolve before its onset.")
+    _not_future(result, obj, ("onset_date", "resolved_date"), ctx)
+
+
+def _con_med(result: CheckResult, obj: Any, ctx: CheckContext, complete: bool) -> None:
+    if obj.ongoing and obj.stop_date:
+        result.error("stop_date", "An ongoing medication has no stop date.")
+    if complete and not obj.ongoing and obj.stop_date is None:
+        result.error("stop_date", "Give the stop date, or tick “ongoing”.")
+    if obj.start_date and obj.stop_date and obj.stop_date < obj.start_date:
+        result.error("stop_date", "The stop date cannot be before the start.")
+    _not_future(result, obj, ("start_date", "stop_date"), ctx)
+
+
 def _visit_date(result: CheckResult, obj: Any, ctx: CheckContext) -> None:
     if not hasattr(obj, "assessment_date"):
         return
@@ -363,6 +409,9 @@ CROSS_FIELD = {
     "follow_up": _follow_up,
     "adverse_event": _adverse_event,
     "end_of_study": _end_of_study,
+    "baseline": _baseline,
+    "infection": _infection,
+    "con_med": _con_med,
 }
 
 

@@ -390,3 +390,55 @@ class VisitDefinitionForm(BootstrapFormMixin, forms.ModelForm):
         self.fields["expected_forms"].widget.attrs = {}
         if self.instance.pk and not self.is_bound:
             self.initial["expected_forms"] = list(self.instance.expected_forms)
+
+
+class BaselineContextForm(CrfForm):
+    sections = [
+        ("Liver disease", ["aetiology", "aetiology_other", "transplant_listing"]),
+        ("ACLF precipitating event", ["precipitating_events", "precipitating_other"]),
+        ("Women of child-bearing potential", ["pregnancy_test", "pregnancy_test_date"]),
+    ]
+
+    class Meta:
+        model = models.BaselineContext
+        fields = [
+            "aetiology",
+            "aetiology_other",
+            "transplant_listing",
+            "precipitating_events",
+            "precipitating_other",
+            "pregnancy_test",
+            "pregnancy_test_date",
+        ]
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        disabled = self.fields["precipitating_events"].disabled
+        self.fields["precipitating_events"] = forms.MultipleChoiceField(
+            choices=models.BaselineContext.Precipitant.choices,
+            required=False,
+            disabled=disabled,
+            label="ACLF precipitating event(s)",
+            widget=forms.CheckboxSelectMultiple,
+        )
+        self.order_fields(self.Meta.fields)
+
+
+class InfectionForm(CrfForm):
+    class Meta:
+        model = models.Infection
+        fields = ["site", "onset_date", "culture", "organism", "resolved_date"]
+
+
+class ConcomitantMedicationForm(CrfForm):
+    class Meta:
+        model = models.ConcomitantMedication
+        fields = [
+            "name",
+            "drug_class",
+            "dose",
+            "indication",
+            "start_date",
+            "stop_date",
+            "ongoing",
+        ]

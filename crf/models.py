@@ -404,3 +404,129 @@ class EndOfStudy(CrfBase):
 
     def __str__(self) -> str:
         return f"End of study — {self.patient}"
+
+
+# --- baseline clinical context (issue 13) --------------------------------------------------
+
+
+class BaselineContext(CrfBase):
+    """Cirrhosis aetiology, the ACLF precipitating event, transplant listing, pregnancy test."""
+
+    class Aetiology(models.TextChoices):
+        ALCOHOL = "alcohol", "Alcohol"
+        HCV = "hcv", "Hepatitis C"
+        HBV = "hbv", "Hepatitis B"
+        MASLD = "masld", "Metabolic dysfunction (MASLD/NASH)"
+        AUTOIMMUNE = "autoimmune", "Autoimmune hepatitis"
+        CHOLESTATIC = "cholestatic", "PBC/PSC"
+        CRYPTOGENIC = "cryptogenic", "Cryptogenic"
+        OTHER = "other", "Other"
+
+    class Precipitant(models.TextChoices):
+        INFECTION = "infection", "Bacterial infection"
+        ALCOHOLIC_HEPATITIS = "alcoholic_hepatitis", "Alcoholic hepatitis / active drinking"
+        GI_BLEEDING = "gi_bleeding", "Gastrointestinal bleeding"
+        OTHER = "other", "Other"
+        NONE = "none", "None identified"
+
+    class Listing(models.TextChoices):
+        NOT_LISTED = "not_listed", "Not listed"
+        UNDER_EVALUATION = "under_evaluation", "Under evaluation"
+        LISTED = "listed", "Listed"
+        CONTRAINDICATED = "contraindicated", "Contraindicated"
+
+    class PregnancyTest(models.TextChoices):
+        NOT_APPLICABLE = "not_applicable", "Not applicable (man, or no child-bearing potential)"
+        NEGATIVE = "negative", "Negative"
+        POSITIVE = "positive", "Positive"
+        NOT_DONE = "not_done", "Not done"
+
+    aetiology = models.CharField(
+        "Main aetiology of cirrhosis", max_length=15, choices=Aetiology.choices, blank=True
+    )
+    aetiology_other = models.CharField("Other aetiology", max_length=200, blank=True)
+    precipitating_events = models.JSONField(
+        "ACLF precipitating event(s)", default=list, blank=True
+    )
+    precipitating_other = models.CharField("Other precipitating event", max_length=200, blank=True)
+    transplant_listing = models.CharField(
+        "Liver transplant listing", max_length=20, choices=Listing.choices, blank=True
+    )
+    pregnancy_test = models.CharField(
+        "Pregnancy test", max_length=15, choices=PregnancyTest.choices, blank=True
+    )
+    pregnancy_test_date = models.DateField("Date of the pregnancy test", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "baseline clinical context"
+        verbose_name_plural = "baseline clinical context"
+        constraints = [
+            models.UniqueConstraint(fields=["patient"], name="one_baseline_context_per_patient")
+        ]
+
+    def __str__(self) -> str:
+        return f"Baseline context — {self.patient}"
+
+
+class Infection(CrfBase):
+    """One infection episode with its cultures (a log: any number per patient)."""
+
+    class Site(models.TextChoices):
+        SBP = "sbp", "Spontaneous bacterial peritonitis"
+        PNEUMONIA = "pneumonia", "Pneumonia"
+        URINARY = "urinary", "Urinary tract"
+        BACTERAEMIA = "bacteraemia", "Spontaneous bacteraemia"
+        SKIN = "skin", "Skin / soft tissue"
+        OTHER = "other", "Other"
+
+    class Culture(models.TextChoices):
+        POSITIVE = "positive", "Positive"
+        NEGATIVE = "negative", "Negative"
+        PENDING = "pending", "Pending"
+        NOT_DONE = "not_done", "Not done"
+
+    site = models.CharField("Site of infection", max_length=15, choices=Site.choices, blank=True)
+    onset_date = models.DateField(null=True, blank=True)
+    culture = models.CharField("Cultures", max_length=10, choices=Culture.choices, blank=True)
+    organism = models.CharField("Organism(s) isolated", max_length=200, blank=True)
+    resolved_date = models.DateField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["patient", "onset_date", "pk"]
+        verbose_name = "infection"
+
+    def __str__(self) -> str:
+        return f"Infection {self.get_site_display() or '(site not given)'} — {self.patient}"
+
+
+class ConcomitantMedication(CrfBase):
+    """One medication of the concomitant-medication log, with start/stop and its class."""
+
+    class DrugClass(models.TextChoices):
+        IMMUNOSUPPRESSANT = "immunosuppressant", "Immunosuppressant"
+        ANTIBIOTIC = "antibiotic", "Antibiotic"
+        ALBUMIN = "albumin", "Albumin"
+        VASOACTIVE = "vasoactive", "Vasoactive drug"
+        OTHER = "other", "Other"
+
+    # Classes the protocol cares about (exclusion 10, infections, organ support): flagged.
+    FLAGGED = frozenset({"immunosuppressant", "antibiotic", "albumin", "vasoactive"})
+
+    name = models.CharField("Medication", max_length=200, blank=True)
+    drug_class = models.CharField("Class", max_length=20, choices=DrugClass.choices, blank=True)
+    dose = models.CharField("Dose and frequency", max_length=100, blank=True)
+    indication = models.CharField(max_length=200, blank=True)
+    start_date = models.DateField(null=True, blank=True)
+    stop_date = models.DateField(null=True, blank=True)
+    ongoing = models.BooleanField("Ongoing", default=False)
+
+    class Meta:
+        ordering = ["patient", "start_date", "pk"]
+        verbose_name = "concomitant medication"
+
+    def __str__(self) -> str:
+        return f"{self.name or '(medication)'} — {self.patient}"
+
+    @property
+    def flagged(self) -> bool:
+        return self.drug_class in self.FLAGGED

@@ -27,6 +27,8 @@ class FormSpec:
     form_class: type
     # Visit kinds the form may be recorded at; empty = patient-level form (no visit).
     visit_kinds: frozenset[str] = frozenset()
+    # Patient-level: one per patient (True) or a log of any number of records (False).
+    single: bool = False
 
     @property
     def per_visit(self) -> bool:
@@ -84,9 +86,27 @@ FORMS: dict[str, FormSpec] = {
             frozenset({VisitKind.FOLLOW_UP, VisitKind.UNSCHEDULED}),
         ),
         FormSpec("adverse_event", "Adverse event", models.AdverseEvent, forms.AdverseEventForm),
-        FormSpec("end_of_study", "End of study", models.EndOfStudy, forms.EndOfStudyForm),
+        FormSpec(
+            "end_of_study", "End of study", models.EndOfStudy, forms.EndOfStudyForm, single=True
+        ),
+        FormSpec(
+            "baseline",
+            "Baseline clinical context",
+            models.BaselineContext,
+            forms.BaselineContextForm,
+            single=True,
+        ),
+        FormSpec("infection", "Infection", models.Infection, forms.InfectionForm),
+        FormSpec(
+            "con_med",
+            "Concomitant medication",
+            models.ConcomitantMedication,
+            forms.ConcomitantMedicationForm,
+        ),
     )
 }
+# Patient-level records served by the generic record pages (AE and end of study have theirs).
+PATIENT_RECORDS = ("baseline", "infection", "con_med")
 
 VISIT_FORMS = {code: spec for code, spec in FORMS.items() if spec.per_visit}
 

@@ -253,6 +253,12 @@ def adverse_event_get(*, user, pk: int) -> AdverseEvent:
     return ae
 
 
+def patient_records(*, user, patient: Patient, spec) -> QuerySet:
+    """A patient-level form's records (baseline context, infections, medications)."""
+    patient = patient_get(user=user, pk=patient.pk)
+    return spec.model.objects.filter(patient=patient).order_by("-pk")
+
+
 def end_of_study_get(*, user, patient: Patient) -> EndOfStudy | None:
     patient = patient_get(user=user, pk=patient.pk)
     return EndOfStudy.objects.filter(patient=patient).first()

@@ -382,7 +382,7 @@ def crf_get(*, spec, visit: Visit | None = None, patient: Patient | None = None,
     """The stored instance of a form (None when not entered yet); no access check here."""
     if spec.per_visit:
         return spec.model.objects.filter(visit=visit).first()
-    if spec.code == "end_of_study":
+    if spec.single:
         return spec.model.objects.filter(patient=patient).first()
     if pk is None:
         return None

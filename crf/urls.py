@@ -13,6 +13,21 @@ urlpatterns = [
     path("patients/<int:patient_pk>/adverse-events/new/", views.ae_create, name="ae-create"),
     path("adverse-events/<int:ae_pk>/", views.ae_edit, name="ae-edit"),
     path("patients/<int:patient_pk>/end-of-study/", views.eos_edit, name="eos-edit"),
+    path(
+        "patients/<int:patient_pk>/records/<slug:form_code>/",
+        views.record_list,
+        name="record-list",
+    ),
+    path(
+        "patients/<int:patient_pk>/records/<slug:form_code>/new/",
+        views.record_edit,
+        name="record-create",
+    ),
+    path(
+        "patients/<int:patient_pk>/records/<slug:form_code>/<int:pk>/",
+        views.record_edit,
+        name="record-edit",
+    ),
     path("schedule/", views.schedule_list, name="schedule-list"),
     path("schedule/<int:definition_pk>/", views.schedule_edit, name="schedule-edit"),
 ]

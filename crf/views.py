@@ -14,7 +14,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
@@ -226,6 +226,62 @@ def eos_edit(request: HttpRequest, patient_pk: int) -> HttpResponse:
         instance=instance,
         success_url=timeline,
         cancel_url=timeline,
+    )
+
+
+def _record_spec(form_code: str) -> registry.FormSpec:
+    if form_code not in registry.PATIENT_RECORDS:
+        raise Http404("No such record.")
+    return registry.FORMS[form_code]
+
+
+@login_required
+def record_list(request: HttpRequest, patient_pk: int, form_code: str) -> HttpResponse:
+    """A patient-level record: the one form (baseline) or the log (infections, medications)."""
+    spec = _record_spec(form_code)
+    patient = patient_get(user=request.user, pk=patient_pk)
+    if spec.single:
+        return record_edit(request, patient_pk=patient.pk, form_code=form_code)
+    return render(
+        request,
+        "crf/record_list.html",
+        {
+            "patient": patient,
+            "spec": spec,
+            "records": selectors.patient_records(user=request.user, patient=patient, spec=spec),
+            "can_enter_data": roles.can_enter_data(request.user, patient.site_id),
+        },
+    )
+
+
+@login_required
+def record_edit(
+    request: HttpRequest, patient_pk: int, form_code: str, pk: int | None = None
+) -> HttpResponse:
+    spec = _record_spec(form_code)
+    patient = patient_get(user=request.user, pk=patient_pk)
+    instance = None
+    if spec.single:
+        instance = selectors.patient_records(user=request.user, patient=patient, spec=spec).first()
+    elif pk is not None:
+        instance = get_object_or_404(
+            selectors.patient_records(user=request.user, patient=patient, spec=spec), pk=pk
+        )
+    elif not roles.can_enter_data(request.user, patient.site_id):
+        raise PermissionDenied
+    back = (
+        reverse("crf:patient-timeline", kwargs={"patient_pk": patient.pk})
+        if spec.single
+        else reverse("crf:record-list", kwargs={"patient_pk": patient.pk, "form_code": spec.code})
+    )
+    return _crf_page(
+        request,
+        spec=spec,
+        patient=patient,
+        instance=instance,
+        pk=instance.pk if instance is not None and not spec.single else None,
+        success_url=back,
+        cancel_url=back,
     )
 
 
