@@ -105,6 +105,42 @@ def weights_latest(*, user, patients) -> dict[int, WeightReading]:
     return result
 
 
+@dataclass(frozen=True)
+class DosingWeight:
+    """The weight a dose is computed from, and the one before it (for the change check)."""
+
+    reading: WeightReading | None
+    previous: WeightReading | None
+
+
+def weight_for_dosing(*, user, patient: Patient, on: dt.date) -> DosingWeight:
+    """The latest complete weight measured on or before ``on`` and the one before it."""
+    patient = patient_get(user=user, pk=patient.pk)
+    rows = (
+        VitalSigns.objects.filter(
+            patient=patient,
+            status=FormStatus.COMPLETE,
+            weight_kg__isnull=False,
+            assessment_date__isnull=False,
+            assessment_date__lte=on,
+        )
+        .select_related("visit__definition")
+        .order_by("-assessment_date", "-pk")[:2]
+    )
+    readings = [
+        WeightReading(
+            weight_kg=row.weight_kg,
+            measured_on=row.assessment_date,
+            source=f"Vital signs and weight — {row.visit.definition.name}",
+        )
+        for row in rows
+    ]
+    return DosingWeight(
+        reading=readings[0] if readings else None,
+        previous=readings[1] if len(readings) > 1 else None,
+    )
+
+
 def weight_latest(*, user, patient: Patient) -> WeightReading | None:
     """The most recent complete weight of one patient (404 when not visible)."""
     patient = patient_get(user=user, pk=patient.pk)
@@ -216,10 +252,13 @@ def patient_timeline(*, user, patient: Patient) -> list[TimelineRow]:
 
 def visit_worklist(*, user, site: int | None = None) -> QuerySet[Visit]:
     """Visits due or overdue at the user's sites, most urgent first."""
+    from .course import visits_expected_q
+
     return (
         Visit.objects.filter(
             patient__in=patient_list(user=user, site=site), status__in=("due", "overdue")
         )
+        .filter(visits_expected_q())
         .select_related("definition", "patient__site")
         .order_by("window_end", "patient__site__code", "patient__subject_id", "pk")
     )

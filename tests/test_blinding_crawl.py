@@ -99,9 +99,9 @@ def world(groups, site, investigator, principal_investigator, pharmacist, settin
     """Both arms randomized with preparations, CRFs, an AE and another PI's unblinding."""
     settings.SPONSOR_EMAILS = ["sponsor@example.org"]
     by_arm = patients_by_arm(site, investigator)
+    _crf_data(by_arm, investigator)  # the weight of the dosing day comes first
     prepare(by_arm["A"], pharmacist, cells=True, lot=LOT)
     prepare(by_arm["B"], pharmacist, cells=False, lot=LOT)
-    _crf_data(by_arm, investigator)
     # A third patient unblinded by ANOTHER PI: the blinded PI must still see no arm anywhere.
     other_pi = make_user(groups, Role.PRINCIPAL_INVESTIGATOR, site, username="pi_other")
     unblinded = eligible_patient(site)
