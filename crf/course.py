@@ -119,6 +119,10 @@ class Course:
     def state_label(self) -> str:
         return PatientStatus(self.state).label
 
+    @property
+    def withdrawal_scope_label(self) -> str:
+        return Scope(self.withdrawal_scope).label if self.withdrawal_scope else ""
+
 
 def _fmt(day: dt.date | None) -> str:
     return f"{day:%Y-%m-%d}" if day else "date not given"

@@ -156,6 +156,7 @@ class FormCell:
     label: str
     status: str  # "missing" / "draft" / "complete"
     expected: bool
+    required: bool = False  # needed for the visit to be done (else optional)
 
 
 @dataclass(frozen=True)
@@ -170,6 +171,14 @@ class TimelineRow:
     @property
     def expected_count(self) -> int:
         return sum(1 for f in self.forms if f.expected)
+
+    @property
+    def required_count(self) -> int:
+        return sum(1 for f in self.forms if f.required)
+
+    @property
+    def required_complete_count(self) -> int:
+        return sum(1 for f in self.forms if f.required and f.status == FormStatus.COMPLETE)
 
 
 def visit_list(*, user, patient: Patient) -> QuerySet[Visit]:
@@ -219,6 +228,7 @@ def _rows(visits: list[Visit]) -> list[TimelineRow]:
     for visit in visits:
         entered = statuses[visit.pk]
         expected = list(visit.definition.expected_forms)
+        required = list(visit.definition.required_forms or expected)
         codes = expected + [c for c in VISIT_FORMS if c in entered and c not in expected]
         if visit.definition.kind == VisitKind.UNSCHEDULED:
             # Any visit form may be recorded at an unscheduled visit: offer them all.
@@ -236,6 +246,7 @@ def _rows(visits: list[Visit]) -> list[TimelineRow]:
                         label=VISIT_FORMS[code].label,
                         status=entered.get(code, "missing"),
                         expected=code in expected,
+                        required=code in required,
                     )
                     for code in codes
                     if code in VISIT_FORMS
@@ -320,9 +331,12 @@ def patient_panel_context(*, user, patient: Patient) -> dict | None:
     rows = patient_timeline(user=user, patient=patient)
     if not rows and not is_randomized(patient):
         return None
+    from .course import patient_course
+
     return {
         "title": "Visits and eCRFs",
         "patient": patient,
+        "course": patient_course(patient),
         "rows": rows,
         "open_ae_count": AdverseEvent.objects.filter(patient=patient).count(),
         "can_enter_data": roles.can_enter_data(user, patient.site_id),
