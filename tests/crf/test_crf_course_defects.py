@@ -335,3 +335,37 @@ def test_blinded_course_warning_shows_on_the_patient_page(
     client.force_login(monitor)
     html = client.get(f"/patients/{randomized_patient.pk}/").content.decode()
     assert "Conflicting died dates" in html
+
+
+def test_the_api_refuses_a_dose_after_a_recorded_death_with_the_field_named(
+    client, randomized_patient, investigator, frozen_day1
+):
+    """Same rule on the API path: a 400 naming the field, nothing stored."""
+    give(investigator, randomized_patient, "dose1", DAY1)
+    frozen_day1.move_to(at(DAY1 + dt.timedelta(days=4)))
+    visit = services.visit_unscheduled_create(
+        user=investigator, patient=randomized_patient, visit_date=DAY1 + dt.timedelta(days=1)
+    )
+    services.crf_save(
+        user=investigator,
+        form_code="follow_up",
+        visit=visit,
+        data={
+            "assessment_date": DAY1 + dt.timedelta(days=1),
+            "vital_status": "transplanted",
+            "transplant_date": DAY1 + dt.timedelta(days=1),
+            "hospital_status": "icu",
+        },
+        complete=True,
+    )
+    client.force_login(investigator)
+    dose3 = visit_of(randomized_patient, "dose2")
+    start = at(DAY1 + dt.timedelta(days=3)).isoformat()
+    response = client.put(
+        f"/api/v1/visits/{dose3.pk}/forms/administration/",
+        {"given": True, "start_time": start, "infusion_reaction": False, "complete": True},
+        content_type="application/json",
+    )
+    assert response.status_code == 400
+    assert "Transplanted on 2026-03-03" in str(response.json())
+    assert not Administration.objects.filter(visit=dose3).exists()

@@ -202,3 +202,19 @@ def test_a_dose_not_given_is_not_the_next_dose(by_arm, pharmacist, investigator)
         give(investigator, by_arm["A"], 3)
     with later(16):
         assert row_of(pharmacist, by_arm["A"]).next_dose_number == 4
+
+
+def test_the_admin_cannot_record_a_preparation_or_an_administration(rf, by_arm):
+    """The admin path: preparations are read-only there and administrations are not in it,
+    so no dose can bypass the course and the dosing checks."""
+    from django.contrib import admin
+    from django.contrib.auth import get_user_model
+
+    from crf.models import Administration
+
+    request = rf.get("/admin/")
+    request.user = get_user_model().objects.create_superuser("root", "r@example.org", "x")
+    model_admin = admin.site._registry[DosePreparation]
+    assert not model_admin.has_add_permission(request)
+    assert not model_admin.has_change_permission(request)
+    assert Administration not in admin.site._registry
