@@ -181,6 +181,16 @@ class TimelineRow:
         return sum(1 for f in self.forms if f.required and f.status == FormStatus.COMPLETE)
 
 
+def patient_course_get(*, user, patient: Patient):
+    """The patient's course (state, what it allows, conflicting records); 404 if not visible.
+
+    Blind-neutral: it is derived from visits and eCRFs only, never from the allocation.
+    """
+    from .course import patient_course
+
+    return patient_course(patient_get(user=user, pk=patient.pk))
+
+
 def visit_list(*, user, patient: Patient) -> QuerySet[Visit]:
     """The patient's visits in date order (404 when the patient is not visible)."""
     patient = patient_get(user=user, pk=patient.pk)
@@ -331,12 +341,10 @@ def patient_panel_context(*, user, patient: Patient) -> dict | None:
     rows = patient_timeline(user=user, patient=patient)
     if not rows and not is_randomized(patient):
         return None
-    from .course import patient_course
-
     return {
         "title": "Visits and eCRFs",
         "patient": patient,
-        "course": patient_course(patient),
+        "course": patient_course_get(user=user, patient=patient),
         "rows": rows,
         "open_ae_count": AdverseEvent.objects.filter(patient=patient).count(),
         "can_enter_data": roles.can_enter_data(user, patient.site_id),

@@ -656,7 +656,9 @@ def _course_check(spec, instance, *, patient: Patient, checks) -> None:
     if spec.code != "administration" and patient.status != PatientStatus.WITHDRAWN:
         return  # only a withdrawal limits the other forms (saves the derivation queries)
     course = patient_course(patient)
-    if not course.collects_data and not instance.pk:
+    # Safety reporting (adverse events) and the end-of-study record go on after a withdrawal
+    # of consent to data collection (ICH E2A); new visit data does not.
+    if not course.collects_data and not instance.pk and spec.per_visit:
         checks.error("__all__", f"No further data may be collected: {course.ended_by}.")
         return
     if spec.code == "administration" and instance.given:

@@ -235,3 +235,36 @@ def test_correcting_the_record_reopens_the_course(randomized_patient, investigat
     randomized_patient.refresh_from_db()
     assert randomized_patient.status == S.RANDOMIZED
     assert visit.pk  # the cancelled visits stay cancelled: re-plan them explicitly if needed
+
+
+def test_withdrawal_of_all_data_refuses_new_visit_data_but_not_safety_reporting(
+    randomized_patient, investigator, frozen_day1
+):
+    from django.core.exceptions import ValidationError
+
+    from crf import services
+
+    day = _after(randomized_patient, investigator, frozen_day1)
+    end_of_study(
+        investigator,
+        randomized_patient,
+        "withdrew_consent",
+        day,
+        withdrawal_scope="no_further_data",
+    )
+    with pytest.raises(ValidationError, match="No further data may be collected"):
+        services.visit_unscheduled_create(
+            user=investigator, patient=randomized_patient, visit_date=day
+        )
+    with pytest.raises(ValidationError, match="No further data may be collected"):
+        save(
+            investigator,
+            randomized_patient,
+            "dose2",
+            "labs",
+            {"assessment_date": DAY1 + dt.timedelta(days=3)},
+            complete=False,
+        )
+    fatal_sae(investigator, randomized_patient, day)  # still reportable
+    randomized_patient.refresh_from_db()
+    assert randomized_patient.status == S.DIED

@@ -218,3 +218,16 @@ def test_the_admin_cannot_record_a_preparation_or_an_administration(rf, by_arm):
     assert not model_admin.has_add_permission(request)
     assert not model_admin.has_change_permission(request)
     assert Administration not in admin.site._registry
+
+
+def test_pharmacy_api_lists_only_patients_on_treatment_with_the_warning(
+    client, by_arm, pharmacist, investigator
+):
+    weigh(by_arm["A"])
+    give(investigator, by_arm["A"], 1)
+    end_of_study(investigator, by_arm["B"], "died")
+    client.force_login(pharmacist)
+    rows = client.get(reverse("randomization-api:pharmacy-list")).json()["results"]
+    assert [r["patient_id"] for r in rows] == [by_arm["A"].pk]
+    assert rows[0]["doses_given_without_preparation"] == [1]
+    assert rows[0]["course_state"] == "randomized"
