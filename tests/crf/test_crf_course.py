@@ -268,3 +268,19 @@ def test_withdrawal_of_all_data_refuses_new_visit_data_but_not_safety_reporting(
     fatal_sae(investigator, randomized_patient, day)  # still reportable
     randomized_patient.refresh_from_db()
     assert randomized_patient.status == S.DIED
+
+
+def test_courses_of_many_patients_take_a_fixed_number_of_queries(
+    site, schedule, investigator, frozen_day1, django_assert_max_num_queries
+):
+    from tests.crf.factories import randomized
+    from tests.factories import PatientFactory
+
+    patients = [
+        randomized(PatientFactory(site=site), day1=DAY1, user=investigator) for _ in range(6)
+    ]
+    fatal_sae(investigator, patients[0], DAY1)
+    with django_assert_max_num_queries(5):
+        courses = c.patient_courses(patients)
+    assert courses[patients[0].pk].state == S.DIED
+    assert {courses[p.pk].state for p in patients[1:]} == {S.RANDOMIZED}
