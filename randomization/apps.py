@@ -15,6 +15,16 @@ class RandomizationConfig(AppConfig):
         history.register(
             DosePreparation,
             patient_path="patient_id",
-            hidden_fields=("product_lot", "cell_count", "viability_pct", "volume_ml"),
+            # The prescribed cell count is 0 for the other arm: as secret as the cell count.
+            hidden_fields=(
+                "product_lot",
+                "cell_count",
+                "viability_pct",
+                "volume_ml",
+                "prescribed_cells",
+                "weight_kg",
+                "weight_measured_on",
+                "confirmations",
+            ),
         )
         history.register(EmergencyUnblinding, patient_path="patient_id")

@@ -262,6 +262,17 @@ def test_history_and_patient_pages_of_both_arms_differ_only_by_identifiers(clien
     b_lines = {line.strip() for line in bodies[1].splitlines() if "preparation" in line}
     assert a_lines == b_lines
     assert a_lines  # the preparation rows are there
+    # Every field row of the audit trail (label and value shape) is the same for both arms,
+    # so a field added to the preparation later cannot leak (e.g. a prescribed count of 0).
+    a_rows = {line.strip() for line in bodies[0].splitlines() if "<strong>" in line}
+    b_rows = {line.strip() for line in bodies[1].splitlines() if "<strong>" in line}
+    assert a_rows ^ b_rows <= _demographic_rows(a_rows | b_rows)
+
+
+def _demographic_rows(rows: set[str]) -> set[str]:
+    """Audit rows that differ between any two patients (factory-made demographics)."""
+    labels = ("Initials", "Sex", "Date of birth", "Birth date", "Screening number")
+    return {row for row in rows if any(f"<strong>{label}" in row for label in labels)}
 
 
 def test_pharmacist_sees_the_arm_where_it_should(client, world, pharmacist):
