@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from django.db import transaction
 from django.db.models import Q
@@ -68,6 +68,7 @@ class Course:
     ended_by: str = ""  # "Died on 2026-03-10 (Adverse event: sepsis)"
     withdrawal_scope: str = ""
     warnings: tuple[str, ...] = field(default_factory=tuple)
+    dose1_given: bool = False  # until then the plan counts from randomization (provisional)
 
     @property
     def randomized(self) -> bool:
@@ -276,10 +277,13 @@ def _dosing_facts(patient_ids: list[int]) -> tuple[set[int], dict[int, list]]:
     )
     given: dict[int, list] = {pk: [] for pk in patient_ids}
     rows = Administration.objects.filter(
-        patient_id__in=patient_ids, given=True, start_time__isnull=False
+        patient_id__in=patient_ids,
+        given=True,
+        start_time__isnull=False,
+        status=FormStatus.COMPLETE,
     ).values_list("patient_id", "start_time", "visit__definition__dose_number")
     for pid, start, number in rows:
-        given[pid].append((timezone.localtime(start).date(), f"Dose {number} administration"))
+        given[pid].append((timezone.localtime(start).date(), number))
     return open_ids, given
 
 
@@ -292,11 +296,14 @@ def patient_courses(patients: Iterable[Patient]) -> dict[int, Course]:
     events = _events(ids)
     open_ids, given = _dosing_facts(ids)
     return {
-        p.pk: course_derive(
-            status=p.status,
-            events=events[p.pk],
-            doses_open=p.pk in open_ids,
-            doses_after=given[p.pk],
+        p.pk: replace(
+            course_derive(
+                status=p.status,
+                events=events[p.pk],
+                doses_open=p.pk in open_ids,
+                doses_after=[(on, f"Dose {n} administration") for on, n in given[p.pk]],
+            ),
+            dose1_given=any(n == 1 for _on, n in given[p.pk]),
         )
         for p in patients
     }

@@ -369,3 +369,13 @@ def test_the_api_refuses_a_dose_after_a_recorded_death_with_the_field_named(
     assert response.status_code == 400
     assert "Transplanted on 2026-03-03" in str(response.json())
     assert not Administration.objects.filter(visit=dose3).exists()
+
+
+def test_timeline_says_the_plan_is_provisional_until_dose1(
+    client, randomized_patient, investigator, frozen_day1
+):
+    client.force_login(investigator)
+    url = f"/crf/patients/{randomized_patient.pk}/timeline/"
+    assert "provisional until dose 1" in client.get(url).content.decode()
+    give(investigator, randomized_patient, "dose1", DAY1)
+    assert "provisional until dose 1" not in client.get(url).content.decode()
