@@ -379,3 +379,10 @@ def test_timeline_says_the_plan_is_provisional_until_dose1(
     assert "provisional until dose 1" in client.get(url).content.decode()
     give(investigator, randomized_patient, "dose1", DAY1)
     assert "provisional until dose 1" not in client.get(url).content.decode()
+
+
+def test_a_missed_dose1_visit_does_not_block_dose2(randomized_patient, investigator, frozen_day1):
+    frozen_day1.move_to(at(DAY1 + dt.timedelta(days=3)))
+    services.visits_status_refresh(today=DAY1 + dt.timedelta(days=9), notify=False)
+    assert visit_of(randomized_patient, "dose1").status == VisitStatus.MISSED
+    give(investigator, randomized_patient, "dose2", DAY1 + dt.timedelta(days=3))
