@@ -386,3 +386,27 @@ def test_a_missed_dose1_visit_does_not_block_dose2(randomized_patient, investiga
     services.visits_status_refresh(today=DAY1 + dt.timedelta(days=9), notify=False)
     assert visit_of(randomized_patient, "dose1").status == VisitStatus.MISSED
     give(investigator, randomized_patient, "dose2", DAY1 + dt.timedelta(days=3))
+
+
+def test_the_vitals_page_takes_pounds_and_shows_the_weight_in_kg(
+    client, randomized_patient, investigator
+):
+    client.force_login(investigator)
+    url = f"/crf/visits/{visit_of(randomized_patient, 'dose1').pk}/forms/vitals/"
+    page = client.get(url).content.decode()
+    assert 'name="weight_unit"' in page
+    response = client.post(
+        url,
+        {
+            "assessment_date": "2026-03-02",
+            "weight_kg": "160",
+            "weight_unit": "lb",
+            "heart_rate_bpm": "80",
+            "systolic_bp_mmhg": "110",
+            "diastolic_bp_mmhg": "70",
+            "complete": "1",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    page = client.get(url).content.decode()
+    assert 'value="72.6"' in page
