@@ -28,6 +28,9 @@ class CheckContext:
     day1: dt.date | None = None
     death_date: dt.date | None = None  # earliest death date recorded on another form
     today: dt.date = field(default_factory=timezone.localdate)
+    previous_weight: tuple[Decimal, dt.date] | None = None  # (kg, date) before this form
+    weight_change_pct: Decimal = Decimal(10)  # trial setting: larger changes need confirming
+    last_visit_done: bool = False  # the last protocol visit is done (end of study "completed")
 
 
 # form code -> field -> limits. Canonical units (the values stored in canonical fields).
@@ -221,6 +224,18 @@ def _vitals(result: CheckResult, obj: Any, ctx: CheckContext) -> None:
     sbp, dbp = obj.systolic_bp_mmhg, obj.diastolic_bp_mmhg
     if sbp is not None and dbp is not None and dbp >= sbp:
         result.error("diastolic_bp_mmhg", "Diastolic pressure must be below systolic pressure.")
+    if obj.weight_kg is not None and ctx.previous_weight is not None:
+        # The dose is per kg on the dosing day: a large jump is more often a unit slip
+        # (pounds typed as kg) than a real change, so it needs a confirmation.
+        before, on = ctx.previous_weight
+        change = (Decimal(obj.weight_kg) - before) / before * 100
+        if abs(change) > ctx.weight_change_pct:
+            result.warn(
+                "weight_kg",
+                f"{_fmt(Decimal(obj.weight_kg))} kg differs by {abs(change):.0f}% from the "
+                f"previous weight ({_fmt(before)} kg on {on:%Y-%m-%d}; more than "
+                f"{_fmt(ctx.weight_change_pct)}%): check the unit and confirm.",
+            )
 
 
 def _hemodynamics(result: CheckResult, obj: Any, ctx: CheckContext) -> None:
@@ -262,7 +277,9 @@ def _administration(result: CheckResult, obj: Any, ctx: CheckContext, complete: 
     _not_future(result, obj, ("start_time", "end_time"), ctx)
     _not_before_day1(result, obj, ("start_time",), ctx)
     _after_death(result, obj, ("start_time",), ctx)
-    _in_window(result, "start_time", _date_of(obj.start_time), ctx)
+    if getattr(getattr(ctx.visit, "definition", None), "dose_number", None) != 1:
+        # Dose 1 defines day 1 (the plan re-anchors on it): it cannot be outside its window.
+        _in_window(result, "start_time", _date_of(obj.start_time), ctx)
 
 
 def _samples(result: CheckResult, obj: Any, ctx: CheckContext, complete: bool) -> None:
@@ -302,6 +319,12 @@ def _follow_up(result: CheckResult, obj: Any, ctx: CheckContext, complete: bool)
             "vital_status",
             f"Death was recorded on {ctx.death_date:%Y-%m-%d}: the follow-up ended then.",
         )
+    alive_on = obj.last_known_alive_date
+    if alive_on and obj.assessment_date and alive_on > obj.assessment_date:
+        result.error("last_known_alive_date", "Cannot be after the date of contact.")
+    if alive_on and obj.death_date and alive_on > obj.death_date:
+        result.error("last_known_alive_date", "Cannot be after the date of death.")
+
     if obj.death_date and obj.assessment_date and obj.death_date > obj.assessment_date:
         result.error("death_date", "The date of death cannot be after the follow-up date.")
     if obj.transplant_date and obj.death_date and obj.transplant_date > obj.death_date:
@@ -343,6 +366,20 @@ def _end_of_study(result: CheckResult, obj: Any, ctx: CheckContext, complete: bo
         result.error("death_cause", "Only when the patient died.")
     if obj.reason == "completed" and ctx.death_date is not None:
         result.error("reason", f"Death was recorded on {ctx.death_date:%Y-%m-%d}.")
+    if (
+        obj.reason == "completed"
+        and not ctx.last_visit_done
+        and not (obj.early_termination_reason or "").strip()
+    ):
+        result.error(
+            "early_termination_reason",
+            "The last protocol visit is not done: 'completed' needs the early termination "
+            "reason (e.g. the trial was stopped).",
+        )
+    if obj.reason == "withdrew_consent" and complete and not obj.withdrawal_scope:
+        result.error("withdrawal_scope", "Say what the patient still consents to.")
+    if obj.reason != "withdrew_consent" and obj.withdrawal_scope:
+        result.error("withdrawal_scope", "Only when the patient withdrew consent.")
     _not_future(result, obj, ("end_date",), ctx)
     _not_before_day1(result, obj, ("end_date",), ctx)
 
@@ -397,7 +434,10 @@ def _visit_date(result: CheckResult, obj: Any, ctx: CheckContext) -> None:
     kind = getattr(getattr(ctx.visit, "definition", None), "kind", "")
     if kind not in ("screening", "unscheduled"):
         _not_before_day1(result, obj, ("assessment_date",), ctx)
-    _after_death(result, obj, ("assessment_date",), ctx)
+    if getattr(obj, "vital_status", None) != "dead":
+        # A follow-up recording "dead since D" is dated at its own contact (synopsis:
+        # Outcomes 4); every other assessment after the death is impossible.
+        _after_death(result, obj, ("assessment_date",), ctx)
     _in_window(result, "assessment_date", obj.assessment_date, ctx)
 
 

@@ -82,8 +82,8 @@ class CrfFormMixin:
                     continue
                 cell = {"fields": [self[name]], "warnings": list(self.warnings.get(name, []))}
                 placed.add(name)
-                if name.endswith("_entered"):
-                    unit = name.removesuffix("_entered") + "_unit"
+                if name.endswith(("_entered", "weight_kg")):
+                    unit = name.removesuffix("_entered").removesuffix("_kg") + "_unit"
                     if unit in self.fields:
                         cell["fields"].append(self[unit])
                         cell["warnings"] += self.warnings.get(unit, [])
@@ -104,6 +104,7 @@ class CrfForm(CrfFormMixin, BootstrapFormMixin, forms.ModelForm):
 VITALS = [
     "assessment_date",
     "weight_kg",
+    "weight_unit",
     "temperature_c",
     "heart_rate_bpm",
     "systolic_bp_mmhg",
@@ -120,6 +121,16 @@ class VitalSignsForm(CrfForm):
         model = models.VitalSigns
         fields = VITALS
         labels = {"assessment_date": "Date measured"}
+        help_texts = {"weight_kg": "Typed in pounds? Set the unit to lb: it is stored in kg."}
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        unit = self.fields["weight_unit"]
+        unit.required = False
+        unit.choices = models.WeightUnit.choices
+        unit.widget = forms.Select(
+            choices=models.WeightUnit.choices, attrs={"class": "form-select form-select-sm"}
+        )
 
 
 LAB_EXTRA = [
@@ -305,6 +316,8 @@ class FollowUpForm(CrfForm):
                 "death_cause",
                 "transplant_date",
                 "hospital_status",
+                "last_known_alive_date",
+                "information_source",
             ],
         )
     ]
@@ -318,6 +331,8 @@ class FollowUpForm(CrfForm):
             "death_cause",
             "transplant_date",
             "hospital_status",
+            "last_known_alive_date",
+            "information_source",
         ]
         labels = {"assessment_date": "Date of contact"}
 
@@ -364,17 +379,43 @@ class AdverseEventForm(CrfForm):
 
 
 class EndOfStudyForm(CrfForm):
-    sections = [("End of study", ["reason", "end_date", "death_cause", "comments"])]
+    sections = [
+        (
+            "End of study",
+            [
+                "reason",
+                "end_date",
+                "death_cause",
+                "withdrawal_scope",
+                "early_termination_reason",
+                "comments",
+            ],
+        )
+    ]
 
     class Meta:
         model = models.EndOfStudy
-        fields = ["reason", "end_date", "death_cause", "comments"]
+        fields = [
+            "reason",
+            "end_date",
+            "death_cause",
+            "withdrawal_scope",
+            "early_termination_reason",
+            "comments",
+        ]
         widgets = {"comments": forms.Textarea(attrs={"rows": 2})}
 
 
 class VisitDefinitionForm(BootstrapFormMixin, forms.ModelForm):
     expected_forms = forms.MultipleChoiceField(
         choices=[], required=False, widget=forms.CheckboxSelectMultiple
+    )
+    required_forms = forms.MultipleChoiceField(
+        choices=[],
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Forms that must be complete for the visit to be done; the other expected "
+        "forms are optional. None ticked = every expected form.",
     )
     reason_for_change = forms.CharField(
         label="Reason for change", widget=forms.Textarea(attrs={"rows": 2})
@@ -388,8 +429,11 @@ class VisitDefinitionForm(BootstrapFormMixin, forms.ModelForm):
         super().__init__(*args, **kwargs)
         self.fields["expected_forms"].choices = list(form_choices)
         self.fields["expected_forms"].widget.attrs = {}
+        self.fields["required_forms"].choices = list(form_choices)
+        self.fields["required_forms"].widget.attrs = {}
         if self.instance.pk and not self.is_bound:
             self.initial["expected_forms"] = list(self.instance.expected_forms)
+            self.initial["required_forms"] = list(self.instance.required_forms)
 
 
 class BaselineContextForm(CrfForm):

@@ -47,6 +47,12 @@ class VisitDefinition(models.Model):
     expected_forms = models.JSONField(
         default=list, blank=True, help_text="Form codes expected at this visit."
     )
+    required_forms = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Form codes that must be complete for the visit to be done (the other "
+        "expected forms are optional). Empty = every expected form.",
+    )
     history = HistoricalRecords()
 
     class Meta:
@@ -96,6 +102,11 @@ class Visit(models.Model):
     )
     actual_date = models.DateField(null=True, blank=True)
     status_reason = models.CharField(max_length=200, blank=True)
+    review_note = models.CharField(
+        max_length=300,
+        blank=True,
+        help_text="Set when day 1 moved but this visit already had data: review its dates.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     history = HistoricalRecords()
 
@@ -164,8 +175,18 @@ def _dec(label: str, digits: int = 7, places: int = 1) -> models.DecimalField:
     )
 
 
+class WeightUnit(models.TextChoices):
+    KG = "kg", "kg"
+    LB = "lb", "lb"
+
+
 class VitalSigns(VisitCrf):
     weight_kg = _dec("Weight (kg)", 5, 1)
+    # The weight may be typed in pounds; it is stored in kg and the typed text kept for audit.
+    weight_unit = models.CharField(
+        "Unit", max_length=2, choices=WeightUnit.choices, default=WeightUnit.KG, blank=True
+    )
+    weight_entered = models.CharField("Weight as entered", max_length=20, blank=True)
     temperature_c = _dec("Temperature (°C)", 4, 1)
     heart_rate_bpm = models.PositiveSmallIntegerField("Heart rate (bpm)", null=True, blank=True)
     systolic_bp_mmhg = models.PositiveSmallIntegerField(
@@ -303,6 +324,15 @@ class VitalStatus(models.TextChoices):
     TRANSPLANTED = "transplanted", "Alive after liver transplantation"
 
 
+class InformationSource(models.TextChoices):
+    VISIT = "visit", "Seen at a visit"
+    PHONE = "phone", "Telephone contact"
+    RECORDS = "records", "Medical records"
+    RELATIVE = "relative", "Relative or carer"
+    REGISTRY = "registry", "Death or civil registry"
+    OTHER = "other", "Other"
+
+
 class FollowUp(VisitCrf):
     """Survival follow-up (synopsis: Outcomes 4): vital status, transplant, hospital status."""
 
@@ -318,6 +348,13 @@ class FollowUp(VisitCrf):
     death_cause = models.CharField("Cause of death", max_length=300, blank=True)
     transplant_date = models.DateField("Date of liver transplantation", null=True, blank=True)
     hospital_status = models.CharField(max_length=15, choices=HospitalStatus.choices, blank=True)
+    last_known_alive_date = models.DateField("Date last known alive", null=True, blank=True)
+    information_source = models.CharField(
+        "Source of the information",
+        max_length=20,
+        choices=InformationSource.choices,
+        blank=True,
+    )
 
     class Meta:
         verbose_name = "follow-up"
@@ -391,8 +428,26 @@ class EndOfStudy(CrfBase):
     reason = models.CharField(
         "End of study reason", max_length=20, choices=Reason.choices, blank=True
     )
+
+    class WithdrawalScope(models.TextChoices):
+        NO_MORE_DOSES = "no_more_doses", "No more doses (visits and data continue)"
+        NO_MORE_VISITS = "no_more_visits", "No more visits (data from records may continue)"
+        NO_FURTHER_DATA = "no_further_data", "No further data collection"
+
     end_date = models.DateField("Date", null=True, blank=True)
     death_cause = models.CharField("Cause of death", max_length=300, blank=True)
+    withdrawal_scope = models.CharField(
+        "What the patient still consents to",
+        max_length=20,
+        choices=WithdrawalScope.choices,
+        blank=True,
+    )
+    early_termination_reason = models.CharField(
+        "Early termination reason",
+        max_length=300,
+        blank=True,
+        help_text="Required for 'completed' before the last protocol visit.",
+    )
     comments = models.TextField(blank=True)
 
     class Meta:

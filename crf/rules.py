@@ -42,7 +42,14 @@ def sequencing_check(spec, *, patient: Patient, visit: Visit | None) -> None:
             visit__definition__kind=VisitKind.DOSING,
             status=FormStatus.COMPLETE,
         ).exists()
-        if not done:
+        # A missed dose 1 does not block the later doses either.
+        skipped = Visit.objects.filter(
+            patient=patient,
+            definition__dose_number=1,
+            definition__kind=VisitKind.DOSING,
+            status__in=(VisitStatus.MISSED, VisitStatus.NOT_APPLICABLE),
+        ).exists()
+        if not (done or skipped):
             raise ValidationError(f"Complete the dose 1 administration form before dose {dose}.")
 
 

@@ -11,6 +11,10 @@ import datetime as dt
 from .models import VisitKind
 
 DOSING_FORMS = ["vitals", "labs", "administration"]
+# A dosing visit is done when the dose is recorded and the vital signs (weight) taken; labs,
+# hemodynamics and samples are expected but optional (synopsis: Schedule).
+DOSING_REQUIRED = ["vitals", "administration"]
+FOLLOW_UP_REQUIRED = ["follow_up"]
 
 # synopsis: Schedule. day 1 = first dose; window in days before/after the target day.
 DEFAULT_SCHEDULE: list[dict] = [
@@ -40,6 +44,7 @@ DEFAULT_SCHEDULE: list[dict] = [
         "dose_number": 1,
         "order": 2,
         "expected_forms": [*DOSING_FORMS, "hemodynamics", "samples"],
+        "required_forms": DOSING_REQUIRED,
     },
     {
         "code": "dose2",
@@ -51,6 +56,7 @@ DEFAULT_SCHEDULE: list[dict] = [
         "dose_number": 2,
         "order": 3,
         "expected_forms": DOSING_FORMS,
+        "required_forms": DOSING_REQUIRED,
     },
     {
         "code": "dose3",
@@ -62,6 +68,7 @@ DEFAULT_SCHEDULE: list[dict] = [
         "dose_number": 3,
         "order": 4,
         "expected_forms": DOSING_FORMS,
+        "required_forms": DOSING_REQUIRED,
     },
     {
         "code": "dose4",
@@ -73,6 +80,7 @@ DEFAULT_SCHEDULE: list[dict] = [
         "dose_number": 4,
         "order": 5,
         "expected_forms": DOSING_FORMS,
+        "required_forms": DOSING_REQUIRED,
     },
     {
         "code": "fu_d28",
@@ -83,6 +91,7 @@ DEFAULT_SCHEDULE: list[dict] = [
         "window_after": 3,
         "order": 6,
         "expected_forms": ["follow_up", "labs", "hemodynamics", "samples"],
+        "required_forms": FOLLOW_UP_REQUIRED,
     },
     {
         "code": "fu_m3",
@@ -94,6 +103,7 @@ DEFAULT_SCHEDULE: list[dict] = [
         "missed_after_days": 14,
         "order": 7,
         "expected_forms": ["follow_up"],
+        "required_forms": FOLLOW_UP_REQUIRED,
     },
     {
         "code": "fu_m12",
@@ -105,6 +115,7 @@ DEFAULT_SCHEDULE: list[dict] = [
         "missed_after_days": 30,
         "order": 8,
         "expected_forms": ["follow_up"],
+        "required_forms": FOLLOW_UP_REQUIRED,
     },
     {
         "code": "unscheduled",

@@ -105,6 +105,42 @@ def weights_latest(*, user, patients) -> dict[int, WeightReading]:
     return result
 
 
+@dataclass(frozen=True)
+class DosingWeight:
+    """The weight a dose is computed from, and the one before it (for the change check)."""
+
+    reading: WeightReading | None
+    previous: WeightReading | None
+
+
+def weight_for_dosing(*, user, patient: Patient, on: dt.date) -> DosingWeight:
+    """The latest complete weight measured on or before ``on`` and the one before it."""
+    patient = patient_get(user=user, pk=patient.pk)
+    rows = (
+        VitalSigns.objects.filter(
+            patient=patient,
+            status=FormStatus.COMPLETE,
+            weight_kg__isnull=False,
+            assessment_date__isnull=False,
+            assessment_date__lte=on,
+        )
+        .select_related("visit__definition")
+        .order_by("-assessment_date", "-pk")[:2]
+    )
+    readings = [
+        WeightReading(
+            weight_kg=row.weight_kg,
+            measured_on=row.assessment_date,
+            source=f"Vital signs and weight — {row.visit.definition.name}",
+        )
+        for row in rows
+    ]
+    return DosingWeight(
+        reading=readings[0] if readings else None,
+        previous=readings[1] if len(readings) > 1 else None,
+    )
+
+
 def weight_latest(*, user, patient: Patient) -> WeightReading | None:
     """The most recent complete weight of one patient (404 when not visible)."""
     patient = patient_get(user=user, pk=patient.pk)
@@ -120,6 +156,7 @@ class FormCell:
     label: str
     status: str  # "missing" / "draft" / "complete"
     expected: bool
+    required: bool = False  # needed for the visit to be done (else optional)
 
 
 @dataclass(frozen=True)
@@ -134,6 +171,24 @@ class TimelineRow:
     @property
     def expected_count(self) -> int:
         return sum(1 for f in self.forms if f.expected)
+
+    @property
+    def required_count(self) -> int:
+        return sum(1 for f in self.forms if f.required)
+
+    @property
+    def required_complete_count(self) -> int:
+        return sum(1 for f in self.forms if f.required and f.status == FormStatus.COMPLETE)
+
+
+def patient_course_get(*, user, patient: Patient):
+    """The patient's course (state, what it allows, conflicting records); 404 if not visible.
+
+    Blind-neutral: it is derived from visits and eCRFs only, never from the allocation.
+    """
+    from .course import patient_course
+
+    return patient_course(patient_get(user=user, pk=patient.pk))
 
 
 def visit_list(*, user, patient: Patient) -> QuerySet[Visit]:
@@ -183,6 +238,7 @@ def _rows(visits: list[Visit]) -> list[TimelineRow]:
     for visit in visits:
         entered = statuses[visit.pk]
         expected = list(visit.definition.expected_forms)
+        required = list(visit.definition.required_forms or expected)
         codes = expected + [c for c in VISIT_FORMS if c in entered and c not in expected]
         if visit.definition.kind == VisitKind.UNSCHEDULED:
             # Any visit form may be recorded at an unscheduled visit: offer them all.
@@ -200,6 +256,7 @@ def _rows(visits: list[Visit]) -> list[TimelineRow]:
                         label=VISIT_FORMS[code].label,
                         status=entered.get(code, "missing"),
                         expected=code in expected,
+                        required=code in required,
                     )
                     for code in codes
                     if code in VISIT_FORMS
@@ -216,10 +273,13 @@ def patient_timeline(*, user, patient: Patient) -> list[TimelineRow]:
 
 def visit_worklist(*, user, site: int | None = None) -> QuerySet[Visit]:
     """Visits due or overdue at the user's sites, most urgent first."""
+    from .course import visits_expected_q
+
     return (
         Visit.objects.filter(
             patient__in=patient_list(user=user, site=site), status__in=("due", "overdue")
         )
+        .filter(visits_expected_q())
         .select_related("definition", "patient__site")
         .order_by("window_end", "patient__site__code", "patient__subject_id", "pk")
     )
@@ -290,6 +350,7 @@ def patient_panel_context(*, user, patient: Patient) -> dict | None:
     return {
         "title": "Visits and eCRFs",
         "patient": patient,
+        "course": patient_course_get(user=user, patient=patient),
         "rows": rows,
         "open_ae_count": AdverseEvent.objects.filter(patient=patient).count(),
         "can_enter_data": roles.can_enter_data(user, patient.site_id),

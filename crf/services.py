@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from decimal import ROUND_HALF_UP, Decimal
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from trials.audit import require_reason, save_audited
@@ -18,6 +20,7 @@ from . import edit_checks
 from .completeness import lab_completeness_errors
 from .edit_checks import CheckContext
 from .models import (
+    AdverseEvent,
     EndOfStudy,
     FollowUp,
     Visit,
@@ -32,6 +35,7 @@ from .units import EXTRA_UNITS, extra_to_canonical
 logger = logging.getLogger(__name__)
 
 SYSTEM_REASON_PLAN = "Planned from the visit schedule"
+LB_TO_KG = Decimal("0.45359237")  # international avoirdupois pound
 
 # --- schedule configuration ----------------------------------------------------------------
 
@@ -67,6 +71,7 @@ def visit_definition_update(
         "missed_after_days",
         "order",
         "expected_forms",
+        "required_forms",
     ):
         if field in data:
             setattr(definition, field, data[field])
@@ -75,6 +80,11 @@ def visit_definition_update(
     unknown = [code for code in definition.expected_forms if code not in FORMS]
     if unknown:
         raise ValidationError({"expected_forms": f"Unknown form codes: {', '.join(unknown)}."})
+    not_expected = [c for c in definition.required_forms if c not in definition.expected_forms]
+    if not_expected:
+        raise ValidationError(
+            {"required_forms": f"Required forms must be expected too: {', '.join(not_expected)}."}
+        )
     return save_audited(definition, reason=reason, user=user)
 
 
@@ -189,6 +199,57 @@ def visits_replan(*, user, patient: Patient, reason: str) -> list[Visit]:
     return changed
 
 
+REANCHOR_REASON = "Day 1 re-anchored: dose 1 given on {day1:%Y-%m-%d} (day 1 = first dose)"
+
+
+def _visit_has_data(visit: Visit) -> bool:
+    from .registry import VISIT_FORMS
+
+    return any(spec.model.objects.filter(visit=visit).exists() for spec in VISIT_FORMS.values())
+
+
+@transaction.atomic
+def visits_reanchor(*, patient: Patient, day1: dt.date, user) -> tuple[list[Visit], list[Visit]]:
+    """Move the plan so that day 1 is the day dose 1 was given (synopsis: Schedule).
+
+    Each move is audited with an automatic reason. A visit that already has data keeps its
+    dates and is flagged for review instead. Returns (moved, flagged).
+    """
+    reason = REANCHOR_REASON.format(day1=day1)
+    moved, flagged = [], []
+    today = timezone.localdate()
+    visits = Visit.objects.select_related("definition").filter(
+        patient=patient,
+        scheduled=True,
+        definition__kind__in=(VisitKind.DOSING, VisitKind.FOLLOW_UP),
+    )
+    for visit in visits:
+        d = visit.definition
+        target, start, end = visit_window(
+            day1=day1, day=d.day, window_before=d.window_before, window_after=d.window_after
+        )
+        if (target, start, end) == (visit.target_date, visit.window_start, visit.window_end):
+            continue
+        anchor = d.kind == VisitKind.DOSING and d.dose_number == 1
+        if not anchor and _visit_has_data(visit):
+            visit.review_note = (
+                f"Day 1 moved to {day1:%Y-%m-%d}: this visit already has data and kept its "
+                f"dates ({visit.window_start:%Y-%m-%d} to {visit.window_end:%Y-%m-%d}); review."
+            )[:300]
+            flagged.append(save_audited(visit, reason=reason[:100], user=user))
+            continue
+        visit.target_date, visit.window_start, visit.window_end = target, start, end
+        if visit.is_open:
+            visit.status = visit_status_on(
+                window_start=start,
+                window_end=end,
+                missed_after_days=d.missed_after_days,
+                today=today,
+            )
+        moved.append(save_audited(visit, reason=reason[:100], user=user))
+    return moved, flagged
+
+
 # --- visit status ----------------------------------------------------------------------------
 
 
@@ -212,16 +273,19 @@ def visits_status_refresh(*, today: dt.date | None = None, notify: bool = True) 
 
     Idempotent for a given day; each change is audited with the date that caused it.
     """
+    from .course import patient_courses
+
     today = today or timezone.localdate()
     changed: dict[str, int] = {}
-    visits = (
+    visits = list(
         Visit.objects.select_for_update(of=("self",))
-        .select_related("definition")
+        .select_related("definition", "patient")
         .filter(
             scheduled=True,
             status__in=(VisitStatus.PLANNED, VisitStatus.DUE, VisitStatus.OVERDUE),
         )
     )
+    courses = patient_courses({v.patient_id: v.patient for v in visits}.values())
     for visit in visits:
         new = visit_status_on(
             window_start=visit.window_start,
@@ -229,6 +293,16 @@ def visits_status_refresh(*, today: dt.date | None = None, notify: bool = True) 
             missed_after_days=visit.definition.missed_after_days,
             today=today,
         )
+        death = courses[visit.patient_id].death_date
+        if (
+            death is not None
+            and visit.definition.kind == VisitKind.FOLLOW_UP
+            and visit.window_start > death
+            and new in (VisitStatus.OVERDUE, VisitStatus.MISSED)
+        ):
+            # Survival follow-up after a known death: the vital status is known, the visit
+            # is recorded at its own date and is never "missed" (synopsis: Outcomes 4).
+            new = VisitStatus.DUE
         if new != visit.status:
             visit.status = new
             save_audited(visit, reason=f"Visit window status on {today:%Y-%m-%d}")
@@ -246,7 +320,9 @@ def visits_digest_send(*, today: dt.date) -> int:
 
     from trials.roles import DATA_ENTRY_ROLES
 
-    rows = list(
+    from .course import visits_expected
+
+    rows = visits_expected(
         Visit.objects.select_related("definition", "patient__site")
         .filter(status__in=(VisitStatus.DUE, VisitStatus.OVERDUE))
         .order_by("patient__site__code", "window_end", "patient__subject_id")
@@ -294,6 +370,11 @@ def visit_unscheduled_create(*, user, patient: Patient, visit_date: dt.date) -> 
         raise PermissionDenied("Only the site's investigators record visits.")
     if not is_randomized(patient):
         raise ValidationError("Unscheduled visits are recorded after randomization.")
+    from .course import patient_course
+
+    course = patient_course(patient)
+    if not course.collects_data:
+        raise ValidationError(f"No further data may be collected: {course.ended_by}.")
     if visit_date > timezone.localdate():
         raise ValidationError({"visit_date": "The visit date is in the future."})
     day1 = day1_of(patient)
@@ -329,6 +410,14 @@ def _death_date_elsewhere(patient: Patient, instance) -> dt.date | None:
                 patient=patient, reason=EndOfStudy.Reason.DIED, end_date__isnull=False
             ).values_list("end_date", flat=True)
         )
+    # A fatal serious adverse event records a death too (its resolution date, else onset).
+    fatal = AdverseEvent.objects.filter(patient=patient).filter(
+        Q(outcome=AdverseEvent.Outcome.FATAL) | Q(sae_death=True)
+    )
+    if isinstance(instance, AdverseEvent) and instance.pk:
+        fatal = fatal.exclude(pk=instance.pk)
+    dates += [end or onset for end, onset in fatal.values_list("end_date", "onset_date")]
+    dates = [d for d in dates if d]
     return min(dates) if dates else None
 
 
@@ -446,6 +535,8 @@ def crf_save(
 
     if spec.code == "labs":
         _normalize_units(instance)
+    if spec.code == "vitals":
+        _normalize_weight(instance)
     if spec.code == "administration":
         start = instance.start_time
         instance.assessment_date = timezone.localtime(start).date() if start else None
@@ -454,8 +545,12 @@ def crf_save(
         visit=visit,
         day1=day1_of(patient),
         death_date=_death_date_elsewhere(patient, instance),
+        previous_weight=_previous_weight(patient, instance) if spec.code == "vitals" else None,
+        weight_change_pct=patient.trial.weight_change_confirm_pct,
+        last_visit_done=_last_protocol_visit_done(patient),
     )
     checks = edit_checks.run(spec.code, instance, complete=complete, ctx=ctx)
+    _course_check(spec, instance, patient=patient, checks=checks)
     if checks.errors:
         raise ValidationError(checks.errors)
     if checks.warnings and not confirm_out_of_range:
@@ -491,11 +586,98 @@ def crf_save(
             result=result,
             trigger=f"{spec.label} CRF saved ({visit.definition.name})",
         )
+    if spec.code == "administration":
+        _day1_from_dose1(instance, visit=visit, patient=patient, user=user)
     if visit is not None:
+        visit.refresh_from_db()
         _visit_progress_update(visit=visit, user=user, trigger=spec.label)
-    if spec.code == "end_of_study" and complete:
-        patient_study_end(user=user, patient=patient, end=instance, reason=reason)
+    if spec.code in COURSE_FORMS:
+        from .course import patient_course_sync
+
+        patient_course_sync(patient=patient, user=user, trigger=spec.label)
     return instance
+
+
+# Forms that can record a course event (death, transplant, end of study) or end the dosing.
+COURSE_FORMS = {"follow_up", "adverse_event", "end_of_study", "administration"}
+
+
+def _normalize_weight(instance) -> None:
+    """Store the weight in kg whatever unit was typed; keep what was typed for the audit."""
+    from .models import WeightUnit
+
+    unit = instance.weight_unit or WeightUnit.KG
+    if instance.weight_kg is None:
+        instance.weight_entered = ""
+        instance.weight_unit = WeightUnit.KG
+        return
+    typed = Decimal(instance.weight_kg)
+    if unit == WeightUnit.LB:
+        instance.weight_entered = f"{typed.normalize():f} lb"
+        instance.weight_kg = (typed * LB_TO_KG).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+    elif unit != WeightUnit.KG:
+        raise ValidationError({"weight_unit": "Choose kg or lb."})
+    else:
+        instance.weight_entered = ""
+    instance.weight_unit = WeightUnit.KG
+
+
+def _previous_weight(patient: Patient, instance) -> tuple[Decimal, dt.date] | None:
+    """The latest other recorded weight before this form's date (for the >10 % check)."""
+    from .models import VitalSigns
+
+    qs = VitalSigns.objects.filter(
+        patient=patient, weight_kg__isnull=False, assessment_date__isnull=False
+    )
+    if instance.pk:
+        qs = qs.exclude(pk=instance.pk)
+    if instance.assessment_date:
+        qs = qs.filter(assessment_date__lte=instance.assessment_date)
+    row = qs.order_by("-assessment_date", "-pk").values_list("weight_kg", "assessment_date")
+    return row.first()
+
+
+def _last_protocol_visit_done(patient: Patient) -> bool:
+    """Whether the last scheduled visit of the protocol (highest study day) is done."""
+    last = (
+        Visit.objects.filter(patient=patient, scheduled=True)
+        .order_by("-definition__day", "-definition__order")
+        .values_list("status", flat=True)
+        .first()
+    )
+    return last == VisitStatus.DONE
+
+
+def _course_check(spec, instance, *, patient: Patient, checks) -> None:
+    """Rules of the patient course: no dose after the treatment ended, no data after a
+    withdrawal of consent to data collection."""
+    from .course import patient_course
+
+    if spec.code != "administration" and patient.status != PatientStatus.WITHDRAWN:
+        return  # only a withdrawal limits the other forms (saves the derivation queries)
+    course = patient_course(patient)
+    # Safety reporting (adverse events) and the end-of-study record go on after a withdrawal
+    # of consent to data collection (ICH E2A); new visit data does not.
+    if not course.collects_data and not instance.pk and spec.per_visit:
+        checks.error("__all__", f"No further data may be collected: {course.ended_by}.")
+        return
+    if spec.code == "administration" and instance.given:
+        start = instance.start_time
+        on = timezone.localtime(start).date() if start else None
+        refusal = course.dosing_refusal(on)
+        if refusal:
+            checks.error("given", refusal)
+
+
+def _day1_from_dose1(instance, *, visit: Visit, patient: Patient, user) -> None:
+    """Day 1 is the day dose 1 was given: re-anchor the provisional plan on it."""
+    if visit.definition.kind != VisitKind.DOSING or visit.definition.dose_number != 1:
+        return
+    if instance.status != FormStatus.COMPLETE or not instance.given or not instance.start_time:
+        return
+    given_on = timezone.localtime(instance.start_time).date()
+    if given_on != day1_of(patient):
+        visits_reanchor(patient=patient, day1=given_on, user=user)
 
 
 def visit_forms_status(visit: Visit) -> dict[str, str]:
@@ -515,9 +697,13 @@ def _visit_progress_update(*, visit: Visit, user, trigger: str) -> None:
     if not visit.scheduled:
         return
     statuses = visit_forms_status(visit)
-    expected = visit.definition.expected_forms or list(statuses)
-    all_complete = bool(expected) and all(
-        statuses.get(code) == FormStatus.COMPLETE for code in expected
+    required = visit_required_forms(visit)
+    if visit.definition.kind == VisitKind.DOSING and _dose_not_given(visit):
+        # A dose not given is recorded by its administration form alone.
+        required = ["administration"]
+    required = required or list(statuses)
+    all_complete = bool(required) and all(
+        statuses.get(code) == FormStatus.COMPLETE for code in required
     )
     if all_complete:
         new_status = VisitStatus.DONE
@@ -539,6 +725,21 @@ def _visit_progress_update(*, visit: Visit, user, trigger: str) -> None:
         save_audited(visit, reason=f"Visit status after {trigger} saved", user=user)
 
 
+def visit_required_forms(visit: Visit) -> list[str]:
+    """Forms that must be complete for ``visit`` to be done (the definition's required
+    forms, else every expected form)."""
+    d = visit.definition
+    return list(d.required_forms or d.expected_forms)
+
+
+def _dose_not_given(visit: Visit) -> bool:
+    from .models import Administration
+
+    return Administration.objects.filter(
+        visit=visit, status=FormStatus.COMPLETE, given=False
+    ).exists()
+
+
 def _earliest_assessment(visit: Visit) -> dt.date | None:
     from .registry import VISIT_FORMS
 
@@ -550,44 +751,3 @@ def _earliest_assessment(visit: Visit) -> dt.date | None:
         )[:1]
     ]
     return min(dates) if dates else None
-
-
-END_STATUS = {
-    EndOfStudy.Reason.COMPLETED: PatientStatus.COMPLETED,
-    EndOfStudy.Reason.DIED: PatientStatus.DIED,
-    EndOfStudy.Reason.TRANSPLANTED: PatientStatus.TRANSPLANTED,
-    EndOfStudy.Reason.WITHDREW_CONSENT: PatientStatus.WITHDRAWN,
-    EndOfStudy.Reason.LOST_TO_FOLLOW_UP: PatientStatus.LOST_TO_FOLLOW_UP,
-}
-# synopsis: Schedule. Death or transplant ends the dosing schedule; so does withdrawal.
-# Survival follow-ups stay: they record vital status.
-ENDS_DOSING = {
-    EndOfStudy.Reason.DIED,
-    EndOfStudy.Reason.TRANSPLANTED,
-    EndOfStudy.Reason.WITHDREW_CONSENT,
-    EndOfStudy.Reason.LOST_TO_FOLLOW_UP,
-}
-
-
-@transaction.atomic
-def patient_study_end(*, user, patient: Patient, end: EndOfStudy, reason: str = "") -> Patient:
-    """Apply a complete end-of-study form: patient status and cancelled dosing visits."""
-    new_status = END_STATUS[end.reason]
-    audit_reason = reason or f"End of study: {end.get_reason_display()}"
-    if patient.status != new_status:
-        patient.status = new_status
-        save_audited(patient, reason=audit_reason, user=user)
-    if end.reason in ENDS_DOSING:
-        # Future = planned on or after the end date and no dose recorded there; earlier
-        # undone visits stay as they are (overdue/missed is what happened).
-        open_dosing = Visit.objects.filter(
-            patient=patient,
-            definition__kind=VisitKind.DOSING,
-            status__in=(VisitStatus.PLANNED, VisitStatus.DUE, VisitStatus.OVERDUE),
-            target_date__gte=end.end_date,
-        ).exclude(administration__status=FormStatus.COMPLETE)
-        for visit in open_dosing:
-            visit.status = VisitStatus.NOT_APPLICABLE
-            visit.status_reason = f"{end.get_reason_display()} on {end.end_date:%Y-%m-%d}"
-            save_audited(visit, reason=audit_reason, user=user)
-    return patient

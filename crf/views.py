@@ -117,6 +117,7 @@ def patient_timeline(request: HttpRequest, patient_pk: int) -> HttpResponse:
         {
             "patient": patient,
             "rows": rows,
+            "course": selectors.patient_course_get(user=request.user, patient=patient),
             "end_of_study": selectors.end_of_study_get(user=request.user, patient=patient),
             "can_enter_data": roles.can_enter_data(request.user, patient.site_id),
         },

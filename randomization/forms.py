@@ -27,23 +27,32 @@ class DosePreparationForm(BootstrapFormMixin, forms.Form):
     )
     product_lot = forms.CharField(label="Product / placebo lot", max_length=60)
     cell_count = forms.IntegerField(
-        label="Total cells (MSC only)",
-        min_value=1,
-        required=False,
-        help_text="Whole number of cells, e.g. 150000000",
+        label="Total cells",
+        min_value=0,
+        required=False,  # required by the service, whose message says what to enter
+        help_text="Whole number of cells in the product, e.g. 145000000 (0 if it has none)",
     )
     viability_pct = forms.DecimalField(
-        label="Viability % (MSC only)",
+        label="Viability %",
         min_value=0,
         max_value=100,
         decimal_places=1,
         required=False,
+        help_text="From the release certificate",
     )
     volume_ml = forms.DecimalField(label="Volume (mL)", min_value=0.1, decimal_places=1)
     checked_by = forms.CharField(
         label="Checked by (second person)",
         max_length=150,
         help_text="Name of the pharmacist or nurse who checked the preparation",
+    )
+    confirm_weight_date = forms.BooleanField(
+        label="The weight was not measured on the dosing day: I confirm it is used",
+        required=False,
+    )
+    confirm_weight_change = forms.BooleanField(
+        label="The weight changed markedly since the previous one: I checked and confirm it",
+        required=False,
     )
 
     def __init__(self, *args, **kwargs) -> None:

@@ -155,6 +155,16 @@ class DosePreparation(models.Model):
     volume_ml = models.DecimalField(
         "Volume (mL)", max_digits=6, decimal_places=1, validators=[MinValueValidator(0.1)]
     )
+    # The weight the dose was computed from and the prescribed cell count (active arm); the
+    # same fields are filled for both arms so the records have one shape.
+    weight_kg = models.DecimalField(
+        "Body weight used (kg)", max_digits=5, decimal_places=1, null=True, blank=True
+    )
+    weight_measured_on = models.DateField("Weight measured on", null=True, blank=True)
+    prescribed_cells = models.PositiveBigIntegerField("Prescribed cells", null=True, blank=True)
+    confirmations = models.JSONField(
+        default=list, blank=True, help_text="Checks the pharmacist confirmed (e.g. old weight)."
+    )
     history = HistoricalRecords()
 
     class Meta:

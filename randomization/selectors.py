@@ -70,6 +70,9 @@ class PharmacyRow:
     weight: Any = None  # crf weight_latest result (weight_kg, measured_on, source) or None
     dose_text: str = ""
     preparations: list[DosePreparation] = field(default_factory=list)
+    # Doses recorded as given with no preparation on record (a warning, never blocking).
+    unprepared_given: list[int] = field(default_factory=list)
+    course: Any = None  # crf.course.Course
 
 
 def _user_label(user) -> str:
@@ -205,23 +208,57 @@ def preparation_list_unblinded(*, user, patient: Patient) -> list[DosePreparatio
 # --- pharmacy ------------------------------------------------------------------------------
 
 
-def pharmacy_patient_list(*, user) -> QuerySet[Patient]:
-    """Randomized patients at the sites where the user is a pharmacist (none otherwise)."""
+def pharmacy_patient_list(*, user, on_treatment: bool | None = True) -> QuerySet[Patient]:
+    """Randomized patients at the sites where the user is a pharmacist (none otherwise).
+
+    ``on_treatment=True`` (the worklist): only patients the course still allows to be dosed;
+    ``False``: the others (died, transplanted, withdrawn, completed...), read-only history;
+    ``None``: all. ``Patient.status`` is kept in line with the course by every write path.
+    """
     if not roles.has_role(user, roles.Role.PHARMACIST):
         return Patient.objects.none()
-    return (
+    qs = (
         Patient.objects.filter(site_id__in=roles.member_site_ids(user), allocation__isnull=False)
         .select_related("site", "trial", "allocation")
         .order_by("site__code", "allocation__randomized_at")
     )
+    if on_treatment is True:
+        qs = qs.filter(status=PatientStatus.RANDOMIZED)
+    elif on_treatment is False:
+        qs = qs.exclude(status=PatientStatus.RANDOMIZED)
+    return qs
 
 
 def pharmacy_patient_get(*, user, pk: int) -> Patient:
-    """A randomized patient of one of the pharmacist's sites, or 404."""
+    """A randomized patient of one of the pharmacist's sites (any course state), or 404."""
     try:
-        return pharmacy_patient_list(user=user).get(pk=pk)
+        return pharmacy_patient_list(user=user, on_treatment=None).get(pk=pk)
     except (Patient.DoesNotExist, ValueError, TypeError):
         raise Http404("No such patient.") from None
+
+
+def doses_given_without_preparation(*, user, patients: Iterable[Patient]) -> dict[int, list[int]]:
+    """Dose numbers recorded as given with no preparation on record, per patient.
+
+    Blind-neutral (both arms have preparations), so investigators see it too.
+    """
+    from crf.selectors import dosing_schedules
+
+    patients = list(patients)
+    schedules = dosing_schedules(user=user, patients=patients)
+    prepared = set(
+        DosePreparation.objects.filter(patient__in=patients).values_list(
+            "patient_id", "dose_number"
+        )
+    )
+    return {
+        pid: [
+            v.dose_number
+            for v in schedule
+            if v.administered is True and (pid, v.dose_number) not in prepared
+        ]
+        for pid, schedule in schedules.items()
+    }
 
 
 def dose_to_prepare_text(*, receives_cells: bool, weight_kg: Decimal | float | None) -> str:
@@ -236,10 +273,21 @@ def dose_to_prepare_text(*, receives_cells: bool, weight_kg: Decimal | float | N
     return f"{cells_text} × 10⁶ cells ({weight:.1f} kg)"
 
 
+RESOLVED_VISIT = ("done", "missed", "not_applicable")
+
+
 def _next_dose(schedule: list, prepared: set[int]) -> tuple[Any, int | None]:
+    """The next dose to prepare: not prepared, not given or recorded as not given, and its
+    visit not missed or cancelled. A missed dose never blocks the later ones."""
     for visit in schedule:
-        if getattr(visit, "dose_number", None) and visit.dose_number not in prepared:
-            return visit, visit.dose_number
+        number = getattr(visit, "dose_number", None)
+        if (
+            number
+            and number not in prepared
+            and visit.administered is None
+            and visit.status not in RESOLVED_VISIT
+        ):
+            return visit, number
     remaining = [n for n in DOSE_NUMBERS if n not in prepared]
     return None, (remaining[0] if remaining and not schedule else None)
 
@@ -248,10 +296,13 @@ def pharmacy_worklist(*, user, patients: Iterable[Patient]) -> list[PharmacyRow]
     """Pharmacy rows for ``patients`` (one page): arm via the guarded batch reader."""
     patients = list(patients)
     allocations = allocation_list_unblinded(user=user, patients=patients, purpose="pharmacy list")
+    from crf.course import patient_courses
     from crf.selectors import dosing_schedules, weights_latest  # the crf app owns visits
 
     schedules = dosing_schedules(user=user, patients=patients)
     weights = weights_latest(user=user, patients=patients)
+    courses = patient_courses(patients)
+    unprepared = doses_given_without_preparation(user=user, patients=patients)
     preparations: dict[int, list[DosePreparation]] = {}
     for prep in DosePreparation.objects.filter(patient__in=patients).order_by("dose_number"):
         preparations.setdefault(prep.patient_id, []).append(prep)
@@ -261,7 +312,12 @@ def pharmacy_worklist(*, user, patients: Iterable[Patient]) -> list[PharmacyRow]
             continue
         allocation = allocations[patient.pk]
         preps = preparations.get(patient.pk, [])
-        visit, number = _next_dose(schedules[patient.pk], {p.dose_number for p in preps})
+        course = courses[patient.pk]
+        visit, number = (
+            _next_dose(schedules[patient.pk], {p.dose_number for p in preps})
+            if course.may_dose
+            else (None, None)
+        )
         weight = weights.get(patient.pk)
         rows.append(
             PharmacyRow(
@@ -275,6 +331,8 @@ def pharmacy_worklist(*, user, patients: Iterable[Patient]) -> list[PharmacyRow]
                     weight_kg=getattr(weight, "weight_kg", None),
                 ),
                 preparations=preps,
+                unprepared_given=unprepared.get(patient.pk, []),
+                course=course,
             )
         )
     return rows
@@ -282,19 +340,20 @@ def pharmacy_worklist(*, user, patients: Iterable[Patient]) -> list[PharmacyRow]
 
 def pharmacy_due_list(*, user) -> list[dict]:
     """Doses to prepare (patient, dose number) for the dashboard: no arm, no access log."""
+    from crf.selectors import dosing_schedules
+
     patients = list(pharmacy_patient_list(user=user))
     prepared: dict[int, set[int]] = {}
     for pid, n in DosePreparation.objects.filter(patient__in=patients).values_list(
         "patient_id", "dose_number"
     ):
         prepared.setdefault(pid, set()).add(n)
+    schedules = dosing_schedules(user=user, patients=patients)
     due = []
     for patient in patients:
-        if patient.status != PatientStatus.RANDOMIZED:
-            continue
-        remaining = [n for n in DOSE_NUMBERS if n not in prepared.get(patient.pk, set())]
-        if remaining:
-            due.append({"patient": patient, "dose_number": remaining[0]})
+        _visit, number = _next_dose(schedules[patient.pk], prepared.get(patient.pk, set()))
+        if number:
+            due.append({"patient": patient, "dose_number": number})
     return due
 
 
@@ -381,6 +440,11 @@ def patient_panel_context(*, user, patient: Patient) -> dict | None:
         "can_randomize": can_enter and allocation is None and not problems,
         "problems": problems if can_enter else {},
         "preparations": preparation_list_blinded(user=user, patient=patient) if allocation else [],
+        "unprepared_given": doses_given_without_preparation(user=user, patients=[patient]).get(
+            patient.pk, []
+        )
+        if allocation
+        else [],
         "can_unblind": bool(allocation) and roles.can_emergency_unblind(user, patient),
         "unblindings": list(emergency_unblinding_list(user=user, patient=patient))
         if allocation

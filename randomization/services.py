@@ -378,6 +378,71 @@ def pharmacists_notify_dose_due(*, patient_id: int, dose_number: int, due_on: dt
 # --- pharmacy ------------------------------------------------------------------------------
 
 
+CELLS_PER_KG = 2_000_000  # synopsis: Investigational product, 2 × 10^6 cells/kg per dose
+
+
+def _cells(n: int | Decimal) -> str:
+    return f"{Decimal(n) / Decimal(1_000_000):.1f} × 10⁶"
+
+
+def _pct(value: Decimal) -> str:
+    return f"{Decimal(value).normalize():f}"
+
+
+def _weight_problems(
+    *, trial: Trial, dose_day: dt.date, weight, confirm_weight_date: bool, confirm_change: bool
+) -> tuple[dict[str, str], list[str]]:
+    """Errors and confirmed checks of the weight the dose is computed from (per kg on the
+    day of dosing: synopsis, Investigational product)."""
+    errors: dict[str, str] = {}
+    confirmed: list[str] = []
+    reading = weight.reading
+    if reading is None:
+        errors["weight"] = (
+            f"No weight recorded on or before {dose_day:%Y-%m-%d}: the investigator records "
+            "the vital signs and weight of the dosing day first."
+        )
+        return errors, confirmed
+    age = (dose_day - reading.measured_on).days
+    if age > trial.dose_weight_max_age_days:
+        if confirm_weight_date:
+            confirmed.append(f"weight of {reading.measured_on:%Y-%m-%d} ({age} days old)")
+        else:
+            errors["confirm_weight_date"] = (
+                f"The latest weight ({reading.weight_kg} kg) was measured on "
+                f"{reading.measured_on:%Y-%m-%d}, {age} day(s) before the dosing day: weigh "
+                "the patient today or confirm that this weight is used."
+            )
+    previous = weight.previous
+    if previous is not None and previous.weight_kg:
+        change = (reading.weight_kg - previous.weight_kg) / previous.weight_kg * 100
+        if abs(change) > trial.weight_change_confirm_pct:
+            if confirm_change:
+                confirmed.append(f"weight change of {abs(change):.0f}%")
+            else:
+                errors["confirm_weight_change"] = (
+                    f"The weight changed by {abs(change):.0f}% ({previous.weight_kg} kg on "
+                    f"{previous.measured_on:%Y-%m-%d} → {reading.weight_kg} kg on "
+                    f"{reading.measured_on:%Y-%m-%d}; more than "
+                    f"{_pct(trial.weight_change_confirm_pct)}%): check it and confirm."
+                )
+    return errors, confirmed
+
+
+def _dose_resolved(schedule: list, dose_number: int) -> str | None:
+    """Why dose ``dose_number`` can no longer be prepared (given, not given, missed)."""
+    for visit in schedule:
+        if visit.dose_number != dose_number:
+            continue
+        if visit.administered is True:
+            return f"Dose {dose_number} was already given."
+        if visit.administered is False:
+            return f"Dose {dose_number} was recorded as not given."
+        if visit.status in ("missed", "not_applicable"):
+            return f"Dose {dose_number} is {visit.status.replace('_', ' ')}."
+    return None
+
+
 @transaction.atomic
 def dose_preparation_record(
     *,
@@ -386,14 +451,25 @@ def dose_preparation_record(
     dose_number: int,
     prepared_at: dt.datetime,
     product_lot: str,
-    volume_ml: Decimal,
+    volume_ml: Decimal | None,
     checked_by: str,
     cell_count: int | None = None,
     viability_pct: Decimal | None = None,
+    confirm_weight_date: bool = False,
+    confirm_weight_change: bool = False,
 ) -> DosePreparation:
-    """Record one prepared dose (both arms, same record shape) by a pharmacist of the site."""
+    """Record one prepared dose by a pharmacist of the site, after every dosing check.
+
+    Both arms record the same fields (lot, total cells, viability, volume, time, weight used);
+    the active arm's cell count must be within the trial's tolerance of the prescribed dose
+    and its viability at least the trial's minimum. Any failed check stores nothing.
+    """
+    from crf.course import patient_course
+    from crf.selectors import dosing_schedule, weight_for_dosing
+
     if not roles.can_prepare_dose(user, patient):
         raise PermissionDenied
+    patient = Patient.objects.select_for_update().select_related("trial").get(pk=patient.pk)
     allocation = (
         Allocation.objects.select_related("entry__randomization_list")
         .filter(patient=patient)
@@ -401,7 +477,16 @@ def dose_preparation_record(
     )
     if allocation is None:
         raise ValidationError({"dose_number": "The patient is not randomized."})
+    trial = patient.trial
     errors: dict[str, str] = {}
+    dose_day = timezone.localdate(prepared_at)
+    refusal = patient_course(patient).dosing_refusal(dose_day)
+    if refusal:
+        errors["dose_number"] = refusal
+    else:
+        resolved = _dose_resolved(dosing_schedule(user=user, patient=patient), dose_number)
+        if resolved:
+            errors["dose_number"] = resolved
     if prepared_at > timezone.now() + dt.timedelta(minutes=5):
         errors["prepared_at"] = "The preparation time cannot be in the future."
     if prepared_at < allocation.randomized_at - dt.timedelta(minutes=5):
@@ -414,18 +499,47 @@ def dose_preparation_record(
         errors["checked_by"] = "The check must be done by a second person."
     if DosePreparation.objects.filter(patient=patient, dose_number=dose_number).exists():
         errors["dose_number"] = f"Dose {dose_number} is already recorded for this patient."
+    if not (product_lot or "").strip():
+        errors["product_lot"] = "Enter the lot / batch."
+    if volume_ml is None:
+        errors["volume_ml"] = "Enter the volume."
+    if cell_count is None:
+        errors["cell_count"] = "Enter the total cell count (0 when the product has no cells)."
+    if viability_pct is None:
+        errors["viability_pct"] = "Enter the viability from the release certificate."
+
+    weight = weight_for_dosing(user=user, patient=patient, on=dose_day)
+    weight_errors, confirmed = _weight_problems(
+        trial=trial,
+        dose_day=dose_day,
+        weight=weight,
+        confirm_weight_date=confirm_weight_date,
+        confirm_change=confirm_weight_change,
+    )
+    errors.update(weight_errors)
+    weight_kg = weight.reading.weight_kg if weight.reading else None
     rlist = allocation.entry.randomization_list
     cells_expected = allocation.entry.arm == rlist.active_arm_code
-    if cells_expected:
-        if cell_count is None:
-            errors["cell_count"] = "Enter the total cell count of the product."
-        if viability_pct is None:
-            errors["viability_pct"] = "Enter the viability of the cells."
-    else:
-        if cell_count is not None:
-            errors["cell_count"] = "Leave empty: this preparation has no cells."
-        if viability_pct is not None:
-            errors["viability_pct"] = "Leave empty: this preparation has no cells."
+    prescribed = int(Decimal(CELLS_PER_KG) * weight_kg) if cells_expected and weight_kg else 0
+    if cells_expected and cell_count is not None and prescribed:
+        tolerance = trial.dose_cell_tolerance_pct
+        low = int(prescribed * (100 - tolerance) / 100)
+        high = int(prescribed * (100 + tolerance) / 100)
+        if not low <= cell_count <= high:
+            errors["cell_count"] = (
+                f"{_cells(cell_count)} cells is outside the prescribed dose "
+                f"{_cells(prescribed)} (2 × 10⁶/kg × {weight_kg} kg) ± {_pct(tolerance)}%: "
+                f"accepted {_cells(low)} to {_cells(high)}. Not saved."
+            )
+    if cells_expected and viability_pct is not None:
+        minimum = trial.dose_min_viability_pct
+        if viability_pct < minimum:
+            errors["viability_pct"] = (
+                f"Viability {_pct(viability_pct)}% is below the minimum of {_pct(minimum)}%: "
+                "the product cannot be released. Not saved."
+            )
+    if not cells_expected and cell_count not in (None, 0):
+        errors["cell_count"] = "This product contains no cells: enter 0."
     if errors:
         raise ValidationError(errors)
     preparation = DosePreparation(
@@ -438,6 +552,10 @@ def dose_preparation_record(
         cell_count=cell_count,
         viability_pct=viability_pct,
         volume_ml=volume_ml,
+        weight_kg=weight_kg,
+        weight_measured_on=weight.reading.measured_on,
+        prescribed_cells=prescribed,
+        confirmations=confirmed,
     )
     return save_audited(preparation, reason=f"Dose {dose_number} prepared", user=user)
 

@@ -71,10 +71,15 @@ def patient_randomize(request: HttpRequest, pk: int) -> HttpResponse:
 def pharmacy_list(request: HttpRequest) -> HttpResponse:
     if not roles.has_role(request.user, roles.Role.PHARMACIST):
         raise Http404("No such page.")
-    page = Paginator(selectors.pharmacy_patient_list(user=request.user), PHARMACY_PAGE_SIZE)
-    page = page.get_page(request.GET.get("page"))
+    ended = request.GET.get("ended") == "1"
+    patients = selectors.pharmacy_patient_list(user=request.user, on_treatment=not ended)
+    page = Paginator(patients, PHARMACY_PAGE_SIZE).get_page(request.GET.get("page"))
     rows = selectors.pharmacy_worklist(user=request.user, patients=page.object_list)
-    return render(request, "randomization/pharmacy_list.html", {"page": page, "rows": rows})
+    return render(
+        request,
+        "randomization/pharmacy_list.html",
+        {"page": page, "rows": rows, "ended": ended},
+    )
 
 
 @login_required

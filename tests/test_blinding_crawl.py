@@ -100,9 +100,9 @@ def world(groups, site, investigator, principal_investigator, pharmacist, settin
     """Both arms randomized with preparations, CRFs, an AE and another PI's unblinding."""
     settings.SPONSOR_EMAILS = ["sponsor@example.org"]
     by_arm = patients_by_arm(site, investigator)
+    _crf_data(by_arm, investigator)  # the weight of the dosing day comes first
     prepare(by_arm["A"], pharmacist, cells=True, lot=LOT)
     prepare(by_arm["B"], pharmacist, cells=False, lot=LOT)
-    _crf_data(by_arm, investigator)
     # A third patient unblinded by ANOTHER PI: the blinded PI must still see no arm anywhere.
     other_pi = make_user(groups, Role.PRINCIPAL_INVESTIGATOR, site, username="pi_other")
     unblinded = eligible_patient(site)
@@ -263,6 +263,17 @@ def test_history_and_patient_pages_of_both_arms_differ_only_by_identifiers(clien
     b_lines = {line.strip() for line in bodies[1].splitlines() if "preparation" in line}
     assert a_lines == b_lines
     assert a_lines  # the preparation rows are there
+    # Every field row of the audit trail (label and value shape) is the same for both arms,
+    # so a field added to the preparation later cannot leak (e.g. a prescribed count of 0).
+    a_rows = {line.strip() for line in bodies[0].splitlines() if "<strong>" in line}
+    b_rows = {line.strip() for line in bodies[1].splitlines() if "<strong>" in line}
+    assert a_rows ^ b_rows <= _demographic_rows(a_rows | b_rows)
+
+
+def _demographic_rows(rows: set[str]) -> set[str]:
+    """Audit rows that differ between any two patients (factory-made demographics)."""
+    labels = ("Initials", "Sex", "Date of birth", "Birth date", "Screening number")
+    return {row for row in rows if any(f"<strong>{label}" in row for label in labels)}
 
 
 def test_pharmacist_sees_the_arm_where_it_should(client, world, pharmacist):
@@ -379,3 +390,101 @@ def test_garbage_posted_to_every_route_never_gives_a_500(client, world, request,
         if url.startswith("/api/"):
             put = client.put(url, GARBAGE, content_type="application/json")
             assert put.status_code < 500, (role, url, "put")
+
+
+COURSE_WORDS = ("preparation", "course", "Conflicting", "Died", "died", "dose", "Dose")
+
+
+def _course_lines(body: str, patient) -> set[str]:
+    for token in (patient.subject_id, patient.screening_number):
+        body = body.replace(token, "<id>")
+    body = re.sub(r"\d", "9", body)
+    return {line.strip() for line in body.splitlines() if any(w in line for w in COURSE_WORDS)}
+
+
+def test_course_warnings_lists_and_digests_look_the_same_for_both_arms(
+    client, site, investigator, pharmacist, blinded_users, settings
+):
+    """Issue 10: the new warnings (dose given with no preparation, conflicting death records),
+    the patient course, the due-visit lists and the digest e-mail say the same for both arms."""
+    import time_machine
+
+    from crf.models import Visit
+    from crf.services import crf_save, visits_status_refresh
+
+    by_arm = patients_by_arm(site, investigator)
+    investigator.email = "inv@example.org"
+    investigator.save()
+    mail.outbox.clear()
+    visits_status_refresh(today=timezone.localdate())  # dose 1 due: the digest names both
+    digest = "\n".join(m.subject + "\n" + m.body for m in mail.outbox)
+    assert leaks(digest) == []
+    assert all(p.subject_id in digest for p in by_arm.values())
+    digest_lines = [
+        {
+            re.sub(r"\d", "9", line.replace(p.subject_id, "<id>"))
+            for line in digest.splitlines()
+            if p.subject_id in line
+        }
+        for p in by_arm.values()
+    ]
+    assert digest_lines[0] == digest_lines[1]
+    day1 = timezone.localdate()
+    with time_machine.travel(timezone.now() + dt.timedelta(days=2), tick=False):
+        for patient in by_arm.values():
+            dose1 = Visit.objects.get(patient=patient, definition__dose_number=1)
+            start = timezone.make_aware(dt.datetime.combine(day1, dt.time(10)))
+            crf_save(
+                user=investigator,
+                form_code="administration",
+                visit=dose1,
+                data={"given": True, "start_time": start, "infusion_reaction": False},
+                complete=True,
+            )
+            crf_save(
+                user=investigator,
+                form_code="adverse_event",
+                patient=patient,
+                data={
+                    "term": "Septic shock",
+                    "onset_date": day1,
+                    "end_date": day1 + dt.timedelta(days=1),
+                    "severity_grade": 5,
+                    "serious": True,
+                    "sae_death": True,
+                    "relatedness": "not_related",
+                    "outcome": "fatal",
+                    "reported_to_sponsor_within_24h": True,
+                },
+                complete=True,
+            )
+            crf_save(
+                user=investigator,
+                form_code="end_of_study",
+                patient=patient,
+                data={
+                    "reason": "died",
+                    "end_date": day1 + dt.timedelta(days=2),
+                    "death_cause": "Septic shock",
+                },
+                complete=True,
+            )
+        for role, user in blinded_users.items():
+            client.force_login(user)
+            pages = []
+            for patient in by_arm.values():
+                detail = client.get(reverse("trials:patient-detail", args=[patient.pk]))
+                timeline = client.get(reverse("crf:patient-timeline", args=[patient.pk]))
+                body = detail.content.decode() + timeline.content.decode()
+                assert leaks(body) == [], role
+                pages.append(_course_lines(body, patient))
+            if role in ("investigator", "principal_investigator", "monitor"):
+                text = " ".join(pages[0])
+                assert "no preparation of dose 9 is on record" in text, role
+                assert "Conflicting died dates" in text, role
+            assert pages[0] == pages[1], role
+            worklist = client.get(reverse("crf:visit-worklist")).content.decode()
+            assert not any(p.subject_id in worklist for p in by_arm.values()), role
+        mail.outbox.clear()
+        visits_status_refresh(today=day1 + dt.timedelta(days=2))
+        assert not any(p.subject_id in m.body for m in mail.outbox for p in by_arm.values())

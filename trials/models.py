@@ -39,6 +39,33 @@ class Trial(models.Model):
     screening_window_days = models.PositiveSmallIntegerField(
         default=7, help_text="Days the screening stays valid for randomization"
     )
+    # Dosing safety settings (synopsis: Investigational product, [EDC default]); data, not code,
+    # so the trial manager can change them (audited by the history below).
+    dose_weight_max_age_days = models.PositiveSmallIntegerField(
+        default=0,
+        help_text="Days a weight may predate the dosing day without an explicit confirmation "
+        "(0 = weighed the same day).",
+    )
+    weight_change_confirm_pct = models.DecimalField(
+        max_digits=4,
+        decimal_places=1,
+        default=10,
+        help_text="A weight differing from the previous one by more than this % needs a "
+        "confirmation.",
+    )
+    dose_cell_tolerance_pct = models.DecimalField(
+        max_digits=4,
+        decimal_places=1,
+        default=10,
+        help_text="Largest accepted difference (%) between the prepared cell count and the "
+        "prescribed dose.",
+    )
+    dose_min_viability_pct = models.DecimalField(
+        max_digits=4,
+        decimal_places=1,
+        default=70,
+        help_text="Lowest accepted viability (%) of a cell preparation.",
+    )
     history = HistoricalRecords()
 
     def __str__(self) -> str:
@@ -83,6 +110,7 @@ class PatientStatus(models.TextChoices):
     SCREENING = "screening", "Screening"
     SCREEN_FAILED = "screen_failed", "Screen failed"
     RANDOMIZED = "randomized", "Randomized"
+    IN_FOLLOW_UP = "in_follow_up", "In follow-up"
     COMPLETED = "completed", "Completed"
     WITHDRAWN = "withdrawn", "Withdrawn"
     DIED = "died", "Died"

@@ -95,6 +95,10 @@ class PharmacyListApi(APIView):
         )
         dose_to_prepare = serializers.CharField(source="dose_text")
         doses_prepared = serializers.SerializerMethodField()
+        course_state = serializers.CharField(source="course.state")
+        doses_given_without_preparation = serializers.ListField(
+            source="unprepared_given", child=serializers.IntegerField()
+        )
 
         def get_doses_prepared(self, row) -> list[int]:
             return [p.dose_number for p in row.preparations]

@@ -208,7 +208,13 @@ def test_end_of_study_page_updates_patient(client, investigator, randomized_pati
     client.force_login(investigator)
     url = reverse("crf:eos-edit", kwargs={"patient_pk": randomized_patient.pk})
     response = client.post(
-        url, {"reason": "withdrew_consent", "end_date": "2026-03-15", "complete": "1"}
+        url,
+        {
+            "reason": "withdrew_consent",
+            "withdrawal_scope": "no_more_doses",
+            "end_date": "2026-03-15",
+            "complete": "1",
+        },
     )
     assert response.status_code == 302
     randomized_patient.refresh_from_db()

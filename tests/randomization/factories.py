@@ -75,15 +75,55 @@ def patients_by_arm(site, investigator, *, grade: str = "2") -> dict[str, object
     raise AssertionError("the test list never gave both arms")
 
 
-def prepare(patient, pharmacist, *, dose_number: int = 1, cells: bool, lot: str = "LOT-7731"):
-    return services.dose_preparation_record(
-        user=pharmacist,
-        patient=patient,
-        dose_number=dose_number,
-        prepared_at=timezone.now() - dt.timedelta(minutes=1),
-        product_lot=lot,
-        volume_ml=Decimal("50.0"),
-        checked_by="Second Checker",
-        cell_count=152_340_000 if cells else None,
-        viability_pct=Decimal("93.7") if cells else None,
+def weigh(patient, *, on: dt.date | None = None, kg: Decimal = Decimal("72.5"), dose: int = 1):
+    """A complete vital-signs weight at the patient's dose visit (what the investigator enters)."""
+    from crf.models import Visit, VitalSigns
+
+    on = on or timezone.localdate()
+    visit = Visit.objects.get(patient=patient, definition__dose_number=dose)
+    vitals, _ = VitalSigns.objects.update_or_create(
+        visit=visit,
+        defaults={
+            "patient": patient,
+            "status": FormStatus.COMPLETE,
+            "weight_kg": kg,
+            "assessment_date": on,
+        },
     )
+    return vitals
+
+
+def prepare(
+    patient,
+    pharmacist,
+    *,
+    dose_number: int = 1,
+    cells: bool,
+    lot: str = "LOT-7731",
+    weighed: bool = True,
+    **overrides,
+):
+    """A preparation of ``dose_number``; the patient is weighed that day unless ``weighed``
+    is False. Both arms record the same fields; the placebo has 0 cells."""
+    from crf.models import VitalSigns
+
+    if (
+        weighed
+        and not VitalSigns.objects.filter(
+            patient=patient, assessment_date=timezone.localdate(), weight_kg__isnull=False
+        ).exists()
+    ):
+        weigh(patient, dose=dose_number)
+    data = {
+        "user": pharmacist,
+        "patient": patient,
+        "dose_number": dose_number,
+        "prepared_at": timezone.now() - dt.timedelta(minutes=1),
+        "product_lot": lot,
+        "volume_ml": Decimal("50.0"),
+        "checked_by": "Second Checker",
+        "cell_count": 152_340_000 if cells else 0,
+        "viability_pct": Decimal("93.7"),
+    }
+    data.update(overrides)
+    return services.dose_preparation_record(**data)

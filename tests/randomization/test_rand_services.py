@@ -312,13 +312,16 @@ def test_pharmacist_records_a_cell_preparation_with_count_and_viability(by_arm, 
     assert prep.history.get().history_change_reason == "Dose 1 prepared"
 
 
-def test_cell_count_is_required_for_cells_and_refused_for_the_other_arm(by_arm, pharmacist):
-    with pytest.raises(ValidationError) as exc:
-        prepare(by_arm["A"], pharmacist, cells=False)
-    assert set(exc.value.message_dict) == {"cell_count", "viability_pct"}
-    with pytest.raises(ValidationError) as exc:
+def test_both_arms_record_cell_count_and_viability_and_the_placebo_has_no_cells(
+    by_arm, pharmacist
+):
+    for patient in by_arm.values():
+        with pytest.raises(ValidationError) as exc:
+            prepare(patient, pharmacist, cells=True, cell_count=None, viability_pct=None)
+        assert {"cell_count", "viability_pct"} <= set(exc.value.message_dict)
+    with pytest.raises(ValidationError, match="no cells: enter 0") as exc:
         prepare(by_arm["B"], pharmacist, cells=True)
-    assert set(exc.value.message_dict) == {"cell_count", "viability_pct"}
+    assert set(exc.value.message_dict) == {"cell_count"}
     assert not DosePreparation.objects.exists()
 
 
@@ -335,6 +338,8 @@ def test_a_dose_is_prepared_once_and_checked_by_someone_else(by_arm, pharmacist)
             product_lot="P-1",
             volume_ml=Decimal(50),
             checked_by=pharmacist.username,
+            cell_count=0,
+            viability_pct=Decimal(90),
         )
 
 

@@ -17,7 +17,13 @@ from randomization.models import (
     EmergencyUnblinding,
     RandomizationList,
 )
-from tests.randomization.factories import arm_words, eligible_patient, prepare, randomize
+from tests.randomization.factories import (
+    arm_words,
+    eligible_patient,
+    prepare,
+    randomize,
+    weigh,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -138,6 +144,7 @@ def test_pharmacy_page_query_count_does_not_grow_with_patients(
 def test_pharmacist_records_a_preparation_and_errors_stay_next_to_fields(
     client, pharmacist, by_arm
 ):
+    weigh(by_arm["A"])
     url = reverse("randomization:preparation-create", args=[by_arm["A"].pk])
     client.force_login(pharmacist)
     data = {
