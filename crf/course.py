@@ -256,7 +256,7 @@ def _events(patient_ids: list[int]) -> dict[int, list[CourseEvent]]:
             )
         if fu.transplant_date or fu.vital_status == VitalStatus.TRANSPLANTED:
             events[fu.patient_id].append(CourseEvent(TRANSPLANT, fu.transplant_date, source))
-    fatal = AdverseEvent.objects.filter(patient_id__in=patient_ids).filter(
+    fatal = AdverseEvent.objects.filter(patient_id__in=patient_ids, entered_in_error=False).filter(
         Q(outcome=AdverseEvent.Outcome.FATAL) | Q(sae_death=True)
     )
     for ae in fatal:

@@ -35,6 +35,9 @@ class CheckContext:
 
 # form code -> field -> limits. Canonical units (the values stored in canonical fields).
 RANGES: dict[str, dict[str, Limits]] = {
+    "administration": {
+        "volume_infused_ml": Limits(D(0), D(10), D(500), D(2000), "mL", min_exclusive=True),
+    },
     "vitals": {
         "weight_kg": Limits(D(25), D(35), D(180), D(300), "kg"),
         "temperature_c": Limits(D(30), D(35), D("40.5"), D(44), "°C"),
@@ -97,6 +100,8 @@ REQUIRED: dict[str, list[str]] = {
         "severity_grade",
         "serious",
         "relatedness",
+        "expectedness",
+        "action_taken",
         "outcome",
     ],
     "end_of_study": ["reason", "end_date"],
@@ -274,6 +279,17 @@ def _administration(result: CheckResult, obj: Any, ctx: CheckContext, complete: 
         result.error("infusion_reaction_details", "Describe the infusion reaction.")
     if complete and obj.given is True and obj.infusion_reaction is None:
         result.error("infusion_reaction", "Answer whether there was an infusion reaction.")
+    if complete and obj.given is True:
+        if obj.end_time is None:
+            result.error("end_time", "Give the infusion end time.")
+        if obj.volume_infused_ml is None:
+            result.error("volume_infused_ml", "Give the volume infused.")
+        if obj.full_dose_given is None:
+            result.error("full_dose_given", "Answer whether the full dose was given.")
+    if obj.full_dose_given is False and complete and not obj.interruption_reason.strip():
+        result.error("interruption_reason", "Say why the infusion was interrupted.")
+    if obj.given is False and (obj.volume_infused_ml or obj.full_dose_given is not None):
+        result.error("volume_infused_ml", "No infusion details when the dose was not given.")
     _not_future(result, obj, ("start_time", "end_time"), ctx)
     _not_before_day1(result, obj, ("start_time",), ctx)
     _after_death(result, obj, ("start_time",), ctx)
@@ -336,6 +352,22 @@ def _follow_up(result: CheckResult, obj: Any, ctx: CheckContext, complete: bool)
 
 
 def _adverse_event(result: CheckResult, obj: Any, ctx: CheckContext, complete: bool) -> None:
+    if not (obj.term or "").strip():  # even a draft names the event: no empty AE records
+        result.error("term", "Give at least the verbatim term of the event.")
+    if obj.serious is True and complete and obj.serious_date is None:
+        result.error("serious_date", "Give the date the event became serious.")
+    if obj.serious is not True and obj.serious_date:
+        result.error("serious_date", "Only for a serious event.")
+    if obj.serious_date and obj.onset_date and obj.serious_date < obj.onset_date:
+        result.error("serious_date", "It cannot become serious before its onset.")
+    if bool(obj.meddra_pt_code) != bool(obj.meddra_pt_name) or bool(obj.meddra_llt_code) != bool(
+        obj.meddra_llt_name
+    ):
+        result.error("meddra_pt_code", "Give each MedDRA code with its name.")
+    for name in ("meddra_llt_code", "meddra_pt_code"):
+        code = getattr(obj, name)
+        if code and not (code.isdigit() and len(code) == 8):
+            result.error(name, "A MedDRA code has 8 digits.")
     criteria = [name for name in SAE_CRITERIA if getattr(obj, name)]
     if obj.serious is True:
         if complete and not criteria:

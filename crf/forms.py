@@ -258,6 +258,7 @@ class HemodynamicsForm(CrfForm):
 class AdministrationForm(CrfForm):
     sections = [
         ("Dose", ["given", "start_time", "end_time", "not_given_reason", "not_given_details"]),
+        ("Infusion", ["volume_infused_ml", "full_dose_given", "interruption_reason"]),
         ("Infusion reactions", ["infusion_reaction", "infusion_reaction_details"]),
     ]
 
@@ -269,6 +270,9 @@ class AdministrationForm(CrfForm):
             "end_time",
             "not_given_reason",
             "not_given_details",
+            "volume_infused_ml",
+            "full_dose_given",
+            "interruption_reason",
             "infusion_reaction",
             "infusion_reaction_details",
         ]
@@ -341,12 +345,24 @@ class AdverseEventForm(CrfForm):
     sections = [
         (
             "Event",
-            ["term", "onset_date", "end_date", "severity_grade", "relatedness", "outcome"],
+            [
+                "term",
+                "onset_date",
+                "onset_time",
+                "end_date",
+                "severity_grade",
+                "outcome",
+            ],
+        ),
+        (
+            "Study treatment",
+            ["related_dose_number", "relatedness", "expectedness", "action_taken"],
         ),
         (
             "Seriousness",
             [
                 "serious",
+                "serious_date",
                 "sae_death",
                 "sae_life_threatening",
                 "sae_hospitalization",
@@ -356,6 +372,10 @@ class AdverseEventForm(CrfForm):
                 "reported_to_sponsor_within_24h",
             ],
         ),
+        (
+            "MedDRA coding",
+            ["meddra_llt_code", "meddra_llt_name", "meddra_pt_code", "meddra_pt_name"],
+        ),
     ]
 
     class Meta:
@@ -363,11 +383,16 @@ class AdverseEventForm(CrfForm):
         fields = [
             "term",
             "onset_date",
+            "onset_time",
             "end_date",
             "severity_grade",
-            "relatedness",
             "outcome",
+            "related_dose_number",
+            "relatedness",
+            "expectedness",
+            "action_taken",
             "serious",
+            "serious_date",
             "sae_death",
             "sae_life_threatening",
             "sae_hospitalization",
@@ -375,7 +400,12 @@ class AdverseEventForm(CrfForm):
             "sae_congenital_anomaly",
             "sae_other_important",
             "reported_to_sponsor_within_24h",
+            "meddra_llt_code",
+            "meddra_llt_name",
+            "meddra_pt_code",
+            "meddra_pt_name",
         ]
+        widgets = {"onset_time": forms.TimeInput(attrs={"type": "time"})}
 
 
 class EndOfStudyForm(CrfForm):

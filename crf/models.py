@@ -290,6 +290,13 @@ class Administration(VisitCrf):
     not_given_details = models.CharField("Details", max_length=300, blank=True)
     start_time = models.DateTimeField("Infusion start", null=True, blank=True)
     end_time = models.DateTimeField("Infusion end", null=True, blank=True)
+    volume_infused_ml = models.DecimalField(
+        "Volume infused (mL)", max_digits=6, decimal_places=1, null=True, blank=True
+    )
+    full_dose_given = models.BooleanField("Full dose given", null=True, blank=True)
+    interruption_reason = models.CharField(
+        "Why the infusion was interrupted or incomplete", max_length=300, blank=True
+    )
     infusion_reaction = models.BooleanField("Infusion reaction", null=True, blank=True)
     infusion_reaction_details = models.TextField("Reaction description", blank=True)
 
@@ -386,13 +393,31 @@ class AdverseEvent(CrfBase):
         FATAL = "fatal", "Fatal"
         UNKNOWN = "unknown", "Unknown"
 
-    term = models.CharField("Adverse event term", max_length=200, blank=True)
+    class Expectedness(models.TextChoices):
+        EXPECTED = "expected", "Expected (listed in the reference safety information)"
+        UNEXPECTED = "unexpected", "Unexpected"
+
+    class ActionTaken(models.TextChoices):
+        NONE = "none", "None"
+        INTERRUPTED = "interrupted", "Infusion interrupted"
+        DOSE_NOT_GIVEN = "dose_not_given", "Next dose not given"
+        WITHDRAWN = "withdrawn", "Study treatment withdrawn"
+        NOT_APPLICABLE = "not_applicable", "Not applicable (no further dose planned)"
+
+    term = models.CharField("Verbatim term (as reported)", max_length=200, blank=True)
+    # MedDRA coding as entered by the coder (no licensed dictionary is bundled).
+    meddra_llt_code = models.CharField("MedDRA LLT code", max_length=8, blank=True)
+    meddra_llt_name = models.CharField("MedDRA LLT name", max_length=200, blank=True)
+    meddra_pt_code = models.CharField("MedDRA PT code", max_length=8, blank=True)
+    meddra_pt_name = models.CharField("MedDRA PT name", max_length=200, blank=True)
     onset_date = models.DateField(null=True, blank=True)
-    end_date = models.DateField("Resolution date", null=True, blank=True)
+    onset_time = models.TimeField("Onset time (if known)", null=True, blank=True)
+    end_date = models.DateField("Stop date", null=True, blank=True)
     severity_grade = models.PositiveSmallIntegerField(
-        choices=Severity.choices, null=True, blank=True
+        "Severity (CTCAE grade)", choices=Severity.choices, null=True, blank=True
     )
     serious = models.BooleanField("Serious (SAE)", null=True, blank=True)
+    serious_date = models.DateField("Date it became serious", null=True, blank=True)
     sae_death = models.BooleanField("Results in death", default=False)
     sae_life_threatening = models.BooleanField("Life-threatening", default=False)
     sae_hospitalization = models.BooleanField(
@@ -404,6 +429,30 @@ class AdverseEvent(CrfBase):
     relatedness = models.CharField(
         "Relationship to study drug", max_length=15, choices=Relatedness.choices, blank=True
     )
+    expectedness = models.CharField(max_length=15, choices=Expectedness.choices, blank=True)
+    action_taken = models.CharField(
+        "Action taken with the study treatment",
+        max_length=20,
+        choices=ActionTaken.choices,
+        blank=True,
+    )
+    related_dose_number = models.PositiveSmallIntegerField(
+        "Dose it followed",
+        choices=[(n, f"Dose {n}") for n in (1, 2, 3, 4)],
+        null=True,
+        blank=True,
+    )
+    # Derived on save from the linked dose's infusion start (never typed).
+    hours_since_infusion = models.DecimalField(
+        "Hours from the infusion start to onset",
+        max_digits=7,
+        decimal_places=1,
+        null=True,
+        blank=True,
+    )
+    # Nothing is deleted: a record entered by mistake is marked, with the reason, and kept.
+    entered_in_error = models.BooleanField(default=False)
+    entered_in_error_reason = models.CharField(max_length=300, blank=True)
     outcome = models.CharField(max_length=15, choices=Outcome.choices, blank=True)
     reported_to_sponsor_within_24h = models.BooleanField(
         "SAE reported to the sponsor within 24 h", null=True, blank=True

@@ -20,6 +20,7 @@ from . import edit_checks
 from .completeness import lab_completeness_errors
 from .edit_checks import CheckContext
 from .models import (
+    Administration,
     AdverseEvent,
     EndOfStudy,
     FollowUp,
@@ -411,7 +412,7 @@ def _death_date_elsewhere(patient: Patient, instance) -> dt.date | None:
             ).values_list("end_date", flat=True)
         )
     # A fatal serious adverse event records a death too (its resolution date, else onset).
-    fatal = AdverseEvent.objects.filter(patient=patient).filter(
+    fatal = AdverseEvent.objects.filter(patient=patient, entered_in_error=False).filter(
         Q(outcome=AdverseEvent.Outcome.FATAL) | Q(sae_death=True)
     )
     if isinstance(instance, AdverseEvent) and instance.pk:
@@ -419,6 +420,72 @@ def _death_date_elsewhere(patient: Patient, instance) -> dt.date | None:
     dates += [end or onset for end, onset in fatal.values_list("end_date", "onset_date")]
     dates = [d for d in dates if d]
     return min(dates) if dates else None
+
+
+def _dose_administration(patient: Patient, dose_number: int | None) -> Administration | None:
+    if dose_number is None:
+        return None
+    return (
+        Administration.objects.filter(
+            patient=patient, given=True, visit__definition__dose_number=dose_number
+        )
+        .exclude(start_time=None)
+        .first()
+    )
+
+
+def _linked_record_errors(code: str, instance, patient: Patient, complete: bool) -> dict:
+    """Checks across forms: an AE names the dose it followed (time since infusion derived);
+    an infusion reaction is reported as an adverse event linked to that dose (issue 13)."""
+    errors: dict[str, list[str]] = {}
+    if code == "adverse_event":
+        instance.hours_since_infusion = None
+        if instance.related_dose_number is not None:
+            given = _dose_administration(patient, instance.related_dose_number)
+            if given is None:
+                errors["related_dose_number"] = [
+                    f"Dose {instance.related_dose_number} is not recorded as given."
+                ]
+            elif instance.onset_date:
+                onset_time = instance.onset_time or dt.time(0, 0)
+                onset = timezone.make_aware(dt.datetime.combine(instance.onset_date, onset_time))
+                if instance.onset_date < timezone.localtime(given.start_time).date():
+                    errors["related_dose_number"] = ["The event started before this dose."]
+                else:
+                    hours = max((onset - given.start_time).total_seconds() / 3600, 0)
+                    instance.hours_since_infusion = Decimal(f"{hours:.1f}")
+    if code == "administration" and complete and instance.infusion_reaction:
+        dose = instance.visit.definition.dose_number
+        linked = AdverseEvent.objects.filter(
+            patient=patient, related_dose_number=dose, entered_in_error=False
+        )
+        if dose is not None and not linked.exists():
+            errors["infusion_reaction"] = [
+                f"Record the reaction as an adverse event linked to dose {dose}, then complete "
+                "this form."
+            ]
+    return errors
+
+
+@transaction.atomic
+def adverse_event_enter_in_error(*, user, event: AdverseEvent, reason: str) -> AdverseEvent:
+    """Mark an AE entered by mistake (kept, audited, out of every count and the course)."""
+    if not can_enter_data(user, event.patient.site_id):
+        raise PermissionDenied("Only the site's investigators correct adverse events.")
+    reason = (reason or "").strip()
+    if len(reason) < 3:
+        raise ValidationError({"reason": "Say why this record was entered in error."})
+    event = AdverseEvent.objects.select_for_update().get(pk=event.pk)
+    if event.entered_in_error:
+        raise ValidationError("This record is already marked as entered in error.")
+    event.entered_in_error = True
+    event.entered_in_error_reason = reason
+    event.updated_by = user
+    save_audited(event, reason=f"Entered in error: {reason}", user=user)
+    from .course import patient_course_sync
+
+    patient_course_sync(patient=event.patient, user=user, trigger="AE entered in error")
+    return event
 
 
 SCORING_KEY_TO_FIELD = {
@@ -551,6 +618,8 @@ def crf_save(
     )
     checks = edit_checks.run(spec.code, instance, complete=complete, ctx=ctx)
     _course_check(spec, instance, patient=patient, checks=checks)
+    for name, messages in _linked_record_errors(spec.code, instance, patient, complete).items():
+        checks.errors.setdefault(name, []).extend(messages)
     if checks.errors:
         raise ValidationError(checks.errors)
     if checks.warnings and not confirm_out_of_range:

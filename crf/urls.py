@@ -12,6 +12,11 @@ urlpatterns = [
     path("patients/<int:patient_pk>/adverse-events/", views.ae_list, name="ae-list"),
     path("patients/<int:patient_pk>/adverse-events/new/", views.ae_create, name="ae-create"),
     path("adverse-events/<int:ae_pk>/", views.ae_edit, name="ae-edit"),
+    path(
+        "adverse-events/<int:ae_pk>/entered-in-error/",
+        views.ae_entered_in_error,
+        name="ae-entered-in-error",
+    ),
     path("patients/<int:patient_pk>/end-of-study/", views.eos_edit, name="eos-edit"),
     path(
         "patients/<int:patient_pk>/records/<slug:form_code>/",

@@ -216,6 +216,25 @@ def ae_edit(request: HttpRequest, ae_pk: int) -> HttpResponse:
 
 
 @login_required
+@require_POST
+def ae_entered_in_error(request: HttpRequest, ae_pk: int) -> HttpResponse:
+    ae = selectors.adverse_event_get(user=request.user, pk=ae_pk)
+    if not roles.can_enter_data(request.user, ae.patient.site_id):
+        raise PermissionDenied
+    try:
+        services.adverse_event_enter_in_error(
+            user=request.user, event=ae, reason=request.POST.get("reason", "")
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect("crf:ae-edit", ae_pk=ae.pk)
+    messages.success(
+        request, "The adverse event is marked as entered in error (kept in the trail)."
+    )
+    return redirect("crf:ae-list", patient_pk=ae.patient_id)
+
+
+@login_required
 def eos_edit(request: HttpRequest, patient_pk: int) -> HttpResponse:
     patient = patient_get(user=request.user, pk=patient_pk)
     instance = selectors.end_of_study_get(user=request.user, patient=patient)

@@ -438,7 +438,14 @@ def test_course_warnings_lists_and_digests_look_the_same_for_both_arms(
                 user=investigator,
                 form_code="administration",
                 visit=dose1,
-                data={"given": True, "start_time": start, "infusion_reaction": False},
+                data={
+                    "given": True,
+                    "start_time": start,
+                    "infusion_reaction": False,
+                    "volume_infused_ml": "50.0",
+                    "full_dose_given": True,
+                    "end_time": start + dt.timedelta(minutes=30),
+                },
                 complete=True,
             )
             crf_save(
@@ -453,6 +460,9 @@ def test_course_warnings_lists_and_digests_look_the_same_for_both_arms(
                     "serious": True,
                     "sae_death": True,
                     "relatedness": "not_related",
+                    "expectedness": "unexpected",
+                    "action_taken": "not_applicable",
+                    "serious_date": day1,
                     "outcome": "fatal",
                     "reported_to_sponsor_within_24h": True,
                 },

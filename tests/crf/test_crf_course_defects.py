@@ -48,6 +48,8 @@ def give(user, patient, code: str, day: dt.date, *, given: bool = True):
             "start_time": at(day),
             "end_time": at(day, 11),
             "infusion_reaction": False,
+            "volume_infused_ml": "50.0",
+            "full_dose_given": True,
         }
         if given
         else {"given": False, "not_given_reason": "clinical_condition"}
@@ -80,6 +82,9 @@ def fatal_sae(user, patient, day: dt.date):
             "serious": True,
             "sae_death": True,
             "relatedness": "not_related",
+            "expectedness": "unexpected",
+            "action_taken": "not_applicable",
+            "serious_date": day,
             "outcome": "fatal",
             "reported_to_sponsor_within_24h": True,
         },

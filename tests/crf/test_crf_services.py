@@ -57,6 +57,8 @@ def give_dose(user, patient, code="dose1", start=None):
             "start_time": start,
             "end_time": start + dt.timedelta(minutes=30),
             "infusion_reaction": False,
+            "volume_infused_ml": "50.0",
+            "full_dose_given": True,
         },
     )
 
@@ -286,6 +288,8 @@ def test_infusion_cannot_end_before_it_starts(randomized_patient, investigator):
                 "start_time": start,
                 "end_time": start - dt.timedelta(minutes=5),
                 "infusion_reaction": False,
+                "volume_infused_ml": "50.0",
+                "full_dose_given": True,
             },
         )
 

@@ -188,6 +188,8 @@ def test_ae_create_list_and_edit(client, investigator, randomized_patient):
             "severity_grade": "1",
             "serious": "False",
             "relatedness": "possible",
+            "expectedness": "expected",
+            "action_taken": "none",
             "outcome": "recovering",
             "complete": "1",
         },

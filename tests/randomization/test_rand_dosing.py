@@ -36,6 +36,8 @@ def give(user, patient, dose: int, *, given: bool = True):
             "start_time": start,
             "end_time": start + dt.timedelta(minutes=20),
             "infusion_reaction": False,
+            "volume_infused_ml": "50.0",
+            "full_dose_given": True,
         }
         if given
         else {"given": False, "not_given_reason": "clinical_condition"}
