@@ -19,6 +19,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from trials import roles
+from trials import selectors as trial_selectors
 from trials.audit import REASON_FIELD
 from trials.forms import apply_validation_error
 from trials.models import FormStatus
@@ -128,7 +129,8 @@ def patient_timeline(request: HttpRequest, patient_pk: int) -> HttpResponse:
 def visit_worklist(request: HttpRequest) -> HttpResponse:
     visits = selectors.visit_worklist(user=request.user)
     page = Paginator(visits, 50).get_page(request.GET.get("page"))
-    return render(request, "crf/visit_worklist.html", {"page": page})
+    gaps = trial_selectors.score_gaps(user=request.user)
+    return render(request, "crf/visit_worklist.html", {"page": page, "score_gaps": gaps})
 
 
 @login_required

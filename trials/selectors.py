@@ -92,8 +92,27 @@ def patient_history(*, user, patient: Patient) -> list[history.AuditEntry]:
     return sorted(entries, key=lambda e: e.when, reverse=True)
 
 
+ON_STUDY_STATUSES = (PatientStatus.SCREENING, PatientStatus.RANDOMIZED, PatientStatus.IN_FOLLOW_UP)
+
+
 def role_grant_requests(*, user) -> QuerySet[RoleGrantRequest]:
     """Role requests for those who make or decide them (trial admin, statistician, superuser)."""
     if not (roles.can_manage_users(user) or roles.can_approve_unblinded_grants(user)):
         return RoleGrantRequest.objects.none()
     return RoleGrantRequest.objects.select_related("user", "requested_by", "decided_by")
+
+
+def score_gaps(*, user, limit: int = 25) -> list[ScoreRecord]:
+    """Recent score records of on-study patients missing a primary score (CLIF-SOFA or
+    CLIF-C ACLF where it applies), for the site's worklist: each says which inputs lacked."""
+    ids = roles.user_site_ids(user)
+    qs = (
+        ScoreRecord.objects.filter(Q(clif_sofa__isnull=True) | Q(clif_c_aclf__isnull=True))
+        .exclude(details__clif_c_aclf__applicable=False, clif_sofa__isnull=False)
+        .filter(patient__status__in=ON_STUDY_STATUSES)
+        .select_related("patient")
+        .order_by("-assessed_on", "-pk")
+    )
+    if ids is not None:
+        qs = qs.filter(patient__site_id__in=ids)
+    return list(qs[:limit])

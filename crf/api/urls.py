@@ -18,6 +18,16 @@ urlpatterns = [
     ),
     path("adverse-events/<int:ae_pk>/", views.AdverseEventDetailApi.as_view(), name="ae-detail"),
     path(
+        "patients/<int:patient_pk>/records/<slug:form_code>/",
+        views.PatientRecordListApi.as_view(),
+        name="record-list",
+    ),
+    path(
+        "patients/<int:patient_pk>/records/<slug:form_code>/<int:pk>/",
+        views.PatientRecordDetailApi.as_view(),
+        name="record-detail",
+    ),
+    path(
         "patients/<int:patient_pk>/end-of-study/",
         views.EndOfStudyApi.as_view(),
         name="eos-detail",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError
 from django.http import Http404
+from django.shortcuts import get_object_or_404
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -144,3 +145,40 @@ class EndOfStudyApi(APIView):
     def put(self, request, patient_pk: int):
         patient = patient_get(user=request.user, pk=patient_pk)
         return _save(request, spec=self.spec, patient=patient)
+
+
+def _record_spec(form_code: str):
+    if form_code not in registry.PATIENT_RECORDS:
+        raise Http404("No such record.")
+    return registry.FORMS[form_code]
+
+
+class PatientRecordListApi(APIView):
+    """GET a patient-level record's entries (baseline context, infections, medications);
+    POST a new entry, or PUT the single one (baseline context)."""
+
+    def get(self, request, patient_pk: int, form_code: str):
+        spec = _record_spec(form_code)
+        patient = patient_get(user=request.user, pk=patient_pk)
+        records = selectors.patient_records(user=request.user, patient=patient, spec=spec)
+        return Response(crf_output_serializer(spec)(records, many=True).data)
+
+    def post(self, request, patient_pk: int, form_code: str):
+        spec = _record_spec(form_code)
+        patient = patient_get(user=request.user, pk=patient_pk)
+        return _save(request, spec=spec, patient=patient, created_status=status.HTTP_201_CREATED)
+
+
+class PatientRecordDetailApi(APIView):
+    def get(self, request, patient_pk: int, form_code: str, pk: int):
+        spec = _record_spec(form_code)
+        patient = patient_get(user=request.user, pk=patient_pk)
+        records = selectors.patient_records(user=request.user, patient=patient, spec=spec)
+        return Response(crf_output_serializer(spec)(get_object_or_404(records, pk=pk)).data)
+
+    def put(self, request, patient_pk: int, form_code: str, pk: int):
+        spec = _record_spec(form_code)
+        patient = patient_get(user=request.user, pk=patient_pk)
+        records = selectors.patient_records(user=request.user, patient=patient, spec=spec)
+        record = get_object_or_404(records, pk=pk)
+        return _save(request, spec=spec, patient=patient, pk=None if spec.single else record.pk)

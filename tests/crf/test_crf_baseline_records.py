@@ -153,3 +153,24 @@ def test_record_pages_list_create_and_are_scoped(
     bad = reverse("crf:record-list", kwargs={"patient_pk": patient.pk, "form_code": "labs"})
     client.force_login(investigator)
     assert client.get(bad).status_code == 404
+
+
+def test_patient_records_through_the_api(client, investigator, monitor, patient):
+    client.force_login(investigator)
+    url = f"/api/v1/patients/{patient.pk}/records/infection/"
+    response = client.post(
+        url,
+        {"site": "sbp", "onset_date": TODAY.isoformat(), "culture": "pending", "complete": True},
+        content_type="application/json",
+    )
+    assert response.status_code == 201, response.content
+    bad = client.post(url, {"site": "nowhere", "complete": True}, content_type="application/json")
+    assert bad.status_code == 400
+    assert "site" in bad.json()
+    client.force_login(monitor)
+    assert [r["site"] for r in client.get(url).json()] == ["sbp"]
+    assert client.post(url, {"site": "sbp"}, content_type="application/json").status_code in (
+        403,
+        404,
+    )
+    assert client.get(f"/api/v1/patients/{patient.pk}/records/labs/").status_code == 404

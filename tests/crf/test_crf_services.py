@@ -537,3 +537,31 @@ def test_routine_laboratory_values_have_limits(randomized_patient, investigator)
         save(
             investigator, randomized_patient, "dose1", "labs", {**LABS, "alt_u_l": Decimal("2500")}
         )
+
+
+def test_site_worklist_lists_visits_whose_primary_scores_were_not_computed(
+    client, randomized_patient, investigator, other_site_investigator
+):
+    not_done = [
+        "platelets_10e9_l",
+        "he_grade",
+        "map_mmhg",
+        "wbc_10e9_l",
+        "pao2_mmhg",
+        "spo2_pct",
+        "fio2",
+    ]
+    save(
+        investigator,
+        randomized_patient,
+        "dose1",
+        "labs",
+        {**PARTIAL_LABS, "not_done": not_done, "not_done_reason": "Analyser down"},
+    )
+    client.force_login(investigator)
+    body = client.get("/crf/worklist/").content.decode()
+    assert "Primary scores not computed" in body
+    assert "CLIF-SOFA missing" in body
+    assert "Platelets" in body
+    client.force_login(other_site_investigator)
+    assert "Primary scores not computed" not in client.get("/crf/worklist/").content.decode()
