@@ -392,3 +392,39 @@ class EndOfStudy(CrfBase):
 
     def __str__(self) -> str:
         return f"End of study — {self.patient}"
+
+
+# --- transactional outbox -------------------------------------------------------------------
+
+
+class OutboxMessage(models.Model):
+    """A side effect promised by a committed transaction, kept until it has been carried out.
+
+    Written in the same transaction as the change that needs it (e.g. the allocation), so a
+    broker that is down or a worker that dies loses nothing: ``crf.outbox`` publishes pending
+    rows to Celery and retries them with backoff. Holds ids only, never arm data. Not clinical
+    data, so no history (it records delivery state, not what a user entered).
+    """
+
+    audit_exempt = True
+
+    class Kind(models.TextChoices):
+        FOLLOWUP_VISITS = "followup_visits", "Create the survival follow-up visits"
+        DOSE_DUE_NOTICE = "dose_due_notice", "Tell the site's pharmacists a dose is due"
+
+    kind = models.CharField(max_length=30, choices=Kind.choices)
+    payload = models.JSONField(default=dict)
+    created_at = models.DateTimeField(auto_now_add=True)
+    available_at = models.DateTimeField(help_text="Not published again before this time.")
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    published_at = models.DateTimeField(null=True, blank=True)
+    done_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        indexes = [models.Index(fields=["done_at", "available_at"], name="outbox_pending_idx")]
+
+    def __str__(self) -> str:
+        state = "done" if self.done_at else "pending"
+        return f"{self.get_kind_display()} {self.payload} ({state})"

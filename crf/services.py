@@ -128,18 +128,19 @@ def day1_of(patient: Patient) -> dt.date | None:
 def visits_plan_after_randomization(*, patient: Patient, day1: dt.date, user) -> list[Visit]:
     """Create the dosing visits (days 1, 4, 11, 18) now and queue the follow-up visits.
 
-    Idempotent: visits that exist are returned unchanged. The follow-up task is enqueued on
-    commit, so the worker sees the committed randomization.
+    Idempotent: visits that exist are returned unchanged. The follow-up planning is an outbox
+    message written in this transaction (``crf.outbox``): published once it commits, and
+    never lost when the broker is down.
     """
-    from .tasks import visits_followup_create
+    from .models import OutboxMessage
+    from .outbox import outbox_enqueue
 
     patient = Patient.objects.select_for_update().get(pk=patient.pk)
     visits = [
         _visit_plan(patient=patient, definition=definition, day1=day1, user=user)
         for definition in _definitions(patient.trial, VisitKind.DOSING)
     ]
-    patient_pk = patient.pk
-    transaction.on_commit(lambda: visits_followup_create.delay(patient_pk))
+    outbox_enqueue(kind=OutboxMessage.Kind.FOLLOWUP_VISITS, payload={"patient_id": patient.pk})
     return visits
 
 

@@ -158,7 +158,26 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "task": "crf.tasks.visits_status_refresh",
         "schedule": crontab(hour=6, minute=0),
     },
+    # --- issue 11: transactional outbox ---------------------------------------------------
+    # Every minute: publish pending outbox messages, re-queue incomplete follow-up plans.
+    "crf-outbox-run": {"task": "crf.tasks.outbox_run", "schedule": 60.0},
 }
+# --- issue 11: a broker that is down fails fast -------------------------------------------
+# Publishing happens after the database commit (outbox); a broker that does not answer must
+# not hold the request for kombu's default retries (~20 s): one quick try, then the outbox
+# row stays pending and the periodic dispatcher publishes it later.
+BROKER_TIMEOUT_SECONDS = env.float("BROKER_TIMEOUT_SECONDS", default=2.0)
+CELERY_BROKER_CONNECTION_TIMEOUT = BROKER_TIMEOUT_SECONDS
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "socket_connect_timeout": BROKER_TIMEOUT_SECONDS,
+    "socket_timeout": BROKER_TIMEOUT_SECONDS * 2,
+    "max_retries": 1,
+}
+CELERY_REDIS_SOCKET_CONNECT_TIMEOUT = BROKER_TIMEOUT_SECONDS
+CELERY_REDIS_SOCKET_TIMEOUT = BROKER_TIMEOUT_SECONDS * 2
+CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"retry_policy": {"max_retries": 1}}
+CELERY_TASK_PUBLISH_RETRY = False
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True  # the worker itself keeps trying
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
