@@ -139,6 +139,8 @@ class CrfBase(models.Model):
     updated_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
+    # Optimistic concurrency (trials.concurrency): counted up on every save.
+    lock_version = models.PositiveIntegerField(default=1, editable=False)
     history = HistoricalRecords(inherit=True)
 
     class Meta:

@@ -10,6 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from trials.audit import require_reason, save_audited
+from trials.concurrency import check_version
 from trials.models import FormStatus, Patient, PatientStatus, Trial
 from trials.roles import can_enter_data
 
@@ -408,12 +409,16 @@ def crf_save(
     visit: Visit | None = None,
     patient: Patient | None = None,
     pk: int | None = None,
+    expected_version: int | None = None,
+    version_required: bool = False,
 ):
     """Validate and store one eCRF (any form of the registry), audited.
 
     Runs the sequencing rules and edit checks first: on any error, or on soft-limit
     warnings not confirmed, it raises and nothing is stored. A lab CRF recomputes the
     visit's scores in the same transaction; an end-of-study form updates the patient.
+    ``expected_version`` is the ``lock_version`` the user read (0: the form was not entered
+    yet); a different stored version raises ``StaleEdit`` (no silent last-write-wins).
     """
     from .registry import FORMS
 
@@ -440,6 +445,7 @@ def crf_save(
     instance = crf_get(spec=spec, visit=visit, patient=patient, pk=pk)
     if pk is not None and instance is None:
         raise ValidationError("No such form for this patient.")
+    check_version(instance, expected_version, required=version_required)
     created = instance is None
     was_complete = not created and instance.status == FormStatus.COMPLETE
     reason = require_reason(was_complete=was_complete, reason=reason)

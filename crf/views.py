@@ -20,7 +20,8 @@ from django.views.decorators.http import require_POST
 
 from trials import roles
 from trials.audit import REASON_FIELD
-from trials.forms import apply_validation_error
+from trials.concurrency import VERSION_FIELD, StaleEdit
+from trials.forms import apply_validation_error, show_stale_edit
 from trials.models import FormStatus
 from trials.selectors import patient_get
 
@@ -62,7 +63,10 @@ def _crf_page(
                 visit=visit,
                 patient=patient,
                 pk=pk,
+                expected_version=form.cleaned_data.get(VERSION_FIELD),
             )
+        except StaleEdit as exc:
+            show_stale_edit(form, exc)
         except services.OutOfRangeWarning as warning:
             form.warnings = warning.warnings
         except ValidationError as exc:

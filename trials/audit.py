@@ -8,7 +8,7 @@ and is stored on that history row (``_change_reason``, set before save: simple-h
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError
-from django.db import models
+from django.db import models, transaction
 
 REASON_FIELD = "reason_for_change"
 
@@ -24,12 +24,21 @@ def require_reason(*, was_complete: bool, reason: str) -> str:
 
 
 def save_audited(instance: models.Model, *, reason: str, user=None) -> models.Model:
-    """Validate and save ``instance`` with ``reason`` stored on its history row."""
+    """Validate and save ``instance`` with ``reason`` stored on its history row.
+
+    A versioned record (``trials.concurrency``) is saved only if nobody saved it since it was
+    read, and its version counts up: no silent last-write-wins on any path.
+    """
+    from .concurrency import is_versioned, version_bump
+
     instance.full_clean()
     instance._change_reason = reason or None
     if user is not None and getattr(user, "is_authenticated", False):
         instance._history_user = user
-    instance.save()
+    with transaction.atomic():
+        if is_versioned(instance):
+            version_bump(instance)
+        instance.save()
     return instance
 
 

@@ -105,6 +105,8 @@ class Patient(models.Model):
     )
     screen_failure_reasons = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Optimistic concurrency (trials.concurrency): counted up on every save.
+    lock_version = models.PositiveIntegerField(default=1, editable=False)
     history = HistoricalRecords()
 
     class Meta:
@@ -309,6 +311,7 @@ class Screening(ScoreInputs):
     eligible = models.BooleanField(null=True)
     failed_criteria = models.JSONField(default=list, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
+    lock_version = models.PositiveIntegerField(default=1, editable=False)  # trials.concurrency
     history = HistoricalRecords()
 
     def __str__(self) -> str:

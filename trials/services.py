@@ -16,6 +16,7 @@ import scoring
 
 from . import eligibility
 from .audit import require_reason, save_audited
+from .concurrency import check_version
 from .models import (
     FormStatus,
     Patient,
@@ -348,17 +349,25 @@ SCREENING_INPUT_FIELDS = [
 
 @transaction.atomic
 def screening_save(
-    *, user, patient: Patient, data: dict[str, Any], complete: bool, reason: str = ""
+    *,
+    user,
+    patient: Patient,
+    data: dict[str, Any],
+    complete: bool,
+    reason: str = "",
+    expected_version: int | None = None,
 ) -> Screening:
     """Save the screening CRF, recompute its scores and derive eligibility.
 
     A complete, ineligible screening makes the patient a screen failure with the failed
-    criteria as reason codes; nothing is deleted (screening log).
+    criteria as reason codes; nothing is deleted (screening log). ``expected_version``: the
+    ``lock_version`` the user read (0 = not entered); a newer one raises ``StaleEdit``.
     """
     patient = Patient.objects.select_for_update().get(pk=patient.pk)
     if patient.status not in (PatientStatus.SCREENING, PatientStatus.SCREEN_FAILED):
         raise ValidationError("Screening cannot change after randomization.")
     screening = Screening.objects.filter(patient=patient).first()
+    check_version(screening, expected_version)
     was_complete = screening is not None and screening.status == FormStatus.COMPLETE
     reason = require_reason(was_complete=was_complete, reason=reason)
     if screening is None:

@@ -14,11 +14,13 @@ from django.utils.module_loading import import_string
 
 from . import roles, selectors, services
 from .audit import REASON_FIELD
+from .concurrency import VERSION_FIELD, StaleEdit
 from .forms import (
     PatientCreateForm,
     ScoreCalculatorForm,
     ScreeningForm,
     apply_validation_error,
+    show_stale_edit,
 )
 from .models import PatientStatus
 
@@ -126,7 +128,9 @@ def screening_edit(request: HttpRequest, pk: int) -> HttpResponse:
     screening = selectors.screening_get(user=request.user, patient=patient)
     form = ScreeningForm(request.POST or None, instance=screening)
     if request.method == "POST" and form.is_valid():
-        data = {k: v for k, v in form.cleaned_data.items() if k != REASON_FIELD}
+        data = {
+            k: v for k, v in form.cleaned_data.items() if k not in (REASON_FIELD, VERSION_FIELD)
+        }
         try:
             screening = services.screening_save(
                 user=request.user,
@@ -134,7 +138,10 @@ def screening_edit(request: HttpRequest, pk: int) -> HttpResponse:
                 data=data,
                 complete="complete" in request.POST,
                 reason=form.cleaned_data.get(REASON_FIELD, ""),
+                expected_version=form.cleaned_data.get(VERSION_FIELD),
             )
+        except StaleEdit as exc:
+            show_stale_edit(form, exc)
         except ValidationError as exc:
             apply_validation_error(form, exc)
         else:

@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from trials.api.errors import validation_error_detail
+from trials.concurrency import StaleEdit, VersionRequired, etag, parse_if_match
 from trials.selectors import patient_get
 
 from .. import registry, selectors, services
@@ -36,10 +37,35 @@ def _as_api_error(exc: ValidationError) -> serializers.ValidationError:
     return serializers.ValidationError(validation_error_detail(exc))
 
 
-def _save(request, *, spec, visit=None, patient=None, pk=None, created_status=status.HTTP_200_OK):
+def _with_etag(response: Response, instance) -> Response:
+    response["ETag"] = etag(instance)
+    return response
+
+
+def _save(
+    request,
+    *,
+    spec,
+    visit=None,
+    patient=None,
+    pk=None,
+    created_status=status.HTTP_200_OK,
+    creates: bool = False,
+):
+    """Validate and save; an update must name the version read (If-Match or lock_version).
+
+    Stale version -> 412 with the current version, the fields changed and the current record;
+    no version for an existing record -> 428 (never a silent last-write-wins).
+    """
     serializer = crf_input_serializer(spec)(data=request.data)
     serializer.is_valid(raise_exception=True)
     data = {k: v for k, v in serializer.validated_data.items() if k not in CONTROL_FIELDS}
+    try:
+        expected = parse_if_match(request.headers.get("If-Match"))
+    except ValidationError as exc:
+        raise _as_api_error(exc) from exc
+    if expected is None:
+        expected = serializer.validated_data.get("lock_version")
     try:
         instance = services.crf_save(
             user=request.user,
@@ -51,12 +77,41 @@ def _save(request, *, spec, visit=None, patient=None, pk=None, created_status=st
             visit=visit,
             patient=patient,
             pk=pk,
+            expected_version=None if creates else expected,
+            version_required=not creates,
         )
+    except StaleEdit as exc:
+        current = crf_output_serializer(spec)(exc.instance)
+        fields = current.fields
+
+        def shown(name: str, value):
+            field = fields.get(name)
+            return field.to_representation(value) if field and value is not None else value
+
+        body = {
+            **validation_error_detail(exc),
+            "current_version": exc.current_version,
+            "changes": [
+                {
+                    "field": c.name,
+                    "seen": shown(c.name, c.seen_raw),
+                    "current": shown(c.name, c.current_raw),
+                }
+                for c in exc.changes
+            ],
+            "current": current.data,
+        }
+        return _with_etag(Response(body, status=status.HTTP_412_PRECONDITION_FAILED), exc.instance)
+    except VersionRequired as exc:
+        body = {**validation_error_detail(exc), "current_version": exc.current_version}
+        return Response(body, status=status.HTTP_428_PRECONDITION_REQUIRED)
     except services.OutOfRangeWarning as exc:
         raise _as_api_error(exc) from exc
     except ValidationError as exc:
         raise _as_api_error(exc) from exc
-    return Response(crf_output_serializer(spec)(instance).data, status=created_status)
+    return _with_etag(
+        Response(crf_output_serializer(spec)(instance).data, status=created_status), instance
+    )
 
 
 class VisitListApi(APIView):
@@ -95,7 +150,7 @@ class CrfDetailApi(APIView):
         instance = selectors.crf_get(user=request.user, spec=spec, visit=visit)
         if instance is None:
             raise Http404("This form has not been entered yet.")
-        return Response(crf_output_serializer(spec)(instance).data)
+        return _with_etag(Response(crf_output_serializer(spec)(instance).data), instance)
 
     def put(self, request, visit_pk: int, form_code: str):
         visit, spec = self._target(request, visit_pk, form_code)
@@ -115,7 +170,11 @@ class AdverseEventListApi(APIView):
     def post(self, request, patient_pk: int):
         patient = patient_get(user=request.user, pk=patient_pk)
         return _save(
-            request, spec=self.spec, patient=patient, created_status=status.HTTP_201_CREATED
+            request,
+            spec=self.spec,
+            patient=patient,
+            created_status=status.HTTP_201_CREATED,
+            creates=True,
         )
 
 
@@ -124,7 +183,7 @@ class AdverseEventDetailApi(APIView):
 
     def get(self, request, ae_pk: int):
         ae = selectors.adverse_event_get(user=request.user, pk=ae_pk)
-        return Response(crf_output_serializer(self.spec)(ae).data)
+        return _with_etag(Response(crf_output_serializer(self.spec)(ae).data), ae)
 
     def put(self, request, ae_pk: int):
         ae = selectors.adverse_event_get(user=request.user, pk=ae_pk)
@@ -139,7 +198,7 @@ class EndOfStudyApi(APIView):
         instance = selectors.end_of_study_get(user=request.user, patient=patient)
         if instance is None:
             raise Http404("No end of study recorded.")
-        return Response(crf_output_serializer(self.spec)(instance).data)
+        return _with_etag(Response(crf_output_serializer(self.spec)(instance).data), instance)
 
     def put(self, request, patient_pk: int):
         patient = patient_get(user=request.user, pk=patient_pk)
