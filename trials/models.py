@@ -359,3 +359,29 @@ class ScoreRecord(models.Model):
 
     def __str__(self) -> str:
         return f"Scores {self.patient} {self.label}"
+
+
+class IdempotencyRecord(models.Model):
+    """The outcome of one create, kept so a retried submission replays it (issue 11).
+
+    ``key`` is an API ``Idempotency-Key`` header or a page's one-time form token; the row is
+    written in the same transaction as the record it created, so "saved" and "remembered as
+    saved" cannot diverge. Delivery bookkeeping, not clinical data: no history.
+    """
+
+    audit_exempt = True
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=200)
+    fingerprint = models.CharField(max_length=64, help_text="SHA-256 of method, path and body.")
+    status_code = models.PositiveSmallIntegerField(default=0)
+    body = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "key"], name="idempotency_key_unique_per_user")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key} ({self.status_code})"

@@ -10,9 +10,10 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.module_loading import import_string
 
-from . import roles, selectors, services
+from . import idempotency, roles, selectors, services
 from .audit import REASON_FIELD
 from .concurrency import VERSION_FIELD, StaleEdit
 from .forms import (
@@ -22,6 +23,7 @@ from .forms import (
     apply_validation_error,
     show_stale_edit,
 )
+from .idempotency import page_once
 from .models import PatientStatus
 
 # Apps that add a panel to the patient page / dashboard: each provides, in its selectors,
@@ -90,14 +92,25 @@ def patient_create(request: HttpRequest) -> HttpResponse:
         raise PermissionDenied
     form = PatientCreateForm(request.POST or None, sites=allowed)
     if request.method == "POST" and form.is_valid():
-        try:
+
+        def create() -> str:
             patient = services.patient_create(user=request.user, **form.cleaned_data)
+            messages.success(request, f"Patient {patient.screening_number} registered.")
+            return reverse("trials:screening-edit", kwargs={"pk": patient.pk})
+
+        try:
+            url, replayed = page_once(request, create)  # once per form token
         except ValidationError as exc:
             apply_validation_error(form, exc)
         else:
-            messages.success(request, f"Patient {patient.screening_number} registered.")
-            return redirect("trials:screening-edit", pk=patient.pk)
-    return render(request, "trials/patient_create.html", {"form": form})
+            if replayed:
+                messages.info(request, "This patient was already registered: sent twice.")
+            return redirect(url)
+    return render(
+        request,
+        "trials/patient_create.html",
+        {"form": form, "form_token": idempotency.form_token(request)},
+    )
 
 
 @login_required

@@ -14,6 +14,7 @@ from rest_framework.views import APIView
 
 from trials.api.errors import validation_error_detail
 from trials.concurrency import StaleEdit, VersionRequired, etag, parse_if_match
+from trials.idempotency import api_once
 from trials.selectors import patient_get
 
 from .. import registry, selectors, services
@@ -169,12 +170,16 @@ class AdverseEventListApi(APIView):
 
     def post(self, request, patient_pk: int):
         patient = patient_get(user=request.user, pk=patient_pk)
-        return _save(
+        # Idempotency-Key: a retry after a timeout replays the 201, never a second AE.
+        return api_once(
             request,
-            spec=self.spec,
-            patient=patient,
-            created_status=status.HTTP_201_CREATED,
-            creates=True,
+            lambda: _save(
+                request,
+                spec=self.spec,
+                patient=patient,
+                created_status=status.HTTP_201_CREATED,
+                creates=True,
+            ),
         )
 
 

@@ -14,6 +14,7 @@ from randomization import selectors, services
 from trials import roles
 from trials import selectors as trial_selectors
 from trials.api.errors import validation_error_detail
+from trials.idempotency import api_once
 
 from .permissions import EntersData, IsPharmacist
 
@@ -38,18 +39,25 @@ class PatientRandomizeApi(APIView):
             raise Http404("No such patient.")
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
-            services.patient_randomize(
-                user=request.user,
-                patient=patient,
-                confirm_eligibility=data.validated_data["confirm_eligibility"],
+
+        def randomize() -> Response:
+            try:
+                services.patient_randomize(
+                    user=request.user,
+                    patient=patient,
+                    confirm_eligibility=data.validated_data["confirm_eligibility"],
+                )
+            except ValidationError as exc:
+                return Response(validation_error_detail(exc), status=status.HTTP_400_BAD_REQUEST)
+            except PermissionDenied:
+                raise Http404("No such patient.") from None
+            allocation = selectors.allocation_get_blinded(user=request.user, patient=patient)
+            return Response(
+                BlindedAllocationOutput(allocation).data, status=status.HTTP_201_CREATED
             )
-        except ValidationError as exc:
-            return Response(validation_error_detail(exc), status=status.HTTP_400_BAD_REQUEST)
-        except PermissionDenied:
-            raise Http404("No such patient.") from None
-        allocation = selectors.allocation_get_blinded(user=request.user, patient=patient)
-        return Response(BlindedAllocationOutput(allocation).data, status=status.HTTP_201_CREATED)
+
+        # Idempotency-Key: a retry after a lost answer gets the same 201 back.
+        return api_once(request, randomize)
 
 
 class AllocationDetailApi(APIView):
