@@ -42,6 +42,7 @@ NOT_CRAWLED = {
     "logout": "POST-only (logs the user out; no content)",
     "admin:*": "crawled separately below from admin.site._registry (changelist/change/history)",
     "api-schema": "crawled below as text (describes shapes, never values)",
+    "password_reset_confirm": "needs a signed one-time token; shows only a password form",
 }
 
 # Phrases that name the trial (its registered title) rather than an allocation.

@@ -422,3 +422,55 @@ def screening_save(
         )
         save_audited(patient, reason=reason or "Screening outcome", user=user)
     return screening
+
+
+# --- accounts (issue 11) --------------------------------------------------------------------
+
+MIN_REASON_LENGTH = 10
+
+
+@transaction.atomic
+def lockout_reset(*, user, username: str, ip_address: str | None, reason: str):
+    """Clear the lockout of ``username`` at ``ip_address`` (trial administrator; audited)."""
+    from axes.models import AccessAttempt
+
+    from .models import LockoutReset
+    from .roles import has_role
+
+    if not has_role(user, Role.TRIAL_ADMIN):
+        from django.core.exceptions import PermissionDenied
+
+        raise PermissionDenied("Only the trial administrator clears lockouts.")
+    reason = (reason or "").strip()
+    if len(reason) < MIN_REASON_LENGTH:
+        raise ValidationError(
+            {"reason": f"Give the reason (at least {MIN_REASON_LENGTH} characters)."}
+        )
+    attempts = AccessAttempt.objects.filter(username=username)
+    if ip_address:
+        attempts = attempts.filter(ip_address=ip_address)
+    if not attempts.exists():
+        raise ValidationError({"username": "No lockout record for this account and address."})
+    attempts.delete()
+    return save_audited(
+        LockoutReset(
+            username=username, ip_address=ip_address or None, reason=reason, reset_by=user
+        ),
+        reason=f"Lockout cleared: {reason}"[:100],
+        user=user,
+    )
+
+
+def api_token_create(*, user, label: str = "") -> tuple[Any, str]:
+    """A new API token for ``user``: returns (record, the token text, shown once only)."""
+    from knox.models import AuthToken
+
+    record, token = AuthToken.objects.create(user=user)
+    return record, token
+
+
+def api_token_revoke(*, user, token_key: str) -> int:
+    """Revoke one of ``user``'s own API tokens (by its public key prefix)."""
+    from knox.models import AuthToken
+
+    return AuthToken.objects.filter(user=user, token_key=token_key).delete()[0]

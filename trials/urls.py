@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import account_views, views
 
 app_name = "trials"
 urlpatterns = [
@@ -12,4 +12,7 @@ urlpatterns = [
     path("patients/<int:pk>/history/", views.patient_history, name="patient-history"),
     path("scores/calculator/", views.score_calculator, name="score-calculator"),
     path("screening-log/", views.screening_log, name="screening-log"),
+    path("accounts/tokens/", account_views.token_list, name="token-list"),
+    path("accounts/lockouts/", account_views.lockout_list, name="lockout-list"),
+    path("accounts/lockouts/clear/", account_views.lockout_clear, name="lockout-clear"),
 ]
