@@ -9,7 +9,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from trials.audit import require_reason, save_audited
+from trials.audit import reason_is_meaningful, require_reason, save_audited
 from trials.concurrency import check_version
 from trials.models import FormStatus, Patient, PatientStatus, Trial
 from trials.roles import can_enter_data
@@ -56,7 +56,7 @@ def visit_definition_update(
 ) -> VisitDefinition:
     """Change one schedule row (audited). Visits already planned keep their dates."""
 
-    if not (reason or "").strip():
+    if not reason_is_meaningful((reason or "").strip()):
         raise ValidationError({"reason_for_change": "Give a reason for changing the schedule."})
     for field in (
         "name",
@@ -163,7 +163,7 @@ def visits_followup_create(*, patient_id: int) -> list[Visit]:
 def visits_replan(*, user, patient: Patient, reason: str) -> list[Visit]:
     """Re-compute target dates and windows of open visits from the current schedule."""
 
-    if not (reason or "").strip():
+    if not reason_is_meaningful((reason or "").strip()):
         raise ValidationError({"reason_for_change": "Give a reason for re-planning the visits."})
     day1 = day1_of(patient)
     if day1 is None:

@@ -13,12 +13,23 @@ from django.db import models, transaction
 REASON_FIELD = "reason_for_change"
 
 
+MIN_REASON_CHARS = 3  # letters or digits: "." or "--" say nothing (issue 11)
+
+
+def reason_is_meaningful(reason: str) -> bool:
+    return sum(ch.isalnum() for ch in reason) >= MIN_REASON_CHARS
+
+
 def require_reason(*, was_complete: bool, reason: str) -> str:
-    """Return the cleaned reason; raise a field error when a complete form changes without one."""
+    """Return the cleaned reason; raise a field error when a complete form changes without a
+    meaningful one (at least a few letters or digits)."""
     reason = (reason or "").strip()
-    if was_complete and not reason:
+    if was_complete and not reason_is_meaningful(reason):
         raise ValidationError(
-            {REASON_FIELD: "This form was complete: give a reason for the change."}
+            {
+                REASON_FIELD: "This form was complete: give the reason for the change "
+                f"(at least {MIN_REASON_CHARS} letters or digits)."
+            }
         )
     return reason
 

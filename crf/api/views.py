@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError
 from django.http import Http404
+from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -24,6 +25,52 @@ from .serializers import (
     crf_input_serializer,
     crf_output_serializer,
 )
+
+
+class ErrorOutput(serializers.Serializer):
+    """A 4xx body: field name -> messages (``non_field_errors`` for the form as a whole)."""
+
+    non_field_errors = serializers.ListField(child=serializers.CharField(), required=False)
+
+
+class ConflictOutput(serializers.Serializer):
+    """412: the version read is stale; what changed since, and the current record."""
+
+    lock_version = serializers.ListField(child=serializers.CharField())
+    current_version = serializers.IntegerField()
+    changes = serializers.ListField(child=serializers.DictField())
+    current = serializers.DictField()
+
+
+def _forms_schema(name: str, specs, kind) -> PolymorphicProxySerializer:
+    return PolymorphicProxySerializer(
+        component_name=name,
+        serializers=[kind(spec) for spec in specs],
+        resource_type_field_name=None,
+    )
+
+
+VISIT_FORM_INPUT = _forms_schema(
+    "CrfInput", list(registry.VISIT_FORMS.values()), crf_input_serializer
+)
+VISIT_FORM_OUTPUT = _forms_schema(
+    "CrfOutput", list(registry.VISIT_FORMS.values()), crf_output_serializer
+)
+IF_MATCH = OpenApiParameter(
+    "If-Match",
+    str,
+    OpenApiParameter.HEADER,
+    required=False,
+    description='ETag read (e.g. "v3"); required, or lock_version, to change an existing record.',
+)
+IDEMPOTENCY_KEY = OpenApiParameter(
+    "Idempotency-Key",
+    str,
+    OpenApiParameter.HEADER,
+    required=False,
+    description="A retry with the same key replays the first answer instead of creating again.",
+)
+SAVE_RESPONSES = {400: ErrorOutput, 412: ConflictOutput, 428: ErrorOutput}
 
 
 def _as_api_error(exc: ValidationError) -> serializers.ValidationError:
@@ -118,6 +165,7 @@ def _save(
 class VisitListApi(APIView):
     """GET the visits of a patient with the status of each form."""
 
+    @extend_schema(responses=VisitOutputSerializer(many=True))
     def get(self, request, patient_pk: int):
         patient = patient_get(user=request.user, pk=patient_pk)
         rows = selectors.patient_timeline(user=request.user, patient=patient)
@@ -129,6 +177,7 @@ class VisitListApi(APIView):
 
 
 class VisitDetailApi(APIView):
+    @extend_schema(responses=VisitOutputSerializer)
     def get(self, request, visit_pk: int):
         visit = selectors.visit_get(user=request.user, pk=visit_pk)
         rows = selectors.patient_timeline(user=request.user, patient=visit.patient)
@@ -146,6 +195,7 @@ class CrfDetailApi(APIView):
             raise Http404("This form is not recorded at this visit.")
         return visit, spec
 
+    @extend_schema(responses=VISIT_FORM_OUTPUT)
     def get(self, request, visit_pk: int, form_code: str):
         visit, spec = self._target(request, visit_pk, form_code)
         instance = selectors.crf_get(user=request.user, spec=spec, visit=visit)
@@ -153,6 +203,11 @@ class CrfDetailApi(APIView):
             raise Http404("This form has not been entered yet.")
         return _with_etag(Response(crf_output_serializer(spec)(instance).data), instance)
 
+    @extend_schema(
+        request=VISIT_FORM_INPUT,
+        parameters=[IF_MATCH],
+        responses={200: VISIT_FORM_OUTPUT, **SAVE_RESPONSES},
+    )
     def put(self, request, visit_pk: int, form_code: str):
         visit, spec = self._target(request, visit_pk, form_code)
         return _save(request, spec=spec, visit=visit)
@@ -163,11 +218,21 @@ class AdverseEventListApi(APIView):
 
     spec = registry.FORMS["adverse_event"]
 
+    @extend_schema(responses=crf_output_serializer(registry.FORMS["adverse_event"])(many=True))
     def get(self, request, patient_pk: int):
         patient = patient_get(user=request.user, pk=patient_pk)
         events = selectors.adverse_event_list(user=request.user, patient=patient)
         return Response(crf_output_serializer(self.spec)(events, many=True).data)
 
+    @extend_schema(
+        request=crf_input_serializer(registry.FORMS["adverse_event"]),
+        parameters=[IDEMPOTENCY_KEY],
+        responses={
+            201: crf_output_serializer(registry.FORMS["adverse_event"]),
+            400: ErrorOutput,
+            422: ErrorOutput,
+        },
+    )
     def post(self, request, patient_pk: int):
         patient = patient_get(user=request.user, pk=patient_pk)
         # Idempotency-Key: a retry after a timeout replays the 201, never a second AE.
@@ -186,10 +251,16 @@ class AdverseEventListApi(APIView):
 class AdverseEventDetailApi(APIView):
     spec = registry.FORMS["adverse_event"]
 
+    @extend_schema(responses=crf_output_serializer(registry.FORMS["adverse_event"]))
     def get(self, request, ae_pk: int):
         ae = selectors.adverse_event_get(user=request.user, pk=ae_pk)
         return _with_etag(Response(crf_output_serializer(self.spec)(ae).data), ae)
 
+    @extend_schema(
+        request=crf_input_serializer(registry.FORMS["adverse_event"]),
+        parameters=[IF_MATCH],
+        responses={200: crf_output_serializer(registry.FORMS["adverse_event"]), **SAVE_RESPONSES},
+    )
     def put(self, request, ae_pk: int):
         ae = selectors.adverse_event_get(user=request.user, pk=ae_pk)
         return _save(request, spec=self.spec, patient=ae.patient, pk=ae.pk)
@@ -198,6 +269,7 @@ class AdverseEventDetailApi(APIView):
 class EndOfStudyApi(APIView):
     spec = registry.FORMS["end_of_study"]
 
+    @extend_schema(responses=crf_output_serializer(registry.FORMS["end_of_study"]))
     def get(self, request, patient_pk: int):
         patient = patient_get(user=request.user, pk=patient_pk)
         instance = selectors.end_of_study_get(user=request.user, patient=patient)
@@ -205,6 +277,11 @@ class EndOfStudyApi(APIView):
             raise Http404("No end of study recorded.")
         return _with_etag(Response(crf_output_serializer(self.spec)(instance).data), instance)
 
+    @extend_schema(
+        request=crf_input_serializer(registry.FORMS["end_of_study"]),
+        parameters=[IF_MATCH],
+        responses={200: crf_output_serializer(registry.FORMS["end_of_study"]), **SAVE_RESPONSES},
+    )
     def put(self, request, patient_pk: int):
         patient = patient_get(user=request.user, pk=patient_pk)
         return _save(request, spec=self.spec, patient=patient)

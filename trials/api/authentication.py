@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from drf_spectacular.contrib.knox_auth_token import KnoxTokenScheme
 from knox.auth import TokenAuthentication
 from rest_framework.exceptions import AuthenticationFailed
 
@@ -18,3 +19,10 @@ class LockoutAwareTokenAuthentication(TokenAuthentication):
             if is_locked_out(user.get_username(), client_ip(request._request)):
                 raise AuthenticationFailed("This account is locked out at this address.")
         return result
+
+
+class LockoutAwareTokenScheme(KnoxTokenScheme):
+    """OpenAPI: the same ``Authorization: Token <token>`` scheme as knox."""
+
+    target_class = "trials.api.authentication.LockoutAwareTokenAuthentication"
+    name = "apiToken"
