@@ -16,11 +16,14 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Count, Exists, F, OuterRef, Q, Subquery
 from django.utils import timezone
 from django.utils.module_loading import import_string
+from kombu.exceptions import OperationalError as KombuOperationalError
 
 from trials.models import Patient
 
@@ -28,6 +31,12 @@ from .models import OutboxMessage, Visit, VisitDefinition, VisitKind
 
 logger = logging.getLogger(__name__)
 
+# Publishing errors that mean "the broker is unreachable" (kombu wraps redis errors).
+BROKER_ERRORS = (KombuOperationalError, OSError)
+# After a broker error, this process does not try to publish again for a few seconds, so a
+# request that commits several messages waits for one short connection attempt, not one each.
+BROKER_PAUSE_SECONDS = 10.0
+_broker_paused_until = 0.0
 FIRST_LEASE_SECONDS = 60
 MAX_LEASE_SECONDS = 3600
 
@@ -75,9 +84,12 @@ def outbox_dispatch(*, ids: list[int] | None = None, limit: int = 100) -> dict[s
     next dispatch publishes it again. With Celery in eager mode the task runs here and its
     failure is recorded the same way: it is retried by a later dispatch, not in this request.
     """
+    global _broker_paused_until
     from .tasks import outbox_process
 
     published = failed = 0
+    if time.monotonic() < _broker_paused_until:
+        return {"published": 0, "failed": 0}  # left pending for the periodic run
     try:
         now = timezone.now()
         due = OutboxMessage.objects.filter(done_at__isnull=True, available_at__lte=now)
@@ -96,6 +108,9 @@ def outbox_dispatch(*, ids: list[int] | None = None, limit: int = 100) -> dict[s
             logger.warning("Outbox message %s not delivered yet: %s", pk, exc)
             _record_failure(pk, exc)
             failed += 1
+            if isinstance(exc, BROKER_ERRORS) and not settings.CELERY_TASK_ALWAYS_EAGER:
+                _broker_paused_until = time.monotonic() + BROKER_PAUSE_SECONDS
+                break  # the broker is down: the rest waits for the next run, not this request
         else:
             published += 1
     return {"published": published, "failed": failed}
