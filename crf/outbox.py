@@ -70,7 +70,8 @@ def _claim(pk: int, now: dt.datetime) -> bool:
 
 def _record_failure(pk: int, exc: BaseException) -> None:
     try:
-        connection.close_if_unusable_or_obsolete()  # a killed connection reconnects here
+        if not connection.in_atomic_block:  # (closing inside a transaction would abort it)
+            connection.close_if_unusable_or_obsolete()  # a killed connection reconnects here
         OutboxMessage.objects.filter(pk=pk).update(last_error=f"{type(exc).__name__}: {exc}"[:500])
     except Exception:  # the lease already set the retry time; the error text is a nicety
         logger.exception("Could not record the failure of outbox message %s.", pk)

@@ -86,7 +86,12 @@ def test_gunicorn_serves_the_app_with_debug_off():
         status, _ = get(f"http://127.0.0.1:{port}/patients/")
         assert status == 200  # the login page after redirect
         # Logging in works over plain HTTP with HTTPS=0 (issue 11: it was a CSRF 403).
-        UserFactory(username="prodshape")
+        # The tests hash with MD5 for speed; gunicorn runs the production hashers.
+        from django.contrib.auth.hashers import PBKDF2PasswordHasher
+
+        user = UserFactory(username="prodshape")
+        user.password = PBKDF2PasswordHasher().encode("Correct-Horse-9", "prodshapesalt")
+        user.save(update_fields=["password"])
         jar = http.cookiejar.CookieJar()
         opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
         login_url = f"http://127.0.0.1:{port}/accounts/login/"

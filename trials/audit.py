@@ -27,7 +27,7 @@ def require_reason(*, was_complete: bool, reason: str) -> str:
     if was_complete and not reason_is_meaningful(reason):
         raise ValidationError(
             {
-                REASON_FIELD: "This form was complete: give the reason for the change "
+                REASON_FIELD: "This form was complete: give a reason for the change "
                 f"(at least {MIN_REASON_CHARS} letters or digits)."
             }
         )

@@ -223,7 +223,8 @@ def test_reconciliation_recreates_followups_lost_before_the_outbox(
     assert outbox.plans_reconcile() == 0
 
 
-def test_healthz_reports_eager_broker_and_empty_backlog(client, db):
+def test_healthz_reports_eager_broker_and_empty_backlog(client, db, settings):
+    settings.REDIS_URL = ""  # embedded mode
     body = client.get("/healthz/").json()
     assert body == {
         "status": "ok",
