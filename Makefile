@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install setup lint format bench worker beat run-prod clean
+.PHONY: run test install setup lint format bench worker beat run-prod clean chaos
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is required ($(PYTHON) not found)"; exit 1; }
@@ -55,6 +55,11 @@ worker: install
 
 beat: install
 	$(VENV)/bin/celery -A liveradvance beat --loglevel=info
+
+# Live-server fault scenarios (broker down, concurrent writes, retries) against PostgreSQL;
+# outcomes are described in docs/reliability.md.
+chaos: install
+	$(PY) scripts/chaos.py
 
 clean:
 	rm -rf $(VENV) db.sqlite3 staticfiles .pytest_cache

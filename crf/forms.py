@@ -5,14 +5,21 @@ from __future__ import annotations
 from django import forms
 
 from trials.audit import REASON_FIELD
-from trials.forms import SCORE_INPUT_FIELDS, YES_NO, BootstrapFormMixin, ScoreInputsFormMixin
+from trials.concurrency import VERSION_FIELD
+from trials.forms import (
+    SCORE_INPUT_FIELDS,
+    YES_NO,
+    BootstrapFormMixin,
+    ScoreInputsFormMixin,
+    lock_version_field,
+)
 
 from . import models
 from .completeness import primary_score_input_choices
 from .units import unit_choices
 
 CONFIRM_FIELD = "confirm_out_of_range"
-CONTROL_FIELDS = (REASON_FIELD, CONFIRM_FIELD)
+CONTROL_FIELDS = (REASON_FIELD, CONFIRM_FIELD, VERSION_FIELD)
 DATETIME_FORMAT = "%Y-%m-%dT%H:%M"
 
 
@@ -35,6 +42,7 @@ class CrfFormMixin:
             widget=forms.Textarea(attrs={"rows": 2, "class": "form-control form-control-sm"}),
             help_text="Required when changing a completed form.",
         )
+        lock_version_field(self, self.instance)
         self.fields[CONFIRM_FIELD] = forms.BooleanField(
             required=False,
             label="I have checked the values outside the expected range: confirm them",

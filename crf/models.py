@@ -150,6 +150,8 @@ class CrfBase(models.Model):
     updated_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
+    # Optimistic concurrency (trials.concurrency): counted up on every save.
+    lock_version = models.PositiveIntegerField(default=1, editable=False)
     history = HistoricalRecords(inherit=True)
 
     class Meta:
@@ -634,3 +636,39 @@ class ConcomitantMedication(CrfBase):
     @property
     def flagged(self) -> bool:
         return self.drug_class in self.FLAGGED
+
+
+# --- transactional outbox -------------------------------------------------------------------
+
+
+class OutboxMessage(models.Model):
+    """A side effect promised by a committed transaction, kept until it has been carried out.
+
+    Written in the same transaction as the change that needs it (e.g. the allocation), so a
+    broker that is down or a worker that dies loses nothing: ``crf.outbox`` publishes pending
+    rows to Celery and retries them with backoff. Holds ids only, never arm data. Not clinical
+    data, so no history (it records delivery state, not what a user entered).
+    """
+
+    audit_exempt = True
+
+    class Kind(models.TextChoices):
+        FOLLOWUP_VISITS = "followup_visits", "Create the survival follow-up visits"
+        DOSE_DUE_NOTICE = "dose_due_notice", "Tell the site's pharmacists a dose is due"
+
+    kind = models.CharField(max_length=30, choices=Kind.choices)
+    payload = models.JSONField(default=dict)
+    created_at = models.DateTimeField(auto_now_add=True)
+    available_at = models.DateTimeField(help_text="Not published again before this time.")
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    published_at = models.DateTimeField(null=True, blank=True)
+    done_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        indexes = [models.Index(fields=["done_at", "available_at"], name="outbox_pending_idx")]
+
+    def __str__(self) -> str:
+        state = "done" if self.done_at else "pending"
+        return f"{self.get_kind_display()} {self.payload} ({state})"

@@ -11,7 +11,8 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from trials.audit import require_reason, save_audited
+from trials.audit import reason_is_meaningful, require_reason, save_audited
+from trials.concurrency import check_version
 from trials.limits import OutOfRangeWarning
 from trials.models import FormStatus, Patient, PatientStatus, Trial
 from trials.roles import can_enter_data
@@ -62,7 +63,7 @@ def visit_definition_update(
 ) -> VisitDefinition:
     """Change one schedule row (audited). Visits already planned keep their dates."""
 
-    if not (reason or "").strip():
+    if not reason_is_meaningful((reason or "").strip()):
         raise ValidationError({"reason_for_change": "Give a reason for changing the schedule."})
     for field in (
         "name",
@@ -141,18 +142,19 @@ def day1_of(patient: Patient) -> dt.date | None:
 def visits_plan_after_randomization(*, patient: Patient, day1: dt.date, user) -> list[Visit]:
     """Create the dosing visits (days 1, 4, 11, 18) now and queue the follow-up visits.
 
-    Idempotent: visits that exist are returned unchanged. The follow-up task is enqueued on
-    commit, so the worker sees the committed randomization.
+    Idempotent: visits that exist are returned unchanged. The follow-up planning is an outbox
+    message written in this transaction (``crf.outbox``): published once it commits, and
+    never lost when the broker is down.
     """
-    from .tasks import visits_followup_create
+    from .models import OutboxMessage
+    from .outbox import outbox_enqueue
 
     patient = Patient.objects.select_for_update().get(pk=patient.pk)
     visits = [
         _visit_plan(patient=patient, definition=definition, day1=day1, user=user)
         for definition in _definitions(patient.trial, VisitKind.DOSING)
     ]
-    patient_pk = patient.pk
-    transaction.on_commit(lambda: visits_followup_create.delay(patient_pk))
+    outbox_enqueue(kind=OutboxMessage.Kind.FOLLOWUP_VISITS, payload={"patient_id": patient.pk})
     return visits
 
 
@@ -174,7 +176,7 @@ def visits_followup_create(*, patient_id: int) -> list[Visit]:
 def visits_replan(*, user, patient: Patient, reason: str) -> list[Visit]:
     """Re-compute target dates and windows of open visits from the current schedule."""
 
-    if not (reason or "").strip():
+    if not reason_is_meaningful((reason or "").strip()):
         raise ValidationError({"reason_for_change": "Give a reason for re-planning the visits."})
     day1 = day1_of(patient)
     if day1 is None:
@@ -557,12 +559,16 @@ def crf_save(
     visit: Visit | None = None,
     patient: Patient | None = None,
     pk: int | None = None,
+    expected_version: int | None = None,
+    version_required: bool = False,
 ):
     """Validate and store one eCRF (any form of the registry), audited.
 
     Runs the sequencing rules and edit checks first: on any error, or on soft-limit
     warnings not confirmed, it raises and nothing is stored. A lab CRF recomputes the
     visit's scores in the same transaction; an end-of-study form updates the patient.
+    ``expected_version`` is the ``lock_version`` the user read (0: the form was not entered
+    yet); a different stored version raises ``StaleEdit`` (no silent last-write-wins).
     """
     from .registry import FORMS
 
@@ -589,6 +595,7 @@ def crf_save(
     instance = crf_get(spec=spec, visit=visit, patient=patient, pk=pk)
     if pk is not None and instance is None:
         raise ValidationError("No such form for this patient.")
+    check_version(instance, expected_version, required=version_required)
     created = instance is None
     was_complete = not created and instance.status == FormStatus.COMPLETE
     reason = require_reason(was_complete=was_complete, reason=reason)

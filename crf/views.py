@@ -21,7 +21,9 @@ from django.views.decorators.http import require_POST
 from trials import roles
 from trials import selectors as trial_selectors
 from trials.audit import REASON_FIELD
-from trials.forms import apply_validation_error
+from trials.concurrency import VERSION_FIELD, StaleEdit
+from trials.forms import apply_validation_error, show_stale_edit
+from trials.idempotency import form_token, page_once
 from trials.models import FormStatus
 from trials.selectors import patient_get
 
@@ -52,7 +54,8 @@ def _crf_page(
         read_only=not can_write or bool(blocked),
     )
     if request.method == "POST" and not blocked and form.is_valid():
-        try:
+
+        def save() -> str:
             services.crf_save(
                 user=request.user,
                 form_code=spec.code,
@@ -63,19 +66,31 @@ def _crf_page(
                 visit=visit,
                 patient=patient,
                 pk=pk,
+                expected_version=form.cleaned_data.get(VERSION_FIELD),
             )
+            return success_url
+
+        try:
+            # A new record (e.g. an AE) is created once per form token, even if re-posted.
+            _, replayed = page_once(request, save) if instance is None else (save(), False)
+        except StaleEdit as exc:
+            show_stale_edit(form, exc)
         except services.OutOfRangeWarning as warning:
             form.warnings = warning.warnings
         except ValidationError as exc:
             apply_validation_error(form, exc)
         else:
             state = "complete" if "complete" in request.POST else "saved as draft"
-            messages.success(request, f"{spec.label} {state}.")
+            if replayed:
+                messages.info(request, f"{spec.label} was already saved: sent twice.")
+            else:
+                messages.success(request, f"{spec.label} {state}.")
             return redirect(success_url)
     return render(
         request,
         "crf/crf_edit.html",
         {
+            "form_token": form_token(request),
             "spec": spec,
             "patient": patient,
             "visit": visit,
@@ -116,6 +131,7 @@ def patient_timeline(request: HttpRequest, patient_pk: int) -> HttpResponse:
         request,
         "crf/patient_timeline.html",
         {
+            "form_token": form_token(request),
             "patient": patient,
             "rows": rows,
             "course": selectors.patient_course_get(user=request.user, patient=patient),
@@ -144,14 +160,23 @@ def visit_create(request: HttpRequest, patient_pk: int) -> HttpResponse:
     except ValueError:
         messages.error(request, "Give the date of the unscheduled visit (YYYY-MM-DD).")
         return timeline
-    try:
+
+    def create() -> str:
         services.visit_unscheduled_create(
             user=request.user, patient=patient, visit_date=visit_date
         )
+        return timeline.url
+
+    try:
+        _, replayed = page_once(request, create)
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:
-        messages.success(request, f"Unscheduled visit on {visit_date:%Y-%m-%d} recorded.")
+        done = f"Unscheduled visit on {visit_date:%Y-%m-%d}"
+        if replayed:
+            messages.info(request, f"{done} was already recorded: sent twice.")
+        else:
+            messages.success(request, f"{done} recorded.")
     return timeline
 
 

@@ -35,7 +35,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
+    "knox",  # issue 11: hashed, expiring, revocable API tokens (replaces rest_framework.authtoken)
+    "csp",
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -53,6 +54,9 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # issue 11: Content-Security-Policy (no inline scripts or styles) and no-store on pages.
+    "csp.middleware.CSPMiddleware",
+    "liveradvance.middleware.NoStoreMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Records the acting user on every history row written during a request.
@@ -101,25 +105,30 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
-# Lockout: 5 failures per username lock the account until an administrator resets it or the
-# cool-off ends. Every login, logout and failure is logged by axes (AccessLog, AccessFailureLog).
+# --- issue 11: lockout by username + IP, short cool-off -------------------------------------
+# 5 failures for one username from one IP address lock that pair until the cool-off ends or
+# the trial administrator clears it (Lockouts page, audited). A stranger typing the PI's
+# username elsewhere cannot lock the PI out (nor block an emergency unblinding); guessing
+# from one address is still stopped (21 CFR 11.300(d)). Every login, logout and failure is
+# logged by axes (AccessLog, AccessFailureLog).
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
-AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=30))
-AXES_LOCKOUT_PARAMETERS = ["username"]
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_ENABLE_ACCESS_FAILURE_LOG = True
-# Lockout is per account (21 CFR 11.300(d)); adding the IP would let one shared hospital NAT
-# address lock out every user of the site.
-SILENCED_SYSTEM_CHECKS = ["axes.W006"]
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+# Behind a reverse proxy, the number of proxies in front (their X-Forwarded-For entries).
+PROXY_COUNT = env.int("PROXY_COUNT", default=0)
+AXES_IPWARE_PROXY_COUNT = PROXY_COUNT or None
+AXES_IPWARE_META_PRECEDENCE_ORDER = (
+    ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"] if PROXY_COUNT else ["REMOTE_ADDR"]
+)
 
 # Idle timeout: the session expires after this many minutes without a request.
 SESSION_COOKIE_AGE = env.int("SESSION_IDLE_MINUTES", default=30) * 60
 SESSION_SAVE_EVERY_REQUEST = True
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True
-SESSION_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=not DEBUG)
-CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "trials:dashboard"
@@ -160,14 +169,40 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "task": "crf.tasks.visits_status_refresh",
         "schedule": crontab(hour=6, minute=0),
     },
+    # --- issue 11: transactional outbox ---------------------------------------------------
+    # Every minute: publish pending outbox messages, re-queue incomplete follow-up plans.
+    "crf-outbox-run": {"task": "crf.tasks.outbox_run", "schedule": 60.0},
 }
+# --- issue 11: a broker that is down fails fast -------------------------------------------
+# Publishing happens after the database commit (outbox); a broker that does not answer must
+# not hold the request for kombu's default retries (~20 s): one quick try, then the outbox
+# row stays pending and the periodic dispatcher publishes it later.
+BROKER_TIMEOUT_SECONDS = env.float("BROKER_TIMEOUT_SECONDS", default=2.0)
+CELERY_BROKER_CONNECTION_TIMEOUT = BROKER_TIMEOUT_SECONDS
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "socket_connect_timeout": BROKER_TIMEOUT_SECONDS,
+    "socket_timeout": BROKER_TIMEOUT_SECONDS * 2,
+    "max_retries": 1,
+}
+CELERY_REDIS_SOCKET_CONNECT_TIMEOUT = BROKER_TIMEOUT_SECONDS
+CELERY_REDIS_SOCKET_TIMEOUT = BROKER_TIMEOUT_SECONDS * 2
+CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"retry_policy": {"max_retries": 1}}
+CELERY_TASK_PUBLISH_RETRY = False
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True  # the worker itself keeps trying
 
 REST_FRAMEWORK = {
+    # Token first: an anonymous call gets 401 with "WWW-Authenticate: Token" (issue 11).
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "trials.api.authentication.LockoutAwareTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # Lone surrogates ("\ud800") are a 400, not a 500 later (issue 11).
+    "DEFAULT_PARSER_CLASSES": [
+        "trials.api.parsers.StrictJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
@@ -177,6 +212,18 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "Liveradvance EDC API",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    # issue 11: the schema and docs are for logged-in users only.
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    "SERVE_AUTHENTICATION": [
+        "trials.api.authentication.LockoutAwareTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "FormStatusEnum": "trials.models.FormStatus",
+        "PatientStatusEnum": "trials.models.PatientStatus",
+        "VisitStatusEnum": "crf.models.VisitStatus",
+    },
     # Offline: Swagger UI comes from the sidecar package's static files, never a CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
@@ -194,3 +241,44 @@ LOGGING = {
 if not DEBUG:
     SECURE_CONTENT_TYPE_NOSNIFF = True
     X_FRAME_OPTIONS = "DENY"
+
+# --- issue 11: API tokens (django-rest-knox) ------------------------------------------------
+# Only a SHA-512 digest is stored; the token is shown once when created; it expires.
+REST_KNOX = {
+    "TOKEN_TTL": timedelta(hours=env.int("API_TOKEN_TTL_HOURS", default=24 * 7)),
+    "AUTO_REFRESH": False,
+    "TOKEN_LIMIT_PER_USER": 10,
+}
+
+# --- issue 11: Content-Security-Policy and HTTPS ----------------------------------------------
+# Every script and style comes from our own static files: no inline code, no CDN.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+# HTTPS is the default in production; HTTPS=0 runs DEBUG=0 on plain HTTP (127.0.0.1, tests
+# of the production shape) with non-secure cookies, so login works there (README).
+HTTPS = env.bool("HTTPS", default=not DEBUG)
+SESSION_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=HTTPS)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=HTTPS)
+SECURE_REDIRECT_EXEMPT = [r"^healthz/$"]  # the container probe speaks plain HTTP
+SECURE_HSTS_SECONDS = env.int("HSTS_SECONDS", default=31536000 if HTTPS else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = HTTPS
+SECURE_HSTS_PRELOAD = HTTPS
+if PROXY_COUNT:
+    # TLS ends at the reverse proxy, which must set this header (and strip it from clients).
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_HTTPONLY = True
+SECURE_REFERRER_POLICY = "same-origin"

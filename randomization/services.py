@@ -339,12 +339,16 @@ def patient_randomize(*, user, patient: Patient, confirm_eligibility: bool) -> A
     patient.status = PatientStatus.RANDOMIZED
     save_audited(patient, reason="Randomized", user=user)
 
-    from crf.services import visits_plan_after_randomization  # the crf app owns visits
+    from crf.models import OutboxMessage  # the crf app owns visits and the outbox
+    from crf.outbox import outbox_enqueue
+    from crf.services import visits_plan_after_randomization
 
     day1 = timezone.localdate(now)
     visits_plan_after_randomization(patient=patient, day1=day1, user=user)
-    transaction.on_commit(
-        lambda: pharmacists_notify_dose_due(patient_id=patient.pk, dose_number=1, due_on=day1)
+    # Outbox, same transaction: the notice survives a broker outage (issue 11).
+    outbox_enqueue(
+        kind=OutboxMessage.Kind.DOSE_DUE_NOTICE,
+        payload={"patient_id": patient.pk, "dose_number": 1, "due_on": day1.isoformat()},
     )
     return allocation
 
@@ -358,8 +362,12 @@ def _site_users_with_role(site_id: int, role: Role):
     )
 
 
-def pharmacists_notify_dose_due(*, patient_id: int, dose_number: int, due_on: dt.date) -> int:
+def pharmacists_notify_dose_due(
+    *, patient_id: int, dose_number: int, due_on: dt.date | str
+) -> int:
     """E-mail the site's pharmacists that a dose is due (never the arm)."""
+    if isinstance(due_on, str):  # from an outbox payload (JSON)
+        due_on = dt.date.fromisoformat(due_on)
     patient = Patient.objects.select_related("site").get(pk=patient_id)
     recipients = list(
         _site_users_with_role(patient.site_id, Role.PHARMACIST).values_list("email", flat=True)

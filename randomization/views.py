@@ -12,11 +12,13 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 
 from trials import roles
 from trials import selectors as trial_selectors
 from trials.auth import reauthenticate
 from trials.forms import apply_validation_error
+from trials.idempotency import form_token, page_once
 
 from . import forms, selectors, services
 
@@ -92,19 +94,26 @@ def preparation_create(request: HttpRequest, pk: int) -> HttpResponse:
     initial = {"dose_number": row.next_dose_number} if row and row.next_dose_number else {}
     form = forms.DosePreparationForm(_post(request), initial=initial)
     if request.method == "POST" and form.is_valid():
-        try:
+
+        def record() -> str:
             prep = services.dose_preparation_record(
                 user=request.user, patient=patient, **form.cleaned_data
             )
+            messages.success(request, f"Dose {prep.dose_number} preparation recorded.")
+            return reverse("randomization:pharmacy-list")
+
+        try:
+            url, replayed = page_once(request, record)  # issue 11: once per form token
         except ValidationError as exc:
             apply_validation_error(form, exc)
         else:
-            messages.success(request, f"Dose {prep.dose_number} preparation recorded.")
-            return redirect("randomization:pharmacy-list")
+            if replayed:
+                messages.info(request, "This preparation was already recorded: sent twice.")
+            return redirect(url)
     return render(
         request,
         "randomization/preparation_create.html",
-        {"patient": patient, "row": row, "form": form},
+        {"patient": patient, "row": row, "form": form, "form_token": form_token(request)},
     )
 
 

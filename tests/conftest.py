@@ -18,6 +18,7 @@ def _fast_settings(settings):
     settings.CELERY_TASK_ALWAYS_EAGER = True
     settings.SESSION_COOKIE_SECURE = False
     settings.CSRF_COOKIE_SECURE = False
+    settings.SECURE_SSL_REDIRECT = False  # the test client speaks plain HTTP
 
 
 @pytest.fixture

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import http.cookiejar
 import os
+import re
 import socket
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
 import pytest
 from django.db import connection
+
+from tests.factories import UserFactory
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -43,6 +48,8 @@ def test_gunicorn_serves_the_app_with_debug_off():
         "DEBUG": "0",
         "SECRET_KEY": "production-shape-test-key",
         "ALLOWED_HOSTS": "127.0.0.1",
+        # Plain HTTP on 127.0.0.1 (README: "DEBUG=0 without HTTPS"): non-secure cookies.
+        "HTTPS": "0",
     }
     gunicorn = Path(sys.executable).with_name("gunicorn")
     proc = subprocess.Popen(  # noqa: S603 - fixed argv
@@ -78,6 +85,24 @@ def test_gunicorn_serves_the_app_with_debug_off():
         assert status == 200
         status, _ = get(f"http://127.0.0.1:{port}/patients/")
         assert status == 200  # the login page after redirect
+        # Logging in works over plain HTTP with HTTPS=0 (issue 11: it was a CSRF 403).
+        # The tests hash with MD5 for speed; gunicorn runs the production hashers.
+        from django.contrib.auth.hashers import PBKDF2PasswordHasher
+
+        user = UserFactory(username="prodshape")
+        user.password = PBKDF2PasswordHasher().encode("Correct-Horse-9", "prodshapesalt")
+        user.save(update_fields=["password"])
+        jar = http.cookiejar.CookieJar()
+        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+        login_url = f"http://127.0.0.1:{port}/accounts/login/"
+        page = opener.open(login_url, timeout=10).read().decode()
+        csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
+        form = urllib.parse.urlencode(
+            {"username": "prodshape", "password": "Correct-Horse-9", "csrfmiddlewaretoken": csrf}
+        ).encode()
+        landed = opener.open(login_url, data=form, timeout=10)
+        assert landed.status == 200
+        assert "Log out" in landed.read().decode()
     finally:
         proc.terminate()
         proc.wait(timeout=10)

@@ -7,6 +7,7 @@ class TrialsConfig(AppConfig):
 
     def ready(self) -> None:
         from . import (
+            auth,  # noqa: F401  (connects the session/token revocation signals)
             checks,  # noqa: F401  (registers the audit system check)
             history,
             signals,

@@ -8,28 +8,48 @@ and is stored on that history row (``_change_reason``, set before save: simple-h
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError
-from django.db import models
+from django.db import models, transaction
 
 REASON_FIELD = "reason_for_change"
 
 
+MIN_REASON_CHARS = 3  # letters or digits: "." or "--" say nothing (issue 11)
+
+
+def reason_is_meaningful(reason: str) -> bool:
+    return sum(ch.isalnum() for ch in reason) >= MIN_REASON_CHARS
+
+
 def require_reason(*, was_complete: bool, reason: str) -> str:
-    """Return the cleaned reason; raise a field error when a complete form changes without one."""
+    """Return the cleaned reason; raise a field error when a complete form changes without a
+    meaningful one (at least a few letters or digits)."""
     reason = (reason or "").strip()
-    if was_complete and not reason:
+    if was_complete and not reason_is_meaningful(reason):
         raise ValidationError(
-            {REASON_FIELD: "This form was complete: give a reason for the change."}
+            {
+                REASON_FIELD: "This form was complete: give a reason for the change "
+                f"(at least {MIN_REASON_CHARS} letters or digits)."
+            }
         )
     return reason
 
 
 def save_audited(instance: models.Model, *, reason: str, user=None) -> models.Model:
-    """Validate and save ``instance`` with ``reason`` stored on its history row."""
+    """Validate and save ``instance`` with ``reason`` stored on its history row.
+
+    A versioned record (``trials.concurrency``) is saved only if nobody saved it since it was
+    read, and its version counts up: no silent last-write-wins on any path.
+    """
+    from .concurrency import is_versioned, version_bump
+
     instance.full_clean()
     instance._change_reason = reason or None
     if user is not None and getattr(user, "is_authenticated", False):
         instance._history_user = user
-    instance.save()
+    with transaction.atomic():
+        if is_versioned(instance):
+            version_bump(instance)
+        instance.save()
     return instance
 
 

@@ -9,6 +9,7 @@ from django.utils import timezone
 import scoring
 
 from .audit import REASON_FIELD
+from .concurrency import VERSION_FIELD, StaleEdit
 from .models import Patient, ScoreInputs, Screening, Site
 
 YES_NO = [("", "—"), ("True", "Yes"), ("False", "No")]
@@ -24,6 +25,30 @@ def apply_validation_error(form: forms.BaseForm, exc: ValidationError) -> None:
             form.add_error(field if field in form.fields else None, errors)
     else:
         form.add_error(None, exc.messages)
+
+
+def lock_version_field(form: forms.BaseForm, instance) -> None:
+    """Add the hidden ``lock_version`` the user read (0: not entered yet; trials.concurrency)."""
+    form.fields[VERSION_FIELD] = forms.IntegerField(
+        required=False, min_value=0, max_value=2**31 - 1, widget=forms.HiddenInput
+    )
+    stored = getattr(instance, VERSION_FIELD, None) if getattr(instance, "pk", None) else None
+    form.initial[VERSION_FIELD] = stored or 0
+    form.conflict = None
+
+
+def show_stale_edit(form: forms.BaseForm, exc: StaleEdit) -> None:
+    """Keep what the user typed, list the other person's changes field by field, and arm
+    the form with the current version so saving again is a deliberate overwrite."""
+    form.conflict = exc
+    form.conflict_rows = [
+        {"label": c.label, "seen": c.seen, "current": c.current, "yours": form.data.get(c.name)}
+        for c in exc.changes
+    ]
+    form.add_error(None, exc.message_dict[VERSION_FIELD])
+    data = form.data.copy()
+    data[VERSION_FIELD] = str(exc.current_version)
+    form.data = data
 
 
 class BootstrapFormMixin:
@@ -228,6 +253,7 @@ class ScreeningForm(ScoreInputsFormMixin):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
+        lock_version_field(self, self.instance)
         if self.instance.pk is None and not self.is_bound:
             self.initial.setdefault("screening_date", timezone.localdate())
         self.initial["aclf_grade_confirmed_as"] = self.instance.aclf_grade or ""
@@ -245,7 +271,7 @@ class ScreeningForm(ScoreInputsFormMixin):
         data = {
             k: v
             for k, v in self.cleaned_data.items()
-            if k not in (REASON_FIELD, "confirm_out_of_range")
+            if k not in (REASON_FIELD, "confirm_out_of_range", VERSION_FIELD)
         }
         if not data.get("aclf_grade_confirmed"):
             data["aclf_grade_confirmed_as"] = ""

@@ -139,6 +139,8 @@ class Patient(models.Model):
     )
     screen_failure_reasons = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Optimistic concurrency (trials.concurrency): counted up on every save.
+    lock_version = models.PositiveIntegerField(default=1, editable=False)
     history = HistoricalRecords()
 
     class Meta:
@@ -351,6 +353,7 @@ class Screening(ScoreInputs):
     failed_criteria = models.JSONField(default=list, blank=True)
     out_of_range_confirmed = models.JSONField(default=list, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
+    lock_version = models.PositiveIntegerField(default=1, editable=False)  # trials.concurrency
     history = HistoricalRecords()
 
     def __str__(self) -> str:
@@ -462,3 +465,48 @@ class RoleGrantRequest(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_role_display()} for {self.user} ({self.get_status_display()})"
+
+
+class IdempotencyRecord(models.Model):
+    """The outcome of one create, kept so a retried submission replays it (issue 11).
+
+    ``key`` is an API ``Idempotency-Key`` header or a page's one-time form token; the row is
+    written in the same transaction as the record it created, so "saved" and "remembered as
+    saved" cannot diverge. Delivery bookkeeping, not clinical data: no history.
+    """
+
+    audit_exempt = True
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=200)
+    fingerprint = models.CharField(max_length=64, help_text="SHA-256 of method, path and body.")
+    status_code = models.PositiveSmallIntegerField(default=0)
+    body = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "key"], name="idempotency_key_unique_per_user")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key} ({self.status_code})"
+
+
+class LockoutReset(models.Model):
+    """A lockout cleared by the trial administrator: who, which account and address, why."""
+
+    username = models.CharField(max_length=150)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    reason = models.CharField(max_length=300)
+    reset_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    reset_at = models.DateTimeField(auto_now_add=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-reset_at"]
+
+    def __str__(self) -> str:
+        return f"Lockout of {self.username} at {self.ip_address} cleared"

@@ -25,6 +25,7 @@ import scoring
 
 from . import eligibility, limits, roles
 from .audit import require_reason, save_audited
+from .concurrency import check_version
 from .models import (
     AccessEvent,
     FormStatus,
@@ -756,6 +757,7 @@ def screening_save(
     complete: bool,
     reason: str = "",
     confirm_out_of_range: bool = False,
+    expected_version: int | None = None,
 ) -> Screening:
     """Save the screening CRF (a draft saves whatever is filled), recompute its scores and
     derive eligibility.
@@ -763,6 +765,8 @@ def screening_save(
     Limits are those of the visit laboratory form (``trials.limits``): hard limits refuse,
     soft limits need ``confirm_out_of_range``. A complete, ineligible screening makes the
     patient a screen failure with the failed criteria as reason codes; nothing is deleted.
+    ``expected_version``: the ``lock_version`` the user read (0 = not entered); a newer one
+    raises ``StaleEdit``.
     """
     patient = (
         Patient.objects.select_for_update(of=("self",)).select_related("trial").get(pk=patient.pk)
@@ -770,6 +774,7 @@ def screening_save(
     if patient.status not in (PatientStatus.SCREENING, PatientStatus.SCREEN_FAILED):
         raise ValidationError("Screening cannot change after randomization.")
     screening = Screening.objects.filter(patient=patient).first()
+    check_version(screening, expected_version)
     was_complete = screening is not None and screening.status == FormStatus.COMPLETE
     reason = require_reason(was_complete=was_complete, reason=reason)
     previous_grade = screening.aclf_grade if screening is not None else None
@@ -834,3 +839,55 @@ def _screening_outcome_apply(
             screening.failed_criteria if new_status == PatientStatus.SCREEN_FAILED else []
         )
         save_audited(patient, reason=reason or "Screening outcome", user=user)
+
+
+# --- accounts (issue 11) --------------------------------------------------------------------
+
+MIN_REASON_LENGTH = 10
+
+
+@transaction.atomic
+def lockout_reset(*, user, username: str, ip_address: str | None, reason: str):
+    """Clear the lockout of ``username`` at ``ip_address`` (trial administrator; audited)."""
+    from axes.models import AccessAttempt
+
+    from .models import LockoutReset
+    from .roles import has_role
+
+    if not has_role(user, Role.TRIAL_ADMIN):
+        from django.core.exceptions import PermissionDenied
+
+        raise PermissionDenied("Only the trial administrator clears lockouts.")
+    reason = (reason or "").strip()
+    if len(reason) < MIN_REASON_LENGTH:
+        raise ValidationError(
+            {"reason": f"Give the reason (at least {MIN_REASON_LENGTH} characters)."}
+        )
+    attempts = AccessAttempt.objects.filter(username=username)
+    if ip_address:
+        attempts = attempts.filter(ip_address=ip_address)
+    if not attempts.exists():
+        raise ValidationError({"username": "No lockout record for this account and address."})
+    attempts.delete()
+    return save_audited(
+        LockoutReset(
+            username=username, ip_address=ip_address or None, reason=reason, reset_by=user
+        ),
+        reason=f"Lockout cleared: {reason}"[:100],
+        user=user,
+    )
+
+
+def api_token_create(*, user, label: str = "") -> tuple[Any, str]:
+    """A new API token for ``user``: returns (record, the token text, shown once only)."""
+    from knox.models import AuthToken
+
+    record, token = AuthToken.objects.create(user=user)
+    return record, token
+
+
+def api_token_revoke(*, user, token_key: str) -> int:
+    """Revoke one of ``user``'s own API tokens (by its public key prefix)."""
+    from knox.models import AuthToken
+
+    return AuthToken.objects.filter(user=user, token_key=token_key).delete()[0]

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import account_views, views
 
 app_name = "trials"
 urlpatterns = [
@@ -23,4 +23,7 @@ urlpatterns = [
     path("scores/calculator/", views.score_calculator, name="score-calculator"),
     path("screening-log/", views.screening_log, name="screening-log"),
     path("access/role-requests/", views.role_requests, name="role-requests"),
+    path("accounts/tokens/", account_views.token_list, name="token-list"),
+    path("accounts/lockouts/", account_views.lockout_list, name="lockout-list"),
+    path("accounts/lockouts/clear/", account_views.lockout_clear, name="lockout-clear"),
 ]

@@ -10,11 +10,13 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.module_loading import import_string
 from django.views.decorators.http import require_POST
 
-from . import roles, selectors, services
+from . import idempotency, roles, selectors, services
 from .audit import REASON_FIELD
+from .concurrency import VERSION_FIELD, StaleEdit
 from .forms import (
     IdentityCorrectionForm,
     PatientCreateForm,
@@ -22,7 +24,9 @@ from .forms import (
     ScoreCalculatorForm,
     ScreeningForm,
     apply_validation_error,
+    show_stale_edit,
 )
+from .idempotency import page_once
 from .limits import OutOfRangeWarning
 from .models import PatientStatus
 
@@ -92,14 +96,25 @@ def patient_create(request: HttpRequest) -> HttpResponse:
         raise PermissionDenied
     form = PatientCreateForm(request.POST or None, sites=allowed)
     if request.method == "POST" and form.is_valid():
-        try:
+
+        def create() -> str:
             patient = services.patient_create(user=request.user, **form.cleaned_data)
+            messages.success(request, f"Patient {patient.screening_number} registered.")
+            return reverse("trials:screening-edit", kwargs={"pk": patient.pk})
+
+        try:
+            url, replayed = page_once(request, create)  # once per form token
         except ValidationError as exc:
             apply_validation_error(form, exc)
         else:
-            messages.success(request, f"Patient {patient.screening_number} registered.")
-            return redirect("trials:screening-edit", pk=patient.pk)
-    return render(request, "trials/patient_create.html", {"form": form})
+            if replayed:
+                messages.info(request, "This patient was already registered: sent twice.")
+            return redirect(url)
+    return render(
+        request,
+        "trials/patient_create.html",
+        {"form": form, "form_token": idempotency.form_token(request)},
+    )
 
 
 @login_required
@@ -138,7 +153,10 @@ def screening_edit(request: HttpRequest, pk: int) -> HttpResponse:
                 complete="complete" in request.POST,
                 reason=form.cleaned_data.get(REASON_FIELD, ""),
                 confirm_out_of_range=form.cleaned_data["confirm_out_of_range"],
+                expected_version=form.cleaned_data.get(VERSION_FIELD),
             )
+        except StaleEdit as exc:
+            show_stale_edit(form, exc)
         except OutOfRangeWarning as warning:
             form.warnings = warning.warnings
         except ValidationError as exc:

@@ -9,7 +9,7 @@ from rest_framework import serializers
 from ..models import Visit
 from ..registry import FormSpec
 
-CONTROL_FIELDS = ("complete", "reason_for_change", "confirm_out_of_range")
+CONTROL_FIELDS = ("complete", "reason_for_change", "confirm_out_of_range", "lock_version")
 
 
 class VisitOutputSerializer(serializers.ModelSerializer):
@@ -50,6 +50,12 @@ def crf_input_serializer(spec: FormSpec) -> type[serializers.ModelSerializer]:
         complete = serializers.BooleanField(default=False)
         reason_for_change = serializers.CharField(required=False, allow_blank=True, default="")
         confirm_out_of_range = serializers.BooleanField(default=False)
+        lock_version = serializers.IntegerField(
+            required=False,
+            min_value=0,
+            max_value=2**31 - 1,
+            help_text="Version read (or send If-Match); required to change an existing form.",
+        )
 
         class Meta:
             model = spec.model

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.permissions import IsAuthenticated
@@ -14,6 +15,7 @@ from randomization import selectors, services
 from trials import roles
 from trials import selectors as trial_selectors
 from trials.api.errors import validation_error_detail
+from trials.idempotency import api_once
 
 from .permissions import EntersData, IsPharmacist
 
@@ -32,24 +34,44 @@ class PatientRandomizeApi(APIView):
     class InputSerializer(serializers.Serializer):
         confirm_eligibility = serializers.BooleanField()
 
+    @extend_schema(
+        request=InputSerializer,
+        parameters=[
+            OpenApiParameter(
+                "Idempotency-Key",
+                str,
+                OpenApiParameter.HEADER,
+                required=False,
+                description="A retry with the same key replays the first 201.",
+            )
+        ],
+        responses={201: BlindedAllocationOutput, 400: dict, 422: dict},
+    )
     def post(self, request, patient_pk: int):
         patient = trial_selectors.patient_get(user=request.user, pk=patient_pk)
         if not roles.can_enter_data(request.user, patient.site_id):
             raise Http404("No such patient.")
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
-            services.patient_randomize(
-                user=request.user,
-                patient=patient,
-                confirm_eligibility=data.validated_data["confirm_eligibility"],
+
+        def randomize() -> Response:
+            try:
+                services.patient_randomize(
+                    user=request.user,
+                    patient=patient,
+                    confirm_eligibility=data.validated_data["confirm_eligibility"],
+                )
+            except ValidationError as exc:
+                return Response(validation_error_detail(exc), status=status.HTTP_400_BAD_REQUEST)
+            except PermissionDenied:
+                raise Http404("No such patient.") from None
+            allocation = selectors.allocation_get_blinded(user=request.user, patient=patient)
+            return Response(
+                BlindedAllocationOutput(allocation).data, status=status.HTTP_201_CREATED
             )
-        except ValidationError as exc:
-            return Response(validation_error_detail(exc), status=status.HTTP_400_BAD_REQUEST)
-        except PermissionDenied:
-            raise Http404("No such patient.") from None
-        allocation = selectors.allocation_get_blinded(user=request.user, patient=patient)
-        return Response(BlindedAllocationOutput(allocation).data, status=status.HTTP_201_CREATED)
+
+        # Idempotency-Key: a retry after a lost answer gets the same 201 back.
+        return api_once(request, randomize)
 
 
 class AllocationDetailApi(APIView):
@@ -59,6 +81,9 @@ class AllocationDetailApi(APIView):
         arm = serializers.CharField()
         arm_label = serializers.CharField()
 
+    # The arm keys appear only for users who may see them (pharmacist, statistician, PI
+    # after an emergency unblinding); the schema documents the blinded shape plus them.
+    @extend_schema(responses=UnblindedOutput)
     def get(self, request, patient_pk: int):
         patient = trial_selectors.patient_get(user=request.user, pk=patient_pk)
         allocation = selectors.allocation_get_blinded(user=request.user, patient=patient)
@@ -103,6 +128,7 @@ class PharmacyListApi(APIView):
         def get_doses_prepared(self, row) -> list[int]:
             return [p.dose_number for p in row.preparations]
 
+    @extend_schema(responses=OutputSerializer(many=True))
     def get(self, request):
         paginator = PageNumberPagination()
         patients = paginator.paginate_queryset(

@@ -90,14 +90,20 @@ def test_put_soft_limit_needs_confirm_flag(client, investigator, randomized_pati
 def test_put_on_complete_form_needs_reason_for_change(client, investigator, randomized_patient):
     client.force_login(investigator)
     url = form_url(randomized_patient)
-    client.put(url, VITALS, content_type="application/json")
-    response = client.put(url, {**VITALS, "weight_kg": "73"}, content_type="application/json")
+    first = client.put(url, VITALS, content_type="application/json")
+    response = client.put(
+        url,
+        {**VITALS, "weight_kg": "73"},
+        content_type="application/json",
+        HTTP_IF_MATCH=first["ETag"],
+    )
     assert response.status_code == 400
     assert "reason_for_change" in response.json()
     ok = client.put(
         url,
         {**VITALS, "weight_kg": "73", "reason_for_change": "re-weighed"},
         content_type="application/json",
+        HTTP_IF_MATCH=first["ETag"],
     )
     assert ok.status_code == 200
 

@@ -137,7 +137,7 @@ def test_schedule_edit_needs_a_reason_and_known_forms(schedule, trial_admin):
             user=trial_admin,
             definition=definition,
             data={"expected_forms": ["vitals", "xray"]},
-            reason="r",
+            reason="add chest x-ray",
         )
 
 

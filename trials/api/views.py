@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.generics import ListAPIView, RetrieveAPIView
 from rest_framework.response import Response
@@ -59,6 +60,7 @@ class ScoreCalculateApi(APIView):
     class InputSerializer(serializers.Serializer):
         units = serializers.DictField(child=serializers.CharField(), required=False)
 
+    @extend_schema(request=dict, responses={200: dict, 400: dict})
     def post(self, request, *args, **kwargs):
         if not isinstance(request.data, dict):
             return Response(

@@ -7,7 +7,7 @@ import datetime as dt
 
 from django.core.management.base import BaseCommand
 
-from crf import services
+from crf import outbox, services
 
 
 class Command(BaseCommand):
@@ -18,6 +18,12 @@ class Command(BaseCommand):
         parser.add_argument("--no-email", action="store_true", help="do not send digests")
 
     def handle(self, *args, date=None, no_email=False, **options) -> None:
+        # Embedded mode has no beat: deliver the outbox and repair incomplete plans here too.
+        delivered = outbox.outbox_run()
+        self.stdout.write(
+            f"Outbox: {delivered['reconciled']} plan(s) re-queued, "
+            f"{delivered['published']} message(s) delivered, {delivered['failed']} failed."
+        )
         result = services.visits_status_refresh(today=date, notify=not no_email)
         changed = ", ".join(f"{k}: {v}" for k, v in sorted(result["changed"].items())) or "none"
         self.stdout.write(

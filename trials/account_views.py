@@ -1,0 +1,73 @@
+"""Account pages (issue 11): API tokens of the user, lockouts for the trial administrator."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from . import roles, services
+from .auth import active_lockouts
+from .models import LockoutReset
+
+
+@login_required
+def token_list(request: HttpRequest) -> HttpResponse:
+    """The user's API tokens (never their value); create one (shown once) or revoke one."""
+    from knox.models import AuthToken
+
+    new_token = None
+    if request.method == "POST":
+        if "revoke" in request.POST:
+            if services.api_token_revoke(user=request.user, token_key=request.POST["revoke"]):
+                messages.success(request, "Token revoked: it no longer works.")
+            return redirect("trials:token-list")
+        _record, new_token = services.api_token_create(user=request.user)
+    tokens = AuthToken.objects.filter(user=request.user).order_by("-created")
+    return render(
+        request,
+        "registration/token_list.html",
+        {"tokens": tokens, "new_token": new_token, "ttl": settings.REST_KNOX["TOKEN_TTL"]},
+    )
+
+
+def _require_trial_admin(user) -> None:
+    if not roles.has_role(user, roles.Role.TRIAL_ADMIN):
+        raise PermissionDenied
+
+
+@login_required
+def lockout_list(request: HttpRequest) -> HttpResponse:
+    _require_trial_admin(request.user)
+    return render(
+        request,
+        "registration/lockout_list.html",
+        {
+            "lockouts": active_lockouts()[:200],
+            "resets": LockoutReset.objects.select_related("reset_by")[:50],
+            "cooloff": settings.AXES_COOLOFF_TIME,
+            "limit": settings.AXES_FAILURE_LIMIT,
+        },
+    )
+
+
+@login_required
+@require_POST
+def lockout_clear(request: HttpRequest) -> HttpResponse:
+    _require_trial_admin(request.user)
+    try:
+        services.lockout_reset(
+            user=request.user,
+            username=request.POST.get("username", ""),
+            ip_address=request.POST.get("ip_address") or None,
+            reason=request.POST.get("reason", ""),
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, f"Lockout of {request.POST.get('username')} cleared.")
+    return redirect("trials:lockout-list")
