@@ -24,9 +24,11 @@ urlpatterns = [
     path("api/v1/", include("trials.api.urls")),
     path("api/v1/", include("crf.api.urls")),
     path("api/v1/", include("randomization.api.urls")),
+    path("api/v1/", include("exports.api.urls")),
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/v1/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("crf/", include("crf.urls")),
     path("randomization/", include("randomization.urls")),
+    path("exports/", include("exports.urls")),
     path("", include("trials.urls")),
 ]
