@@ -95,6 +95,12 @@ class ExportQuerySerializer(serializers.Serializer):
         )
 
 
+class DictionaryQuerySerializer(serializers.Serializer):
+    unblinded = serializers.BooleanField(
+        default=False, help_text="List the allocation columns (unblinded statistician only)."
+    )
+
+
 class OdmQuerySerializer(ExportQuerySerializer):
     forms = serializers.MultipleChoiceField(
         choices=[], required=False, help_text="Datasets to include (default: all)."

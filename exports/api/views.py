@@ -10,7 +10,7 @@ from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -26,12 +26,20 @@ from .serializers import (
     ChangeFeedPageSerializer,
     ChangeFeedQuerySerializer,
     DatasetIndexSerializer,
+    DictionaryQuerySerializer,
     ExportJobInputSerializer,
     ExportJobSerializer,
     ExportQuerySerializer,
     OdmQuerySerializer,
 )
 from .throttles import ChangeFeedThrottle, ExportThrottle
+
+# Error answers every endpoint here may give (JSON, never HTML).
+ERRORS = {
+    400: OpenApiResponse(OpenApiTypes.OBJECT, description="Field errors: {field: [messages]}."),
+    403: OpenApiResponse(OpenApiTypes.OBJECT, description="Not signed in, or not your role."),
+    429: OpenApiResponse(OpenApiTypes.OBJECT, description="Rate limited: see Retry-After."),
+}
 
 
 class ChangeFeedApi(APIView):
@@ -46,7 +54,7 @@ class ChangeFeedApi(APIView):
 
     @extend_schema(
         parameters=[ChangeFeedQuerySerializer],
-        responses=ChangeFeedPageSerializer,
+        responses={200: ChangeFeedPageSerializer, **ERRORS},
         operation_id="changes_list",
     )
     def get(self, request):
@@ -107,7 +115,9 @@ class ExportIndexApi(APIView):
 
     throttle_classes = [ExportThrottle]
 
-    @extend_schema(responses=DatasetIndexSerializer(many=True), operation_id="exports_index")
+    @extend_schema(
+        responses={200: DatasetIndexSerializer(many=True), **ERRORS}, operation_id="exports_index"
+    )
     def get(self, request):
         if not roles.can_export(request.user):
             raise PermissionDenied("Exports are for data managers, monitors and the statistician.")
@@ -152,7 +162,7 @@ class DatasetCsvApi(_DatasetExportApi):
 
     @extend_schema(
         parameters=[ExportQuerySerializer],
-        responses={(200, "text/csv"): OpenApiTypes.STR},
+        responses={(200, "text/csv"): OpenApiTypes.STR, **ERRORS},
         operation_id="exports_dataset_csv",
     )
     def get(self, request, dataset: str):
@@ -166,7 +176,7 @@ class DatasetJsonApi(_DatasetExportApi):
 
     @extend_schema(
         parameters=[ExportQuerySerializer],
-        responses={(200, "application/json"): OpenApiTypes.OBJECT},
+        responses={(200, "application/json"): OpenApiTypes.OBJECT, **ERRORS},
         operation_id="exports_dataset_json",
     )
     def get(self, request, dataset: str):
@@ -180,7 +190,7 @@ class OdmExportApi(APIView):
 
     @extend_schema(
         parameters=[OdmQuerySerializer],
-        responses={(200, "application/xml"): OpenApiTypes.STR},
+        responses={(200, "application/xml"): OpenApiTypes.STR, **ERRORS},
         operation_id="exports_odm",
     )
     def get(self, request):
@@ -204,12 +214,12 @@ class DictionaryApi(APIView):
     throttle_classes = [ExportThrottle]
 
     @extend_schema(
-        parameters=[ExportQuerySerializer],
-        responses={(200, "text/csv"): OpenApiTypes.STR},
+        parameters=[DictionaryQuerySerializer],
+        responses={(200, "text/csv"): OpenApiTypes.STR, **ERRORS},
         operation_id="exports_dictionary",
     )
     def get(self, request):
-        query = _query(ExportQuerySerializer, request)
+        query = _query(DictionaryQuerySerializer, request)
         export = services.dictionary_open(
             user=request.user, unblinded=query.validated_data["unblinded"]
         )
@@ -228,7 +238,7 @@ class ExportJobListApi(APIView):
 
     @extend_schema(
         request=ExportJobInputSerializer,
-        responses={202: ExportJobSerializer},
+        responses={202: ExportJobSerializer, **ERRORS},
         operation_id="exports_jobs_create",
     )
     def post(self, request):

@@ -279,3 +279,29 @@ def test_jobs_are_their_requesters_only_and_validate_input(
         f"{API}jobs/", {"format": "csv", "unblinded": True}, content_type="application/json"
     )
     assert unblinded.status_code == 403
+
+
+def test_openapi_documents_the_feed_and_exports_with_their_shapes(client, monitor):
+    import yaml
+
+    client.force_login(monitor)
+    schema = yaml.safe_load(client.get("/api/v1/schema/").content)
+    feed = schema["paths"]["/api/v1/changes/"]["get"]
+    assert {p["name"] for p in feed["parameters"]} == {
+        "after",
+        "limit",
+        "changed_since",
+        "kind",
+        "patient",
+    }
+    assert set(feed["responses"]) == {"200", "400", "403", "429"}
+    page = schema["components"]["schemas"]["ChangeFeedPage"]["properties"]
+    assert set(page) == {"results", "next_after", "has_more"}
+    csv_op = schema["paths"]["/api/v1/exports/{dataset}/csv/"]["get"]
+    assert "text/csv" in csv_op["responses"]["200"]["content"]
+    assert {p["name"] for p in csv_op["parameters"]} >= {"site", "date_from", "date_to"}
+    odm = schema["paths"]["/api/v1/exports/odm/"]["get"]
+    assert "application/xml" in odm["responses"]["200"]["content"]
+    jobs = schema["paths"]["/api/v1/exports/jobs/"]["post"]
+    assert "202" in jobs["responses"]
+    assert "requestBody" in jobs
