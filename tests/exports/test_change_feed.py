@@ -188,3 +188,18 @@ def test_feed_query_count_is_bounded(
         body = client.get(URL, {"limit": 1000}).json()
     assert len(body["results"]) >= 6
     assert reverse("exports-api:change-feed") == URL
+
+
+def test_a_rolled_back_change_leaves_no_event(client, site, monitor):
+    from django.db import transaction
+
+    from tests.factories import PatientFactory
+
+    client.force_login(monitor)
+    last = client.get(URL, {"limit": 1000}).json()["next_after"]
+    with pytest.raises(RuntimeError), transaction.atomic():
+        PatientFactory(site=site, screening_number="S01-ROLLBACK")
+        raise RuntimeError("the service failed after saving")
+    PatientFactory(site=site, screening_number="S01-KEPT")
+    events = client.get(URL, {"after": last}).json()["results"]
+    assert [e["subject"] for e in events] == ["S01-KEPT"]
