@@ -197,9 +197,14 @@ def test_a_rolled_back_change_leaves_no_event(client, site, monitor):
 
     client.force_login(monitor)
     last = client.get(URL, {"limit": 1000}).json()["next_after"]
-    with pytest.raises(RuntimeError), transaction.atomic():
-        PatientFactory(site=site, screening_number="S01-ROLLBACK")
-        raise RuntimeError("the service failed after saving")
+
+    def failing_service():
+        with transaction.atomic():
+            PatientFactory(site=site, screening_number="S01-ROLLBACK")
+            raise RuntimeError("the service failed after saving")
+
+    with pytest.raises(RuntimeError):
+        failing_service()
     PatientFactory(site=site, screening_number="S01-KEPT")
     events = client.get(URL, {"after": last}).json()["results"]
     assert [e["subject"] for e in events] == ["S01-KEPT"]
