@@ -40,16 +40,34 @@ class ChangeEvent(models.Model):
     object_id = models.BigIntegerField()
     history_id = models.BigIntegerField()
     change = models.CharField(max_length=1, choices=Change.choices)
+    # No database constraints on these keys, as on simple-history's own tables: an FK check
+    # takes a KEY SHARE row lock on the patient at commit, which deadlocked with the row
+    # locks of concurrent randomizations (tests/randomization/test_rand_concurrency.py).
     patient = models.ForeignKey(
-        "trials.Patient", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        "trials.Patient",
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        null=True,
+        blank=True,
+        related_name="+",
     )
     site = models.ForeignKey(
-        "trials.Site", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        "trials.Site",
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        null=True,
+        blank=True,
+        related_name="+",
     )
     form_code = models.CharField(max_length=30, blank=True)
     status = models.CharField(max_length=20, blank=True, help_text="Record status after it")
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        null=True,
+        blank=True,
+        related_name="+",
     )
     # Allocation events: only unblinded roles get them (they carry no arm, but the pharmacy
     # and statistician feeds are theirs alone).
