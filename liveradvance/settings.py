@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "trials",
     "crf",
     "randomization",
+    "exports",
 ]
 
 MIDDLEWARE = [

@@ -28,6 +28,7 @@ urlpatterns = [
     path("api/v1/", include("trials.api.urls")),
     path("api/v1/", include("crf.api.urls")),
     path("api/v1/", include("randomization.api.urls")),
+    path("api/v1/", include("exports.api.urls")),
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # Split view: the Swagger initializer is a separate script, allowed by the CSP (issue 11).
     path(
@@ -37,5 +38,6 @@ urlpatterns = [
     ),
     path("crf/", include("crf.urls")),
     path("randomization/", include("randomization.urls")),
+    path("exports/", include("exports.urls")),
     path("", include("trials.urls")),
 ]

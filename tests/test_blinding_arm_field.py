@@ -40,7 +40,9 @@ ALLOWED_PY: dict[str, set[str]] = {
         "AllocationDetailApi.UnblindedOutput",  # only after may_see_arm
         "PharmacyListApi.OutputSerializer",  # IsPharmacist + guarded batch reader
     },
-    "randomization/admin.py": {"RandomizationListEntryAdmin"},  # statistician-only admin
+    "randomization/admin.py": {"RandomizationListEntryAdmin"},
+    # unblinded statistician's export: columns from allocation_list_unblinded only
+    "exports/selectors.py": {"_allocation_values"},  # statistician-only admin
     "randomization/management/commands/randomization_list.py": {"Command.handle"},
 }
 ALLOWED_TEMPLATES = {

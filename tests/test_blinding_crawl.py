@@ -70,6 +70,12 @@ def leaks(body: str) -> list[str]:
     return [f"{why}: {m.group(0)!r}" for rx, why in LEAKS for m in [rx.search(body)] if m]
 
 
+def _body(response) -> str:
+    """The text of a response, streamed (exports) or not."""
+    raw = b"".join(response.streaming_content) if response.streaming else response.content
+    return raw.decode(errors="replace")
+
+
 def _walk(resolver: URLResolver, namespace: str = "", kwargs: tuple = ()):
     for entry in resolver.url_patterns:
         names = tuple(entry.pattern.converters) if hasattr(entry.pattern, "converters") else ()
@@ -157,6 +163,8 @@ def _crf_data(by_arm, user) -> None:
 def _kwarg_values(world) -> dict[str, list]:
     from crf.models import AdverseEvent, Visit, VisitDefinition
     from crf.registry import FORMS
+    from exports.dictionary import datasets
+    from exports.models import ExportJob
 
     patients = list(world["by_arm"].values())
     visits = list(Visit.objects.filter(patient__in=patients).order_by("pk"))
@@ -169,6 +177,9 @@ def _kwarg_values(world) -> dict[str, list]:
             AdverseEvent.objects.filter(patient__in=patients).values_list("pk", flat=True)
         ),
         "definition_pk": list(VisitDefinition.objects.values_list("pk", flat=True)[:2]),
+        # exports (issue 15): every dataset; jobs are their requester's only (else a 404).
+        "dataset": list(datasets()),
+        "job_pk": list(ExportJob.objects.values_list("pk", flat=True)[:2]) or [987654],
     }
 
 
@@ -233,13 +244,13 @@ def test_no_blinded_role_sees_an_arm_on_any_route(client, world, blinded_users):
             response = client.get(url)
             statuses[(role, name)] = response.status_code
             assert response.status_code < 500, (role, url)
-            body = response.content.decode(errors="replace")
+            body = _body(response)
             found = leaks(body)
             if found:
                 problems.append(f"{role} {url}: {found}")
         for url in [*_admin_urls(world), reverse("api-schema")]:
             response = client.get(url)
-            body = response.content.decode(errors="replace")
+            body = _body(response)
             if leaks(body):
                 problems.append(f"{role} {url}: {leaks(body)}")
     assert not problems, "\n".join(problems)
@@ -339,7 +350,7 @@ def test_every_patient_route_is_a_404_for_staff_of_another_site(client, world, r
                 assert client.get(made_up).status_code == 403, (outsider, url)
             else:
                 assert response.status_code in (404, 405), (outsider, url, response.status_code)
-            body = response.content.decode(errors="replace")
+            body = _body(response)
             assert not any(i in body for i in identifiers), (outsider, url)
             checked += 1
     assert checked > 20

@@ -417,6 +417,7 @@ class AccessEvent(models.Model):
         ROLE_GRANT_REFUSED = "role_grant_refused", "Role grant refused"
         ROLE_REVOKED = "role_revoked", "Role revoked"
         PASSWORD_LINK_SENT = "password_link_sent", "Set-password link sent"
+        EXPORT = "export", "Data exported"
 
     at = models.DateTimeField(auto_now_add=True, db_index=True)
     actor = models.ForeignKey(

@@ -105,6 +105,19 @@ def can_manage_randomization_list(user: AnyUser) -> bool:
     return has_role(user, Role.UNBLINDED_STATISTICIAN)
 
 
+# Data exports (issue 15): blinded for data managers, monitors (their sites) and the
+# statistician; the allocation columns for the unblinded statistician only.
+EXPORT_ROLES = frozenset({Role.DATA_MANAGER, Role.MONITOR, Role.UNBLINDED_STATISTICIAN})
+
+
+def can_export(user: AnyUser) -> bool:
+    return bool(user_roles(user) & EXPORT_ROLES)
+
+
+def can_export_unblinded(user: AnyUser) -> bool:
+    return has_role(user, Role.UNBLINDED_STATISTICIAN)
+
+
 def can_manage_users(user: AnyUser) -> bool:
     """Trial administrators and superusers create accounts and request roles."""
     return getattr(user, "is_superuser", False) or has_role(user, Role.TRIAL_ADMIN)

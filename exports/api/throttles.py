@@ -1,0 +1,22 @@
+"""Per-user rate limits of the exports API (DRF throttles on the default cache)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from rest_framework.throttling import UserRateThrottle
+
+
+class ChangeFeedThrottle(UserRateThrottle):
+    scope = "exports-feed"
+
+    def get_rate(self) -> str:
+        return getattr(settings, "EXPORTS_FEED_RATE", "600/min")
+
+
+class ExportThrottle(UserRateThrottle):
+    """Exports read every row: a few a minute per user is plenty for a script."""
+
+    scope = "exports-file"
+
+    def get_rate(self) -> str:
+        return getattr(settings, "EXPORTS_FILE_RATE", "60/min")

@@ -1,0 +1,12 @@
+from django.apps import AppConfig
+
+
+class ExportsConfig(AppConfig):
+    default_auto_field = "django.db.models.BigAutoField"
+    name = "exports"
+    verbose_name = "Exports and change feed"
+
+    def ready(self) -> None:
+        from . import signals
+
+        signals.connect()

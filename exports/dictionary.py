@@ -1,0 +1,246 @@
+"""The data dictionary of every exported dataset: variable, label, type, unit, allowed values.
+
+Derived in one place from the eCRF registry (``crf.registry.FORMS``) and the models' field
+metadata (verbose names, choices, decimal places), so CSV, Dataset-JSON and ODM exports and
+the dictionary CSV never disagree. When the data dictionary module of issue #12 lands, only
+``_variables_of`` needs to read from it instead.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import cache
+
+from django.db import models
+
+# Columns that identify a row in every dataset (ODM keys; Dataset-JSON keySequence).
+SUBJECT, SITE, VISIT, RECORD = "subject", "site", "visit", "record_id"
+
+# Bookkeeping fields that are not data (the history keeps who/when in full).
+_SKIP = {"id", "patient", "visit", "updated_by", "out_of_range_confirmed", "created_at"}
+# Canonical-unit columns named by suffix rather than by a "(unit)" label.
+_SUFFIX_UNITS = {
+    "_mg_dl": "mg/dL",
+    "_g_dl": "g/dL",
+    "_mmol_l": "mmol/L",
+    "_umol_l": "µmol/L",
+    "_pg_ml": "pg/mL",
+    "_ng_ml": "ng/mL",
+    "_kg": "kg",
+    "_mmhg": "mmHg",
+    "_bpm": "bpm",
+    "_pct": "%",
+    "_l_min": "L/min",
+    "_ug_kg_min": "µg/kg/min",
+}
+_LABEL_UNIT = re.compile(r"\s*\(([^()]*)\)\s*$")
+_NOT_UNITS = {
+    "SAE",
+    "NYHA class",
+    "GOLD stage",
+    "West Haven grade",
+    "fraction",
+    "not respiratory failure",
+}
+
+
+@dataclass(frozen=True)
+class Variable:
+    name: str
+    label: str
+    type: str  # string | integer | decimal | boolean | date | datetime
+    unit: str = ""
+    allowed: tuple[tuple[str, str], ...] = ()
+    length: int | None = None
+    fraction_digits: int | None = None
+    field: str | None = None  # model attribute the value comes from (None: computed key)
+    key: int | None = None  # key sequence (1-based) of identifying columns
+
+
+@dataclass(frozen=True)
+class Dataset:
+    code: str
+    label: str
+    model: type[models.Model]
+    per_visit: bool = False
+    repeating: bool = False  # several records per subject outside visits (adverse events)
+    date_field: str | None = None  # what the date-range filter applies to
+    variables: tuple[Variable, ...] = field(default=())
+
+    @property
+    def oid(self) -> str:
+        return self.code.upper()
+
+
+def _type_of(f: models.Field) -> str:
+    if isinstance(f, models.BooleanField):
+        return "boolean"
+    if isinstance(f, models.DecimalField):
+        return "decimal"
+    if isinstance(f, models.FloatField):
+        return "decimal"
+    if isinstance(f, models.IntegerField | models.AutoField):
+        return "integer"
+    if isinstance(f, models.DateTimeField):
+        return "datetime"
+    if isinstance(f, models.DateField):
+        return "date"
+    return "string"
+
+
+def _label_and_unit(f: models.Field) -> tuple[str, str]:
+    label = str(f.verbose_name)
+    label = label[:1].upper() + label[1:]
+    match = _LABEL_UNIT.search(label)
+    # A unit is one short token: "(mmHg)", "(10⁹/L)"; "(NYHA class)" is not one.
+    if match and not re.search(r"\s", match.group(1)) and match.group(1) not in _NOT_UNITS:
+        return label, match.group(1)
+    for suffix, unit in _SUFFIX_UNITS.items():
+        if f.name.endswith(suffix):
+            if label.lower() == f.name.replace("_", " "):  # no verbose name: derive one
+                label = f"{label[: -len(suffix)].strip().capitalize()} ({unit})"
+            return label, unit
+    return label, ""
+
+
+def variable_of(f: models.Field) -> Variable:
+    label, unit = _label_and_unit(f)
+    kind = _type_of(f)
+    return Variable(
+        name=f.name,
+        label=label,
+        type=kind,
+        unit=unit,
+        allowed=tuple((str(value), str(text)) for value, text in (f.choices or [])),
+        length=getattr(f, "max_length", None) if kind == "string" else None,
+        fraction_digits=getattr(f, "decimal_places", None) if kind == "decimal" else None,
+        field=f.attname,
+    )
+
+
+def _variables_of(model: type[models.Model], *, only: list[str] | None = None) -> list[Variable]:
+    fields = [f for f in model._meta.concrete_fields if f.name not in _SKIP]
+    if only is not None:
+        fields = [f for name in only for f in fields if f.name == name]
+    return [variable_of(f) for f in fields]
+
+
+# The date the export's date range applies to, for the forms recorded per patient.
+PATIENT_FORM_DATE = {
+    "adverse_event": "onset_date",
+    "end_of_study": "end_date",
+    "infection": "onset_date",
+    "con_med": "start_date",
+}
+
+
+def _keys(*, per_visit: bool, record: bool = True) -> list[Variable]:
+    keys = [
+        Variable(SUBJECT, "Subject (randomization id, else screening number)", "string"),
+        Variable(SITE, "Site code", "string"),
+    ]
+    if per_visit:
+        keys.append(Variable(VISIT, "Visit code", "string"))
+    if record:
+        keys.append(Variable(RECORD, "Record id in the EDC", "integer"))
+    return [Variable(**{**v.__dict__, "key": i}) for i, v in enumerate(keys, start=1)]
+
+
+PATIENT_FIELDS = [
+    "screening_number",
+    "subject_id",
+    "sex",
+    "birth_date",
+    "consent_datetime",
+    "consent_version",
+    "status",
+]
+# Unblinded statistician's export only (randomization.selectors.allocation_list_unblinded).
+ALLOCATION_VARIABLES = (
+    Variable("randomization_number", "Randomization number", "string"),
+    Variable("randomized_at", "Randomized at (UTC)", "datetime"),
+    Variable("stratum", "Stratum (ACLF grade)", "string"),
+    Variable("treatment_code", "Treatment arm code", "string"),
+    Variable("treatment_label", "Treatment arm", "string"),
+)
+
+
+@cache
+def datasets() -> dict[str, Dataset]:
+    """Every exportable dataset in a stable order: patients, screening, then the registry."""
+    from crf.registry import FORMS
+    from trials.models import Patient, Screening
+
+    result = [
+        Dataset(
+            "patients",
+            "Patients (registration and status)",
+            Patient,
+            date_field="created_at",
+            variables=tuple(
+                _keys(per_visit=False, record=False) + _variables_of(Patient, only=PATIENT_FIELDS)
+            ),
+        ),
+        Dataset(
+            "screening",
+            "Screening and eligibility",
+            Screening,
+            date_field="screening_date",
+            variables=tuple(_keys(per_visit=False) + _variables_of(Screening)),
+        ),
+    ]
+    for code, spec in FORMS.items():
+        date_field = (
+            "assessment_date" if spec.per_visit else PATIENT_FORM_DATE.get(code, "created_at")
+        )
+        result.append(
+            Dataset(
+                code,
+                spec.label,
+                spec.model,
+                per_visit=spec.per_visit,
+                repeating=not spec.per_visit and not spec.single,
+                date_field=date_field,
+                variables=tuple(_keys(per_visit=spec.per_visit) + _variables_of(spec.model)),
+            )
+        )
+    return {d.code: d for d in result}
+
+
+def dataset_variables(dataset: Dataset, *, unblinded: bool = False) -> list[Variable]:
+    """The columns of ``dataset``; the patients dataset gains the allocation when unblinded."""
+    variables = list(dataset.variables)
+    if unblinded and dataset.code == "patients":
+        variables += ALLOCATION_VARIABLES
+    return variables
+
+
+DICTIONARY_HEADER = [
+    "dataset",
+    "variable",
+    "label",
+    "type",
+    "unit",
+    "allowed_values",
+    "length",
+    "fraction_digits",
+    "key",
+]
+
+
+def dictionary_rows(*, unblinded: bool = False):
+    """One row per variable of every dataset (the data dictionary CSV)."""
+    for dataset in datasets().values():
+        for v in dataset_variables(dataset, unblinded=unblinded):
+            yield [
+                dataset.code,
+                v.name,
+                v.label,
+                v.type,
+                v.unit,
+                "; ".join(f"{code}={text}" for code, text in v.allowed),
+                "" if v.length is None else v.length,
+                "" if v.fraction_digits is None else v.fraction_digits,
+                "" if v.key is None else v.key,
+            ]

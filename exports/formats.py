@@ -1,0 +1,289 @@
+"""Writers of the export formats, each a generator of bytes (streamed, constant memory).
+
+CSV (one file per dataset, plus the data dictionary), CDISC Dataset-JSON v1.1 (one dataset
+per file with its column metadata) and CDISC ODM 1.3.2 XML (study metadata, admin data,
+clinical data per subject/visit/form with the last audit record of each form).
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+from collections.abc import Iterable, Iterator
+from decimal import Decimal
+from typing import Any
+from xml.sax.saxutils import escape, quoteattr
+
+from django.utils import timezone
+
+from .dictionary import DICTIONARY_HEADER, Dataset, Variable, dictionary_rows
+
+SOURCE_SYSTEM = "Liveradvance EDC"
+SOURCE_VERSION = "0.1.0"
+
+
+def _utc(value: dt.datetime) -> str:
+    return value.astimezone(dt.UTC).isoformat() if timezone.is_aware(value) else value.isoformat()
+
+
+def text_value(value: Any) -> str:
+    """The CSV/ODM text of a value: ISO dates, UTC datetimes, true/false, '' for missing."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dt.datetime):
+        return _utc(value)
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, list | dict):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
+
+
+# --- CSV ----------------------------------------------------------------------------------
+
+
+def _csv_lines(rows: Iterable[list]) -> Iterator[bytes]:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    for row in rows:
+        writer.writerow(row)
+        yield buffer.getvalue().encode()
+        buffer.seek(0)
+        buffer.truncate()
+
+
+def csv_stream(variables: list[Variable], records: Iterable) -> Iterator[bytes]:
+    yield "\ufeff".encode()  # BOM: spreadsheet programs then read µ and ⁹ correctly
+    header = [[v.name for v in variables]]
+    body = ([text_value(r.values[v.name]) for v in variables] for r in records)
+    yield from _csv_lines(header)
+    yield from _csv_lines(body)
+
+
+def dictionary_csv_stream(*, unblinded: bool = False) -> Iterator[bytes]:
+    yield "\ufeff".encode()
+    yield from _csv_lines([DICTIONARY_HEADER])
+    yield from _csv_lines(dictionary_rows(unblinded=unblinded))
+
+
+# --- Dataset-JSON v1.1 --------------------------------------------------------------------
+
+STUDY_OID = "ST.LIVERADVANCE"
+MDV_OID = "MDV.1"
+
+
+def item_oid(dataset: Dataset, variable: Variable) -> str:
+    return f"IT.{dataset.oid}.{variable.name.upper()}"
+
+
+def _json_value(value: Any, kind: str) -> Any:
+    """Dataset-JSON 1.1: decimals, dates and datetimes as strings; null for missing."""
+    if value is None:
+        return None
+    if kind == "boolean":
+        return bool(value)
+    if kind == "integer":
+        return int(value)
+    if isinstance(value, Decimal | float) or kind in ("decimal", "date", "datetime"):
+        return text_value(value)
+    return text_value(value)
+
+
+def dataset_json_stream(
+    dataset: Dataset, variables: list[Variable], records: Iterable, *, count: int
+) -> Iterator[bytes]:
+    now = _utc(timezone.now().replace(microsecond=0))
+    columns = []
+    for v in variables:
+        column: dict[str, Any] = {
+            "itemOID": item_oid(dataset, v),
+            "name": v.name,
+            "label": v.label,
+            "dataType": v.type,
+        }
+        if v.length:
+            column["length"] = v.length
+        if v.key:
+            column["keySequence"] = v.key
+        columns.append(column)
+    head = {
+        "datasetJSONCreationDateTime": now,
+        "datasetJSONVersion": "1.1.0",
+        "fileOID": f"{STUDY_OID}.{dataset.oid}.{now}",
+        "originator": SOURCE_SYSTEM,
+        "sourceSystem": {"name": SOURCE_SYSTEM, "version": SOURCE_VERSION},
+        "studyOID": STUDY_OID,
+        "metaDataVersionOID": MDV_OID,
+        "itemGroupOID": f"IG.{dataset.oid}",
+        "records": count,
+        "name": dataset.oid,
+        "label": dataset.label,
+        "columns": columns,
+    }
+    yield json.dumps(head, ensure_ascii=False)[:-1].encode() + b', "rows": ['
+    first = True
+    for record in records:
+        row = [_json_value(record.values[v.name], v.type) for v in variables]
+        yield (b"" if first else b",\n") + json.dumps(row, ensure_ascii=False).encode()
+        first = False
+    yield b"]}\n"
+
+
+# --- ODM 1.3.2 ----------------------------------------------------------------------------
+
+ODM_NS = "http://www.cdisc.org/ns/odm/v1.3"
+_ODM_TYPES = {
+    "string": "text",
+    "integer": "integer",
+    "decimal": "float",
+    "boolean": "boolean",
+    "date": "date",
+    "datetime": "datetime",
+}
+
+
+def odm_type(variable: Variable) -> str:
+    return _ODM_TYPES[variable.type]
+
+
+def _a(**attrs: Any) -> str:
+    return "".join(f" {k}={quoteattr(str(v))}" for k, v in attrs.items() if v not in (None, ""))
+
+
+def _tt(text: str) -> str:
+    return f'<TranslatedText xml:lang="en">{escape(text)}</TranslatedText>'
+
+
+def codelist_oid(dataset: Dataset, variable: Variable) -> str:
+    return f"CL.{dataset.oid}.{variable.name.upper()}"
+
+
+def unit_oid(unit: str) -> str:
+    return "MU." + "".join(
+        c if c.isalnum() else "_" for c in unit.encode("ascii", "replace").decode()
+    )
+
+
+def odm_metadata(
+    *, study_name: str, protocol: str, events: list[dict], datasets: list[tuple[Dataset, list]]
+) -> Iterator[str]:
+    """<Study>: global variables, units, the protocol's events, forms, item groups, items and
+    code lists. ``events``: dicts of oid, name, repeating, type, forms (dataset codes)."""
+    yield f"<Study{_a(OID=STUDY_OID)}><GlobalVariables>"
+    yield f"<StudyName>{escape(study_name)}</StudyName>"
+    yield f"<StudyDescription>{escape(study_name)}</StudyDescription>"
+    yield f"<ProtocolName>{escape(protocol)}</ProtocolName></GlobalVariables>"
+    units = sorted({v.unit for _d, vs in datasets for v in vs if v.unit})
+    if units:
+        yield "<BasicDefinitions>"
+        for unit in units:
+            yield f"<MeasurementUnit{_a(OID=unit_oid(unit), Name=unit)}>"
+            yield f"<Symbol>{_tt(unit)}</Symbol></MeasurementUnit>"
+        yield "</BasicDefinitions>"
+    yield f"<MetaDataVersion{_a(OID=MDV_OID, Name='Liveradvance eCRFs')}><Protocol>"
+    for n, event in enumerate(events, start=1):
+        yield f"<StudyEventRef{_a(StudyEventOID=event['oid'], OrderNumber=n, Mandatory='No')}/>"
+    yield "</Protocol>"
+    for event in events:
+        attrs = _a(
+            OID=event["oid"], Name=event["name"], Repeating=event["repeating"], Type=event["type"]
+        )
+        yield f"<StudyEventDef{attrs}>"
+        for n, code in enumerate(event["forms"], start=1):
+            yield f"<FormRef{_a(FormOID='F.' + code.upper(), OrderNumber=n, Mandatory='No')}/>"
+        yield "</StudyEventDef>"
+    for dataset, _vs in datasets:
+        repeating = "Yes" if dataset.repeating else "No"
+        yield f"<FormDef{_a(OID='F.' + dataset.oid, Name=dataset.label, Repeating=repeating)}>"
+        yield f"<ItemGroupRef{_a(ItemGroupOID='IG.' + dataset.oid, Mandatory='Yes')}/></FormDef>"
+    for dataset, variables in datasets:
+        yield f"<ItemGroupDef{_a(OID='IG.' + dataset.oid, Name=dataset.label, Repeating='No')}>"
+        for n, v in enumerate(_items(variables), start=1):
+            yield f"<ItemRef{_a(ItemOID=item_oid(dataset, v), OrderNumber=n, Mandatory='No')}/>"
+        yield "</ItemGroupDef>"
+    for dataset, variables in datasets:
+        for v in _items(variables):
+            attrs = _a(
+                OID=item_oid(dataset, v),
+                Name=v.name,
+                DataType=odm_type(v),
+                Length=v.length,
+                SignificantDigits=v.fraction_digits,
+            )
+            yield f"<ItemDef{attrs}><Question>{_tt(v.label)}</Question>"
+            if v.unit:
+                yield f"<MeasurementUnitRef{_a(MeasurementUnitOID=unit_oid(v.unit))}/>"
+            if v.allowed:
+                yield f"<CodeListRef{_a(CodeListOID=codelist_oid(dataset, v))}/>"
+            yield "</ItemDef>"
+    for dataset, variables in datasets:
+        for v in _items(variables):
+            if not v.allowed:
+                continue
+            kind = "integer" if v.type == "integer" else "text"
+            yield f"<CodeList{_a(OID=codelist_oid(dataset, v), Name=v.label, DataType=kind)}>"
+            for code, decode in v.allowed:
+                yield f"<CodeListItem{_a(CodedValue=code)}>"
+                yield f"<Decode>{_tt(decode)}</Decode></CodeListItem>"
+            yield "</CodeList>"
+    yield "</MetaDataVersion></Study>"
+
+
+def _items(variables: list[Variable]) -> list[Variable]:
+    """ODM carries the keys in its structure (SubjectKey, SiteRef, events, repeat keys)."""
+    return [v for v in variables if v.key is None]
+
+
+def odm_admin(*, users: list[tuple[str, str]], sites: list[tuple[str, str]]) -> Iterator[str]:
+    """<AdminData>: the users and locations the audit records refer to."""
+    yield f"<AdminData{_a(StudyOID=STUDY_OID)}>"
+    for oid, login in users:
+        yield f"<User{_a(OID=oid)}><LoginName>{escape(login)}</LoginName></User>"
+    effective = timezone.localdate().isoformat()
+    for oid, name in sites:
+        yield f"<Location{_a(OID=oid, Name=name, LocationType='Site')}>"
+        ref = _a(StudyOID=STUDY_OID, MetaDataVersionOID=MDV_OID, EffectiveDate=effective)
+        yield f"<MetaDataVersionRef{ref}/>"
+        yield "</Location>"
+    yield "</AdminData>"
+
+
+def odm_audit_record(*, user_oid: str, location_oid: str, when: dt.datetime, reason: str) -> str:
+    parts = [
+        f"<AuditRecord><UserRef{_a(UserOID=user_oid)}/><LocationRef{_a(LocationOID=location_oid)}/>",
+        f"<DateTimeStamp>{_utc(when)}</DateTimeStamp>",
+    ]
+    if reason:
+        parts.append(f"<ReasonForChange>{escape(reason)}</ReasonForChange>")
+    parts.append("</AuditRecord>")
+    return "".join(parts)
+
+
+def odm_item_group(dataset: Dataset, variables: list[Variable], values: dict) -> str:
+    parts = [f"<ItemGroupData{_a(ItemGroupOID='IG.' + dataset.oid)}>"]
+    for v in _items(variables):
+        value = values[v.name]
+        if value is None or value == "":
+            continue
+        parts.append(f"<ItemData{_a(ItemOID=item_oid(dataset, v), Value=text_value(value))}/>")
+    parts.append("</ItemGroupData>")
+    return "".join(parts)
+
+
+def odm_header(*, file_oid: str) -> str:
+    now = _utc(timezone.now().replace(microsecond=0))
+    attrs = _a(
+        FileType="Snapshot",
+        Granularity="All",
+        FileOID=file_oid,
+        CreationDateTime=now,
+        ODMVersion="1.3.2",
+        Originator=SOURCE_SYSTEM,
+        SourceSystem=SOURCE_SYSTEM,
+        SourceSystemVersion=SOURCE_VERSION,
+    )
+    return f'<?xml version="1.0" encoding="UTF-8"?>\n<ODM xmlns="{ODM_NS}"{attrs}>'
