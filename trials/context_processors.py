@@ -14,5 +14,6 @@ def roles_context(request: HttpRequest) -> dict:
             "pharmacy": roles.Role.PHARMACIST in user_roles,
             "statistician": roles.Role.UNBLINDED_STATISTICIAN in user_roles,
             "admin": roles.Role.TRIAL_ADMIN in user_roles,
+            "audits": bool(user_roles & {roles.Role.MONITOR, roles.Role.DATA_MANAGER}),
         },
     }

@@ -318,3 +318,30 @@ def assess(
     add(_yes_no("EXC17", "Refusal to participate", s.refuses_participation))
     add(_yes_no("EXC18", "Unable to provide prior informed consent", s.unable_to_consent))
     return Assessment(tuple(results))
+
+
+class _Unanswered:
+    """A screening with every answer missing: ``assess`` still names every criterion."""
+
+    screening_date = date(2000, 1, 1)
+
+    def __getattr__(self, name: str) -> None:
+        return None
+
+
+def criterion_labels() -> dict[str, str]:
+    """Criterion code -> label (e.g. "EXC12" -> "HIV infection"), derived from ``assess``."""
+    global _LABELS
+    if _LABELS is None:
+        result = assess(
+            s=_Unanswered(),
+            birth_date=date(1970, 1, 1),
+            sex="F",
+            consent_datetime=None,
+            aclf_grade="",
+        )
+        _LABELS = {c.code: c.label for c in result.criteria}
+    return _LABELS
+
+
+_LABELS: dict[str, str] | None = None

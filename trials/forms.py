@@ -268,3 +268,52 @@ class RoleGrantDecisionForm(BootstrapFormMixin, forms.Form):
     reason = forms.CharField(
         min_length=3, help_text="Why you approve or refuse (recorded and sent to the sponsor)"
     )
+
+
+class AuditFilterForm(BootstrapFormMixin, forms.Form):
+    """Narrow an audit trail: user, date range, form, field, one record or visit (GET)."""
+
+    user = forms.CharField(label="User (login)", required=False, max_length=150)
+    date_from = forms.DateField(
+        label="From", required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    date_to = forms.DateField(
+        label="To", required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    form = forms.ChoiceField(label="Form", required=False)
+    field = forms.ChoiceField(label="Field", required=False)
+    record = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
+    visit = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        from .history import sources
+
+        self.fields["form"].choices = [("", "any form")] + [
+            (s.key, s.label[:1].upper() + s.label[1:]) for s in sources()
+        ]
+        fields: dict[str, str] = {}
+        chosen = self.data.get("form", "")
+        for s in sources():
+            if not chosen or s.key == chosen:
+                for f in s.fields():
+                    fields.setdefault(f.name, str(f.verbose_name))
+        self.fields["field"].choices = [
+            ("", "any field"),
+            *sorted(fields.items(), key=lambda kv: kv[1].lower()),
+        ]
+
+    def filters(self):
+        """The valid part of the filter (an invalid value is ignored, and shown as an error)."""
+        from .history import Filters
+
+        data = self.cleaned_data if self.is_valid() else {}
+        return Filters(
+            username=(data.get("user") or "").strip(),
+            date_from=data.get("date_from"),
+            date_to=data.get("date_to"),
+            form=data.get("form") or "",
+            field=data.get("field") or "",
+            record=data.get("record"),
+            visit=data.get("visit"),
+        )

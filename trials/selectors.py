@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q, QuerySet
 from django.http import Http404
 
@@ -83,11 +86,82 @@ def status_counts(*, user) -> list[tuple[str, str, int]]:
     return [(value, label, counts.get(value, 0)) for value, label in PatientStatus.choices]
 
 
-def patient_history(*, user, patient: Patient) -> list[history.AuditEntry]:
-    """Every audited change of the patient's records, newest first (one query per model)."""
+def patient_history(
+    *, user, patient: Patient, filters: history.Filters | None = None
+) -> list[history.AuditEntry]:
+    """Every audited change of the patient's records, newest first (bounded queries per model).
+
+    The allocation's trail is left out unless the user may see this patient's arm.
+    """
     patient_get(user=user, pk=patient.pk)
-    entries = [e for source in history.sources() for e in history.entries_for(source, patient.pk)]
-    return sorted(entries, key=lambda e: e.when, reverse=True)
+    filters = filters or history.Filters()
+    pairs = []
+    for source in history.sources(unblinded=roles.may_see_arm(user, patient)):
+        qs = history.history_queryset(source, filters)
+        if qs is not None:
+            pairs.append(
+                (source, history.with_previous(history.patient_filter(source, qs, patient.pk)))
+            )
+    return history.entries(pairs, field_name=filters.field)
+
+
+def may_read_audit_log(user) -> bool:
+    """The trial-wide audit log is for those who audit the trial: monitors and data managers."""
+    return getattr(user, "is_superuser", False) or roles.has_role(
+        user, roles.Role.MONITOR, roles.Role.DATA_MANAGER
+    )
+
+
+@dataclass
+class AuditLogPage:
+    entries: list[history.AuditEntry]
+    number: int
+    per_page: int
+    total: int
+    patients: dict[int, Patient]
+
+    @property
+    def has_next(self) -> bool:
+        return self.number * self.per_page < self.total
+
+    @property
+    def has_previous(self) -> bool:
+        return self.number > 1
+
+    @property
+    def num_pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+
+def audit_log(
+    *, user, filters: history.Filters | None = None, page: int = 1, per_page: int = 50
+) -> AuditLogPage:
+    """One page of the trial-wide trail (patients of the user's sites), newest first.
+
+    Queries stay bounded on a large trial: per source, a count, the newest
+    ``page * per_page`` rows with their previous versions, then one query per related model.
+    A field filter narrows the changes shown, not the paging.
+    """
+    if not may_read_audit_log(user):
+        raise PermissionDenied
+    filters = filters or history.Filters()
+    page = max(1, page)
+    site_ids = roles.user_site_ids(user)
+    take = page * per_page
+    pairs, total = [], 0
+    for source in history.sources(unblinded=roles.is_unblinded_role(user)):
+        qs = history.history_queryset(source, filters)
+        if qs is None:
+            continue
+        if site_ids is not None:
+            qs = history.site_filter(source, qs, site_ids)
+        total += qs.count()
+        newest = qs.order_by("-history_date", "-history_id")[:take]
+        pairs.append((source, history.with_previous(newest)))
+    found = history.entries(pairs, field_name=filters.field)[(page - 1) * per_page : take]
+    ids = {e.patient_id for e in found if e.patient_id}
+    patients = Patient.objects.select_related("site").in_bulk(ids)
+    return AuditLogPage(found, page, per_page, total, patients)
 
 
 def role_grant_requests(*, user) -> QuerySet[RoleGrantRequest]:

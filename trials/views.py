@@ -15,6 +15,7 @@ from django.utils.module_loading import import_string
 from . import roles, selectors, services
 from .audit import REASON_FIELD
 from .forms import (
+    AuditFilterForm,
     PatientCreateForm,
     RoleGrantDecisionForm,
     ScoreCalculatorForm,
@@ -182,8 +183,34 @@ def screening_log(request: HttpRequest) -> HttpResponse:
 @login_required
 def patient_history(request: HttpRequest, pk: int) -> HttpResponse:
     patient = selectors.patient_get(user=request.user, pk=pk)
-    entries = selectors.patient_history(user=request.user, patient=patient)
-    return render(request, "trials/patient_history.html", {"patient": patient, "entries": entries})
+    form = AuditFilterForm(request.GET or None)
+    entries = selectors.patient_history(
+        user=request.user, patient=patient, filters=form.filters() if request.GET else None
+    )
+    return render(
+        request,
+        "trials/patient_history.html",
+        {"patient": patient, "entries": entries, "filter_form": form, "params": request.GET},
+    )
+
+
+@login_required
+def audit_log(request: HttpRequest) -> HttpResponse:
+    """The trial-wide audit trail for monitors and data managers, paginated."""
+    form = AuditFilterForm(request.GET or None)
+    raw = request.GET.get("page", "1")
+    page = selectors.audit_log(
+        user=request.user,
+        filters=form.filters() if request.GET else None,
+        page=int(raw) if raw.isdigit() and len(raw) < 7 else 1,
+    )
+    params = request.GET.copy()
+    params.pop("page", None)
+    return render(
+        request,
+        "trials/audit_log.html",
+        {"page": page, "filter_form": form, "query": params.urlencode()},
+    )
 
 
 @login_required
