@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "trials",
     "crf",
     "randomization",
+    "monitoring",
 ]
 
 MIDDLEWARE = [

@@ -28,5 +28,6 @@ urlpatterns = [
     path("api/v1/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("crf/", include("crf.urls")),
     path("randomization/", include("randomization.urls")),
+    path("monitoring/", include("monitoring.urls")),
     path("", include("trials.urls")),
 ]

@@ -361,7 +361,8 @@ class ScoreRecord(models.Model):
 
 
 class AccessEvent(models.Model):
-    """Append-only access audit: role grants, approvals, refusals and revocations.
+    """Append-only access audit: role grants, approvals, refusals and revocations; logins,
+    failed logins and logouts; locks, unlocks and casebook signatures.
 
     It is its own audit trail (rows are only ever inserted), so it carries no history table.
     """
@@ -374,6 +375,14 @@ class AccessEvent(models.Model):
         ROLE_GRANT_REFUSED = "role_grant_refused", "Role grant refused"
         ROLE_REVOKED = "role_revoked", "Role revoked"
         PASSWORD_LINK_SENT = "password_link_sent", "Set-password link sent"
+        # Logins (21 CFR 11.300, Annex 11 §12) and monitoring events (issue 14).
+        LOGIN = "login", "Logged in"
+        LOGIN_FAILED = "login_failed", "Failed login"
+        LOGOUT = "logout", "Logged out"
+        DATA_LOCKED = "data_locked", "Data locked"
+        DATA_UNLOCKED = "data_unlocked", "Data unlocked"
+        CASEBOOK_SIGNED = "casebook_signed", "Casebook signed"
+        SIGNATURE_REFUSED = "signature_refused", "Signature refused (wrong password)"
 
     at = models.DateTimeField(auto_now_add=True, db_index=True)
     actor = models.ForeignKey(

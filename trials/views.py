@@ -29,7 +29,7 @@ from .models import PatientStatus
 # ``dashboard_panel_context(*, user) -> dict | None``, rendered with
 # ``templates/<app>/_patient_panel.html`` / ``_dashboard_panel.html``. Blinding is the
 # providing selector's job: it decides what the user may see.
-PANEL_APPS = ("randomization", "crf")
+PANEL_APPS = ("randomization", "crf", "monitoring")
 
 
 def _panels(kind: str, **kwargs) -> list[dict]:
