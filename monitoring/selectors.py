@@ -169,6 +169,7 @@ def crf_context(*, user, spec, patient: Patient, visit=None, instance=None) -> d
         "form_code": spec.code,
         "record_id": record_id,
         "patient_pk": patient.pk,
+        "visit_pk": getattr(visit, "pk", None),
     }
     if record_id is None:
         return context
@@ -205,4 +206,35 @@ def patient_panel_context(*, user, patient: Patient) -> dict | None:
         "locked": Lock.objects.filter(
             patient=patient, level=Lock.Level.PATIENT, unlocked_at__isnull=True
         ).exists(),
+    }
+
+
+def dashboard_panel_context(*, user) -> dict | None:
+    """Per role: monitors see the queries they wait on, data managers also the locks, site
+    staff the queries they must answer (trials.views.PANEL_APPS)."""
+    monitors = roles.has_role(user, roles.Role.MONITOR, roles.Role.DATA_MANAGER)
+    answers = bool(roles.user_roles(user) & roles.DATA_ENTRY_ROLES)
+    if not (monitors or answers):
+        return None
+    queries = query_list(user=user)
+    if monitors:
+        title = "Data queries to follow up"
+        waiting = queries.filter(status=DataQuery.Status.ANSWERED)
+        waiting_label = "answered, to close or re-open"
+    else:
+        title = "Data queries to answer"
+        waiting = queries.filter(status=DataQuery.Status.OPEN)
+        waiting_label = "open, to answer"
+    return {
+        "title": title,
+        "waiting_label": waiting_label,
+        "waiting": list(waiting[:10]),
+        "counts": query_counts_per_site(user=user),
+        "active_locks": (
+            Lock.objects.filter(
+                unlocked_at__isnull=True, patient__in=patient_list(user=user)
+            ).count()
+            if roles.has_role(user, roles.Role.DATA_MANAGER)
+            else None
+        ),
     }

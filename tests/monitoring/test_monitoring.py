@@ -485,3 +485,18 @@ def test_monitoring_pages_of_another_site_are_404(
         reverse("monitoring:casebook-sign", args=[randomized_patient.pk]),
     ):
         assert client.get(url).status_code == 404
+
+
+def test_monitor_data_manager_and_site_staff_dashboards_differ(
+    client, investigator, monitor, data_manager, randomized_patient
+):
+    vitals = _vitals(investigator, randomized_patient)
+    _raise(monitor, randomized_patient, vitals)
+    bodies = {}
+    for user in (investigator, monitor, data_manager):
+        client.force_login(user)
+        bodies[user.username] = client.get(reverse("trials:dashboard")).content.decode()
+    assert "Data queries to answer" in bodies[investigator.username]
+    assert "Data queries to follow up" in bodies[monitor.username]
+    assert "active lock" in bodies[data_manager.username]
+    assert "active lock" not in bodies[monitor.username]

@@ -159,6 +159,9 @@ def test_filters_by_user_date_form_and_field(
     weight_only = see(form="crf.vitalsigns", field="weight_kg")
     assert len(weight_only) == 2
     assert all([c.field for c in e.changes] == ["weight_kg"] for e in weight_only)
+    visit = _dose1(randomized_patient)
+    of_visit = see(visit=visit.pk)
+    assert {e.model for e in of_visit} == {"visit", "vital signs and weight"}
     assert see(date_to=DAY1 - dt.timedelta(days=1)) == []
     assert see(date_from=DAY1, date_to=DAY1)
     # The page takes the same filters from the query string.
