@@ -11,7 +11,7 @@ from .models import DataQuery, Lock
 
 class QueryRaiseForm(BootstrapFormMixin, forms.Form):
     form_code = forms.CharField(widget=forms.HiddenInput)
-    record_id = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
+    record_id = forms.IntegerField(widget=forms.HiddenInput, min_value=1, max_value=2**62)
     field = forms.CharField(required=False, widget=forms.HiddenInput)
     text = forms.CharField(
         label="Query", widget=forms.Textarea(attrs={"rows": 3}), max_length=2000
@@ -29,13 +29,13 @@ class QueryActionForm(BootstrapFormMixin, forms.Form):
 
 class SdvForm(BootstrapFormMixin, forms.Form):
     form_code = forms.CharField(widget=forms.HiddenInput)
-    record_id = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
+    record_id = forms.IntegerField(widget=forms.HiddenInput, min_value=1, max_value=2**62)
     field = forms.CharField(required=False, widget=forms.HiddenInput)
 
 
 class LockForm(BootstrapFormMixin, forms.Form):
     level = forms.ChoiceField(label="Lock", choices=Lock.Level.choices)
-    visit_id = forms.IntegerField(label="Visit", required=False, min_value=1)
+    visit_id = forms.IntegerField(label="Visit", required=False, min_value=1, max_value=2**62)
     record = forms.CharField(
         label="Form", required=False, help_text="For a form lock: the form record."
     )

@@ -282,8 +282,12 @@ class AuditFilterForm(BootstrapFormMixin, forms.Form):
     )
     form = forms.ChoiceField(label="Form", required=False)
     field = forms.ChoiceField(label="Field", required=False)
-    record = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
-    visit = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
+    record = forms.IntegerField(
+        required=False, min_value=1, max_value=2**62, widget=forms.HiddenInput
+    )
+    visit = forms.IntegerField(
+        required=False, min_value=1, max_value=2**62, widget=forms.HiddenInput
+    )
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)

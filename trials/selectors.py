@@ -145,19 +145,23 @@ def audit_log(
     if not may_read_audit_log(user):
         raise PermissionDenied
     filters = filters or history.Filters()
-    page = max(1, page)
     site_ids = roles.user_site_ids(user)
-    take = page * per_page
-    pairs, total = [], 0
+    querysets = []
     for source in history.sources(unblinded=roles.is_unblinded_role(user)):
         qs = history.history_queryset(source, filters)
         if qs is None:
             continue
         if site_ids is not None:
             qs = history.site_filter(source, qs, site_ids)
-        total += qs.count()
-        newest = qs.order_by("-history_date", "-history_id")[:take]
-        pairs.append((source, history.with_previous(newest)))
+        querysets.append((source, qs, qs.count()))
+    total = sum(n for _s, _qs, n in querysets)
+    page = min(max(1, page), max(1, -(-total // per_page)))  # never past the last page
+    take = page * per_page
+    pairs = [
+        (source, history.with_previous(qs.order_by("-history_date", "-history_id")[:take]))
+        for source, qs, n in querysets
+        if n
+    ]
     found = history.entries(pairs, field_name=filters.field)[(page - 1) * per_page : take]
     ids = {e.patient_id for e in found if e.patient_id}
     patients = Patient.objects.select_related("site").in_bulk(ids)
