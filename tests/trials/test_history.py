@@ -296,3 +296,20 @@ def test_history_pages_and_api_do_not_write_history(
             for method in (client.post, client.put, client.delete):
                 assert method(url).status_code in (200, 403, 405)
     assert (VitalSigns.history.count(), AdverseEvent.history.count()) == before
+
+
+def test_datetimes_show_the_trial_time_zone_and_records_their_identifiers(investigator):
+    from crf.models import Administration
+    from randomization.models import EmergencyUnblinding
+
+    start = Administration._meta.get_field("start_time")
+    lookups = history.Lookups()
+    value = dt.datetime(2026, 3, 2, 9, 30, tzinfo=dt.UTC)
+    assert history.display(start, value, lookups) == "2026-03-02 10:30 CET"
+    by = EmergencyUnblinding._meta.get_field("unblinded_by")
+    investigator.first_name, investigator.last_name = "Ana", "Pérez"
+    investigator.save()
+    lookups.want(by.related_model, investigator.pk)
+    lookups.resolve()
+    assert history.display(by, investigator.pk, lookups) == "Ana Pérez (investigator)"
+    assert history.display(by, None, lookups) == "∅"
