@@ -383,6 +383,7 @@ class AccessEvent(models.Model):
         DATA_UNLOCKED = "data_unlocked", "Data unlocked"
         CASEBOOK_SIGNED = "casebook_signed", "Casebook signed"
         SIGNATURE_REFUSED = "signature_refused", "Signature refused (wrong password)"
+        EMERGENCY_UNBLINDING = "emergency_unblinding", "Emergency unblinding"
 
     at = models.DateTimeField(auto_now_add=True, db_index=True)
     actor = models.ForeignKey(

@@ -500,3 +500,20 @@ def test_monitor_data_manager_and_site_staff_dashboards_differ(
     assert "Data queries to follow up" in bodies[monitor.username]
     assert "active lock" in bodies[data_manager.username]
     assert "active lock" not in bodies[monitor.username]
+
+
+def test_emergency_unblinding_is_an_access_event_that_names_no_arm(
+    site, investigator, principal_investigator
+):
+    from randomization import services as rand_services
+    from tests.randomization.factories import active_list, eligible_patient, randomize
+
+    active_list(site.trial)
+    patient = eligible_patient(site)
+    randomize(patient, investigator)
+    rand_services.emergency_unblinding_create(
+        user=principal_investigator, patient=patient, password=PASSWORD, reason="SAE work-up"
+    )
+    event = AccessEvent.objects.get(action=AccessEvent.Action.EMERGENCY_UNBLINDING)
+    assert event.actor == principal_investigator
+    assert event.detail == f"Patient {patient}"
