@@ -138,8 +138,9 @@ def audit_log(
 ) -> AuditLogPage:
     """One page of the trial-wide trail (patients of the user's sites), newest first.
 
-    Queries stay bounded on a large trial: per source, a count, the newest
-    ``page * per_page`` rows with their previous versions, then one query per related model.
+    Queries stay bounded on a large trial: per source, a count, the keys of the newest
+    ``page * per_page`` rows, the page's rows and their previous versions, then one query per
+    related model.
     A field filter narrows the changes shown, not the paging.
     """
     if not may_read_audit_log(user):
@@ -157,12 +158,25 @@ def audit_log(
     total = sum(n for _s, _qs, n in querysets)
     page = min(max(1, page), max(1, -(-total // per_page)))  # never past the last page
     take = page * per_page
-    pairs = [
-        (source, history.with_previous(qs.order_by("-history_date", "-history_id")[:take]))
-        for source, qs, n in querysets
+    # Keys first (time, version id) of the newest ``take`` rows per source, merged; then only
+    # the page's rows are read in full, so a deep page costs little more than the first.
+    keys = [
+        (when, history_id, index)
+        for index, (source, qs, n) in enumerate(querysets)
         if n
+        for when, history_id in qs.order_by("-history_date", "-history_id").values_list(
+            "history_date", "history_id"
+        )[:take]
     ]
-    found = history.entries(pairs, field_name=filters.field)[(page - 1) * per_page : take]
+    keys.sort(key=lambda k: (k[0], k[1]), reverse=True)
+    wanted: dict[int, list[int]] = {}
+    for _when, history_id, index in keys[(page - 1) * per_page : take]:
+        wanted.setdefault(index, []).append(history_id)
+    pairs = [
+        (querysets[i][0], history.with_previous(querysets[i][1].filter(history_id__in=ids)))
+        for i, ids in wanted.items()
+    ]
+    found = history.entries(pairs, field_name=filters.field)
     ids = {e.patient_id for e in found if e.patient_id}
     patients = Patient.objects.select_related("site").in_bulk(ids)
     return AuditLogPage(found, page, per_page, total, patients)
