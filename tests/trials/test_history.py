@@ -127,7 +127,7 @@ def test_a_creation_is_compact_and_bookkeeping_and_raw_ids_are_hidden(
     assert "Europe/Madrid" in body  # the time zone of the times shown
 
 
-def test_screen_failure_reasons_are_shown_with_their_text(investigator, monitor, patient):
+def test_screen_failure_reasons_are_shown_with_their_text(client, investigator, monitor, patient):
     trial_services.screening_save(
         user=investigator,
         patient=patient,
@@ -139,6 +139,12 @@ def test_screen_failure_reasons_are_shown_with_their_text(investigator, monitor,
         c.new for e in entries for c in e.changes if c.field == "screen_failure_reasons"
     )
     assert reasons == "EXC12 HIV infection"
+    client.force_login(monitor)
+    for url in (
+        reverse("trials:patient-detail", args=[patient.pk]),
+        reverse("trials:screening-log"),
+    ):
+        assert "EXC12 HIV infection" in client.get(url).content.decode()
 
 
 def test_filters_by_user_date_form_and_field(
