@@ -24,6 +24,7 @@ urlpatterns = [
     path("api/v1/", include("trials.api.urls")),
     path("api/v1/", include("crf.api.urls")),
     path("api/v1/", include("randomization.api.urls")),
+    path("api/v1/", include("monitoring.api.urls")),
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/v1/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("crf/", include("crf.urls")),

@@ -517,3 +517,32 @@ def test_emergency_unblinding_is_an_access_event_that_names_no_arm(
     event = AccessEvent.objects.get(action=AccessEvent.Action.EMERGENCY_UNBLINDING)
     assert event.actor == principal_investigator
     assert event.detail == f"Patient {patient}"
+
+
+def test_query_api_life_cycle_and_permissions(
+    client, investigator, monitor, other_site_investigator, randomized_patient
+):
+    vitals = _vitals(investigator, randomized_patient)
+    url = reverse("monitoring-api:patient-queries", args=[randomized_patient.pk])
+    body = {"form_code": "vitals", "record_id": vitals.pk, "field": "weight_kg", "text": "Check"}
+    client.force_login(investigator)
+    assert client.post(url, body, content_type="application/json").status_code == 403
+    client.force_login(monitor)
+    bad = client.post(url, {**body, "field": "nope"}, content_type="application/json")
+    assert bad.status_code == 400
+    assert "field" in bad.json()
+    created = client.post(url, body, content_type="application/json")
+    assert created.status_code == 201
+    detail = reverse("monitoring-api:query-detail", args=[created.json()["id"]])
+    client.force_login(investigator)
+    answered = client.post(
+        detail, {"action": "answer", "answer": "Checked."}, content_type="application/json"
+    )
+    assert answered.json()["status"] == "answered"
+    client.force_login(monitor)
+    closed = client.post(detail, {"action": "close"}, content_type="application/json")
+    assert closed.json()["status"] == "closed"
+    assert client.get(reverse("monitoring-api:query-list")).json()[0]["status"] == "closed"
+    client.force_login(other_site_investigator)
+    assert client.get(detail).status_code == 404
+    assert client.get(reverse("monitoring-api:query-list")).json() == []
