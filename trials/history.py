@@ -22,6 +22,7 @@ from typing import Any
 
 from django.db import models
 from django.db.models import OuterRef, Q, Subquery
+from django.utils.text import capfirst
 
 ACTIONS = {"+": "created", "~": "changed", "-": "deleted"}
 ENTERED_IN_ERROR = "entered in error"
@@ -320,7 +321,7 @@ def entries_from_rows(source: AuditSource, rows: list, lookups: Lookups) -> list
         changes = [
             Change(
                 f.name,
-                str(f.verbose_name),
+                capfirst(str(f.verbose_name)),
                 display(f, getattr(before, f.attname), lookups) if before else EMPTY,
                 display(f, getattr(row, f.attname), lookups),
             )
