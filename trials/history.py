@@ -306,6 +306,14 @@ def _record_label(source: AuditSource, row, lookups: Lookups) -> str:
     return name
 
 
+def sort_time(source: AuditSource, when: dt.datetime) -> dt.datetime:
+    """The time a row is shown and ordered by: only the date for coarse sources, so not even
+    its place among other changes tells a blinded reader when a preparation was made."""
+    if source.shown_fields is None:
+        return when
+    return when.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
 def entries_from_rows(source: AuditSource, rows: list, lookups: Lookups) -> list[AuditEntry]:
     """Entries of rows prepared by ``with_previous`` (lookups already resolved)."""
     fields = source.fields()
@@ -338,7 +346,7 @@ def entries_from_rows(source: AuditSource, rows: list, lookups: Lookups) -> list
         when = row.history_date
         entries.append(
             AuditEntry(
-                when=when.replace(hour=0, minute=0, second=0, microsecond=0) if coarse else when,
+                when=sort_time(source, when),
                 user="pharmacy" if coarse else user_label(user),
                 role="" if coarse else _role_label(user),
                 model=source.label,

@@ -161,7 +161,7 @@ def audit_log(
     # Keys first (time, version id) of the newest ``take`` rows per source, merged; then only
     # the page's rows are read in full, so a deep page costs little more than the first.
     keys = [
-        (when, history_id, index)
+        (history.sort_time(source, when), history_id, index)
         for index, (source, qs, n) in enumerate(querysets)
         if n
         for when, history_id in qs.order_by("-history_date", "-history_id").values_list(

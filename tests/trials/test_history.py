@@ -319,3 +319,26 @@ def test_datetimes_show_the_trial_time_zone_and_records_their_identifiers(invest
     lookups.resolve()
     assert history.display(by, investigator.pk, lookups) == "Ana Pérez (investigator)"
     assert history.display(by, None, lookups) == "∅"
+
+
+def test_the_trial_log_orders_a_preparation_by_its_date_only(
+    site, investigator, pharmacist, monitor
+):
+    from tests.randomization.factories import active_list, eligible_patient, prepare, randomize
+
+    active_list(site.trial)
+    patient = eligible_patient(site)
+    randomize(patient, investigator)
+    prepare(patient, pharmacist, cells=True)
+    trial_services.screening_save(  # a later change the same day
+        user=investigator,
+        patient=PatientFactory(site=site, screening_number="S01-0777"),
+        data=eligible_screening_data(),
+        complete=False,
+    )
+    log = selectors.audit_log(user=monitor, per_page=500).entries
+    prep = [e for e in log if e.model == "dose preparation"]
+    assert prep
+    assert all(e.user == "pharmacy" and e.when.hour == 0 for e in prep)
+    # Placed after every change of that day: its position says nothing about its time.
+    assert log.index(prep[0]) == max(i for i, e in enumerate(log) if e.when >= prep[0].when)
