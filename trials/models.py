@@ -384,6 +384,7 @@ class AccessEvent(models.Model):
         CASEBOOK_SIGNED = "casebook_signed", "Casebook signed"
         SIGNATURE_REFUSED = "signature_refused", "Signature refused (wrong password)"
         EMERGENCY_UNBLINDING = "emergency_unblinding", "Emergency unblinding"
+        AUDIT_TRAIL_EXPORTED = "audit_trail_exported", "Audit trail exported"
 
     at = models.DateTimeField(auto_now_add=True, db_index=True)
     actor = models.ForeignKey(

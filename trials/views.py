@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import re
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -180,6 +181,46 @@ def screening_log(request: HttpRequest) -> HttpResponse:
     return render(request, "trials/screening_log.html", {"page": page})
 
 
+AUDIT_CSV_LIMIT = 10_000  # entries per download of the trial-wide log (narrow by filters)
+
+
+def _audit_csv(request: HttpRequest, entries, *, name: str, patients: dict | None = None):
+    """One row per changed field; the download itself is an access event (who, what, when)."""
+    from .models import AccessEvent
+
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    safe = re.sub(r"[^A-Za-z0-9_-]", "_", name)
+    response["Content-Disposition"] = f'attachment; filename="{safe}.csv"'
+    writer = csv.writer(response)
+    writer.writerow(
+        ["when", "user", "role", "patient", "record", "action", "field", "old", "new", "reason"]
+    )
+    for e in entries:
+        when = e.when.date().isoformat() if e.date_only else e.when.isoformat()
+        patient = (patients or {}).get(e.patient_id) if patients is not None else None
+        for c in e.changes or [None]:
+            writer.writerow(
+                [
+                    when,
+                    e.user,
+                    e.role,
+                    str(patient) if patient else "",
+                    e.object_label,
+                    e.action,
+                    c.label if c else "",
+                    c.old if c else "",
+                    c.new if c else "",
+                    e.reason,
+                ]
+            )
+    services.access_event_record(
+        action=AccessEvent.Action.AUDIT_TRAIL_EXPORTED,
+        actor=request.user,
+        detail=f"{name}; filters: {request.GET.urlencode()}"[:1000],
+    )
+    return response
+
+
 @login_required
 def patient_history(request: HttpRequest, pk: int) -> HttpResponse:
     patient = selectors.patient_get(user=request.user, pk=pk)
@@ -187,6 +228,8 @@ def patient_history(request: HttpRequest, pk: int) -> HttpResponse:
     entries = selectors.patient_history(
         user=request.user, patient=patient, filters=form.filters() if request.GET else None
     )
+    if request.GET.get("format") == "csv":
+        return _audit_csv(request, entries, name=f"audit_trail_{patient}")
     return render(
         request,
         "trials/patient_history.html",
@@ -204,6 +247,16 @@ def audit_log(request: HttpRequest) -> HttpResponse:
         filters=form.filters() if request.GET else None,
         page=int(raw) if raw.isdigit() and len(raw) < 7 else 1,
     )
+    if request.GET.get("format") == "csv":
+        everything = selectors.audit_log(
+            user=request.user,
+            filters=form.filters(),
+            page=1,
+            per_page=AUDIT_CSV_LIMIT,
+        )
+        return _audit_csv(
+            request, everything.entries, name="audit_log", patients=everything.patients
+        )
     params = request.GET.copy()
     params.pop("page", None)
     return render(

@@ -342,3 +342,24 @@ def test_the_trial_log_orders_a_preparation_by_its_date_only(
     assert all(e.user == "pharmacy" and e.when.hour == 0 for e in prep)
     # Placed after every change of that day: its position says nothing about its time.
     assert log.index(prep[0]) == max(i for i, e in enumerate(log) if e.when >= prep[0].when)
+
+
+def test_audit_trails_download_as_csv_and_the_download_is_an_access_event(
+    client, investigator, monitor, randomized_patient
+):
+    from trials.models import AccessEvent
+
+    _vitals(investigator, randomized_patient)
+    _vitals(investigator, randomized_patient, weight_kg=Decimal("71.0"))
+    client.force_login(monitor)
+    url = reverse("trials:patient-history", args=[randomized_patient.pk])
+    response = client.get(url, {"form": "crf.vitalsigns", "field": "weight_kg", "format": "csv"})
+    assert response["Content-Type"].startswith("text/csv")
+    rows = response.content.decode().splitlines()
+    assert rows[0].startswith("when,user,role,patient,record,action,field,old,new,reason")
+    assert any(",changed,Weight (kg),72.5,71.0,Corrected from source" in r for r in rows)
+    log = client.get(reverse("trials:audit-log"), {"format": "csv"}).content.decode()
+    assert "R0" in log  # the patient by identifier
+    events = AccessEvent.objects.filter(action=AccessEvent.Action.AUDIT_TRAIL_EXPORTED)
+    assert events.count() == 2
+    assert events.filter(actor=monitor, detail__contains="field=weight_kg").exists()
