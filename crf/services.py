@@ -597,6 +597,10 @@ def crf_save(
         raise ValidationError("No such form for this patient.")
     check_version(instance, expected_version, required=version_required)
     created = instance is None
+    from monitoring.services import assert_editable, crf_saved
+
+    record_id = getattr(instance, "pk", None)
+    assert_editable(patient=patient, visit=visit, form_code=spec.code, record_id=record_id)
     was_complete = not created and instance.status == FormStatus.COMPLETE
     reason = require_reason(was_complete=was_complete, reason=reason)
     if created:
@@ -648,6 +652,9 @@ def crf_save(
     instance.updated_by = user
     default_reason = f"{spec.label} entered" if created else f"{spec.label} updated"
     save_audited(instance, reason=reason or default_reason, user=user)
+    crf_saved(
+        user=user, form_code=spec.code, instance=instance, warnings=checks.warnings, reason=reason
+    )
 
     if scores is not None:
         from trials.services import score_record_save

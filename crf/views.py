@@ -47,7 +47,12 @@ def _crf_page(
     can_write = roles.can_enter_data(request.user, patient.site_id)
     if request.method == "POST" and not can_write:
         raise PermissionDenied
-    blocked = sequencing_error(spec, patient=patient, visit=visit)
+    from monitoring.selectors import crf_context
+
+    monitoring = crf_context(
+        user=request.user, spec=spec, patient=patient, visit=visit, instance=instance
+    )
+    blocked = sequencing_error(spec, patient=patient, visit=visit) or monitoring["locked"]
     form = spec.form_class(
         request.POST if request.method == "POST" else None,
         instance=instance,
@@ -100,6 +105,7 @@ def _crf_page(
             "blocked": blocked,
             "was_complete": instance is not None and instance.status == FormStatus.COMPLETE,
             "cancel_url": cancel_url,
+            "monitoring": monitoring,
         },
     )
 

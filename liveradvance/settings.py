@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "crf",
     "randomization",
     "exports",
+    "monitoring",
 ]
 
 MIDDLEWARE = [

@@ -29,6 +29,7 @@ urlpatterns = [
     path("api/v1/", include("crf.api.urls")),
     path("api/v1/", include("randomization.api.urls")),
     path("api/v1/", include("exports.api.urls")),
+    path("api/v1/", include("monitoring.api.urls")),
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # Split view: the Swagger initializer is a separate script, allowed by the CSP (issue 11).
     path(
@@ -39,5 +40,6 @@ urlpatterns = [
     path("crf/", include("crf.urls")),
     path("randomization/", include("randomization.urls")),
     path("exports/", include("exports.urls")),
+    path("monitoring/", include("monitoring.urls")),
     path("", include("trials.urls")),
 ]

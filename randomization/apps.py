@@ -11,8 +11,11 @@ class RandomizationConfig(AppConfig):
         from . import checks  # noqa: F401  (registers the demo-list system check)
         from .models import Allocation, DosePreparation, EmergencyUnblinding
 
-        # The entry id could be matched against the list: hidden, like every unblinded field.
-        history.register(Allocation, patient_path="patient_id", hidden_fields=("entry",))
+        # The entry id could be matched against the list: hidden, like every unblinded field;
+        # the whole trail only for unblinded roles (its time order per stratum is a clue).
+        history.register(
+            Allocation, patient_path="patient_id", hidden_fields=("entry",), unblinded_only=True
+        )
         # Blinded trails show a preparation as done on a date, nothing more: its exact time,
         # who checked it and every product field could differ between arms (issue 9).
         history.register(DosePreparation, patient_path="patient_id", shown_fields=("dose_number",))

@@ -593,6 +593,13 @@ def emergency_unblinding_create(
         raise ValidationError(errors)
     record = EmergencyUnblinding(patient=patient, unblinded_by=user, reason=reason)
     save_audited(record, reason="Emergency unblinding", user=user)
+    from trials.models import AccessEvent
+    from trials.services import access_event_record
+
+    # Who broke the blind of which patient, never the arm (issue 14: access events).
+    access_event_record(
+        action=AccessEvent.Action.EMERGENCY_UNBLINDING, actor=user, detail=f"Patient {patient}"
+    )
     transaction.on_commit(lambda: emergency_unblinding_notify(unblinding_id=record.pk))
     return record
 

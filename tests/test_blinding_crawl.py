@@ -168,7 +168,10 @@ def _kwarg_values(world) -> dict[str, list]:
 
     patients = list(world["by_arm"].values())
     visits = list(Visit.objects.filter(patient__in=patients).order_by("pk"))
+    queries, locks = _monitoring_data(patients)
     return {
+        "query_pk": queries,
+        "lock_pk": locks,
         "pk": [p.pk for p in patients],
         "patient_pk": [p.pk for p in patients],
         "visit_pk": [v.pk for v in visits],
@@ -181,6 +184,40 @@ def _kwarg_values(world) -> dict[str, list]:
         "dataset": list(datasets()),
         "job_pk": list(ExportJob.objects.values_list("pk", flat=True)[:2]) or [987654],
     }
+
+
+def _monitoring_data(patients) -> tuple[list[int], list[int]]:
+    """A query and a released lock per patient (monitoring routes; nothing stays locked)."""
+    from crf.models import VitalSigns
+    from monitoring import services as monitoring
+    from monitoring.models import DataQuery, Lock
+    from tests.conftest import make_user
+    from trials.services import roles_sync
+
+    if not DataQuery.objects.filter(patient__in=patients).exists():
+        groups = roles_sync()
+        site = patients[0].site
+        raiser = make_user(groups, Role.MONITOR, site, username="crawl_monitor")
+        manager = make_user(groups, Role.DATA_MANAGER, username="crawl_dm")
+        for patient in patients:
+            vitals = VitalSigns.objects.filter(patient=patient).first()
+            monitoring.query_raise(
+                user=raiser,
+                patient=patient,
+                form_code="vitals",
+                record_id=vitals.pk,
+                field="weight_kg",
+                text="Please check the weight against the source.",
+            )
+            monitoring.sdv_mark(
+                user=raiser, patient=patient, form_code="vitals", record_id=vitals.pk
+            )
+            lock = monitoring.lock_set(user=manager, patient=patient, level="patient")
+            monitoring.lock_release(user=manager, lock=lock, reason="Crawl set-up")
+    return (
+        list(DataQuery.objects.filter(patient__in=patients).values_list("pk", flat=True)),
+        list(Lock.objects.filter(patient__in=patients).values_list("pk", flat=True)),
+    )
 
 
 def _urls(world):
@@ -259,6 +296,9 @@ def test_no_blinded_role_sees_an_arm_on_any_route(client, world, blinded_users):
     assert statuses[("monitor", "trials:patient-history")] == 200
     assert statuses[("investigator", "randomization-api:allocation-detail")] == 200
     assert statuses[("monitor", "crf:patient-timeline")] == 200
+    assert statuses[("monitor", "monitoring:patient-monitoring")] == 200
+    assert statuses[("monitor", "monitoring:query-detail")] == 200
+    assert statuses[("data_manager", "trials:audit-log")] == 200
 
 
 def test_history_and_patient_pages_of_both_arms_differ_only_by_identifiers(client, world, monitor):
@@ -326,7 +366,7 @@ def test_emails_after_randomization_and_unblinding_name_no_arm(
         assert "cells" not in message.body
 
 
-PATIENT_SCOPED_KWARGS = {"pk", "patient_pk", "visit_pk", "ae_pk"}
+PATIENT_SCOPED_KWARGS = {"pk", "patient_pk", "visit_pk", "ae_pk", "query_pk", "lock_pk"}
 
 
 @pytest.mark.parametrize("outsider", ["other_site_investigator", "no_role_user"])

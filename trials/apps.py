@@ -15,6 +15,7 @@ class TrialsConfig(AppConfig):
         from .models import Patient, ScoreRecord, Screening
 
         signals.connect()
+        history.immutability_connect(self)
         history.register(Patient, patient_path="id")
         history.register(Screening, patient_path="patient_id")
         history.register(ScoreRecord, patient_path="patient_id")

@@ -3,7 +3,7 @@
 from django.apps import apps
 from django.core import checks
 
-AUDITED_APPS = ("trials", "crf", "randomization")
+AUDITED_APPS = ("trials", "crf", "randomization", "monitoring")
 
 
 @checks.register(checks.Tags.models)

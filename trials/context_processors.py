@@ -15,5 +15,6 @@ def roles_context(request: HttpRequest) -> dict:
             "statistician": roles.Role.UNBLINDED_STATISTICIAN in user_roles,
             "admin": roles.Role.TRIAL_ADMIN in user_roles,
             "exports": roles.can_export(user),
+            "audits": bool(user_roles & {roles.Role.MONITOR, roles.Role.DATA_MANAGER}),
         },
     }

@@ -386,3 +386,30 @@ def assess(
             CriterionResult(criterion.code, criterion.kind, criterion.label, outcome, reason)
         )
     return Assessment(tuple(results))
+
+
+class _Unanswered:
+    """A screening with every answer missing: ``assess`` still names every criterion."""
+
+    screening_date = date(2000, 1, 1)
+
+    def __getattr__(self, name: str) -> None:
+        return None
+
+
+def criterion_labels() -> dict[str, str]:
+    """Criterion code -> label (e.g. "EXC12" -> "HIV infection"), derived from ``assess``."""
+    global _LABELS
+    if _LABELS is None:
+        result = assess(
+            s=_Unanswered(),
+            birth_date=date(1970, 1, 1),
+            sex="F",
+            consent_datetime=None,
+            aclf_grade="",
+        )
+        _LABELS = {c.code: c.label for c in result.criteria}
+    return _LABELS
+
+
+_LABELS: dict[str, str] | None = None

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
+from django.utils.text import capfirst
 
 import scoring
 
@@ -344,3 +345,56 @@ class IdentityCorrectionForm(BootstrapFormMixin, forms.ModelForm):
         if value and stored and value == stored.replace(second=0, microsecond=0):
             return stored
         return value
+
+
+class AuditFilterForm(BootstrapFormMixin, forms.Form):
+    """Narrow an audit trail: user, date range, form, field, one record or visit (GET)."""
+
+    user = forms.CharField(label="User (login)", required=False, max_length=150)
+    date_from = forms.DateField(
+        label="From", required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    date_to = forms.DateField(
+        label="To", required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    form = forms.ChoiceField(label="Form", required=False)
+    field = forms.ChoiceField(label="Field", required=False)
+    record = forms.IntegerField(
+        required=False, min_value=1, max_value=2**62, widget=forms.HiddenInput
+    )
+    visit = forms.IntegerField(
+        required=False, min_value=1, max_value=2**62, widget=forms.HiddenInput
+    )
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        from .history import sources
+
+        self.fields["form"].choices = [("", "any form")] + [
+            (s.key, s.label[:1].upper() + s.label[1:]) for s in sources()
+        ]
+        fields: dict[str, str] = {}
+        chosen = self.data.get("form", "")
+        for s in sources():
+            if not chosen or s.key == chosen:
+                for f in s.fields():
+                    fields.setdefault(f.name, capfirst(str(f.verbose_name)))
+        self.fields["field"].choices = [
+            ("", "any field"),
+            *sorted(fields.items(), key=lambda kv: kv[1].lower()),
+        ]
+
+    def filters(self):
+        """The valid part of the filter (an invalid value is ignored, and shown as an error)."""
+        from .history import Filters
+
+        data = self.cleaned_data if self.is_valid() else {}
+        return Filters(
+            username=(data.get("user") or "").strip(),
+            date_from=data.get("date_from"),
+            date_to=data.get("date_to"),
+            form=data.get("form") or "",
+            field=data.get("field") or "",
+            record=data.get("record"),
+            visit=data.get("visit"),
+        )

@@ -404,7 +404,8 @@ class ScoreRecord(models.Model):
 
 
 class AccessEvent(models.Model):
-    """Append-only access audit: role grants, approvals, refusals and revocations.
+    """Append-only access audit: role grants, approvals, refusals and revocations; logins,
+    failed logins and logouts; locks, unlocks and casebook signatures.
 
     It is its own audit trail (rows are only ever inserted), so it carries no history table.
     """
@@ -418,6 +419,16 @@ class AccessEvent(models.Model):
         ROLE_REVOKED = "role_revoked", "Role revoked"
         PASSWORD_LINK_SENT = "password_link_sent", "Set-password link sent"
         EXPORT = "export", "Data exported"
+        # Logins (21 CFR 11.300, Annex 11 §12) and monitoring events (issue 14).
+        LOGIN = "login", "Logged in"
+        LOGIN_FAILED = "login_failed", "Failed login"
+        LOGOUT = "logout", "Logged out"
+        DATA_LOCKED = "data_locked", "Data locked"
+        DATA_UNLOCKED = "data_unlocked", "Data unlocked"
+        CASEBOOK_SIGNED = "casebook_signed", "Casebook signed"
+        SIGNATURE_REFUSED = "signature_refused", "Signature refused (wrong password)"
+        EMERGENCY_UNBLINDING = "emergency_unblinding", "Emergency unblinding"
+        AUDIT_TRAIL_EXPORTED = "audit_trail_exported", "Audit trail exported"
 
     at = models.DateTimeField(auto_now_add=True, db_index=True)
     actor = models.ForeignKey(

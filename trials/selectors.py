@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q, QuerySet
 from django.http import Http404
 
@@ -85,11 +88,100 @@ def status_counts(*, user) -> list[tuple[str, str, int]]:
     return [(value, label, counts.get(value, 0)) for value, label in PatientStatus.choices]
 
 
-def patient_history(*, user, patient: Patient) -> list[history.AuditEntry]:
-    """Every audited change of the patient's records, newest first (one query per model)."""
+def patient_history(
+    *, user, patient: Patient, filters: history.Filters | None = None
+) -> list[history.AuditEntry]:
+    """Every audited change of the patient's records, newest first (bounded queries per model).
+
+    The allocation's trail is left out unless the user may see this patient's arm.
+    """
     patient_get(user=user, pk=patient.pk)
-    entries = [e for source in history.sources() for e in history.entries_for(source, patient.pk)]
-    return sorted(entries, key=lambda e: e.when, reverse=True)
+    filters = filters or history.Filters()
+    pairs = []
+    for source in history.sources(unblinded=roles.may_see_arm(user, patient)):
+        qs = history.history_queryset(source, filters)
+        if qs is not None:
+            pairs.append(
+                (source, history.with_previous(history.patient_filter(source, qs, patient.pk)))
+            )
+    return history.entries(pairs, field_name=filters.field)
+
+
+def may_read_audit_log(user) -> bool:
+    """The trial-wide audit log is for those who audit the trial: monitors and data managers."""
+    return getattr(user, "is_superuser", False) or roles.has_role(
+        user, roles.Role.MONITOR, roles.Role.DATA_MANAGER
+    )
+
+
+@dataclass
+class AuditLogPage:
+    entries: list[history.AuditEntry]
+    number: int
+    per_page: int
+    total: int
+    patients: dict[int, Patient]
+
+    @property
+    def has_next(self) -> bool:
+        return self.number * self.per_page < self.total
+
+    @property
+    def has_previous(self) -> bool:
+        return self.number > 1
+
+    @property
+    def num_pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+
+def audit_log(
+    *, user, filters: history.Filters | None = None, page: int = 1, per_page: int = 50
+) -> AuditLogPage:
+    """One page of the trial-wide trail (patients of the user's sites), newest first.
+
+    Queries stay bounded on a large trial: per source, a count, the keys of the newest
+    ``page * per_page`` rows, the page's rows and their previous versions, then one query per
+    related model.
+    A field filter narrows the changes shown, not the paging.
+    """
+    if not may_read_audit_log(user):
+        raise PermissionDenied
+    filters = filters or history.Filters()
+    site_ids = roles.user_site_ids(user)
+    querysets = []
+    for source in history.sources(unblinded=roles.is_unblinded_role(user)):
+        qs = history.history_queryset(source, filters)
+        if qs is None:
+            continue
+        if site_ids is not None:
+            qs = history.site_filter(source, qs, site_ids)
+        querysets.append((source, qs, qs.count()))
+    total = sum(n for _s, _qs, n in querysets)
+    page = min(max(1, page), max(1, -(-total // per_page)))  # never past the last page
+    take = page * per_page
+    # Keys first (time, version id) of the newest ``take`` rows per source, merged; then only
+    # the page's rows are read in full, so a deep page costs little more than the first.
+    keys = [
+        (history.sort_time(source, when), history_id, index)
+        for index, (source, qs, n) in enumerate(querysets)
+        if n
+        for when, history_id in qs.order_by("-history_date", "-history_id").values_list(
+            "history_date", "history_id"
+        )[:take]
+    ]
+    keys.sort(key=lambda k: (k[0], k[1]), reverse=True)
+    wanted: dict[int, list[int]] = {}
+    for _when, history_id, index in keys[(page - 1) * per_page : take]:
+        wanted.setdefault(index, []).append(history_id)
+    pairs = [
+        (querysets[i][0], history.with_previous(querysets[i][1].filter(history_id__in=ids)))
+        for i, ids in wanted.items()
+    ]
+    found = history.entries(pairs, field_name=filters.field)
+    ids = {e.patient_id for e in found if e.patient_id}
+    patients = Patient.objects.select_related("site").in_bulk(ids)
+    return AuditLogPage(found, page, per_page, total, patients)
 
 
 ON_STUDY_STATUSES = (PatientStatus.SCREENING, PatientStatus.RANDOMIZED, PatientStatus.IN_FOLLOW_UP)

@@ -34,8 +34,44 @@ def refuse_unapproved_unblinded_grant(sender, instance, action, reverse, model, 
         )
 
 
+def record_login(sender, request, user, **kwargs) -> None:
+    from .models import AccessEvent
+    from .services import access_event_record
+
+    access_event_record(action=AccessEvent.Action.LOGIN, actor=user, subject_user=user)
+
+
+def record_logout(sender, request, user, **kwargs) -> None:
+    if user is None:  # the session had already expired
+        return
+    from .models import AccessEvent
+    from .services import access_event_record
+
+    access_event_record(action=AccessEvent.Action.LOGOUT, actor=user, subject_user=user)
+
+
+def record_login_failure(sender, credentials, request=None, **kwargs) -> None:
+    """A failed login names the account tried (never the password: Django cleanses it)."""
+    from .models import AccessEvent
+    from .services import access_event_record
+
+    username = str(credentials.get("username", ""))[:150]
+    subject = get_user_model().objects.filter(username=username).first() if username else None
+    access_event_record(
+        action=AccessEvent.Action.LOGIN_FAILED,
+        subject_user=subject,
+        detail=f"username tried: {username}" if subject is None else "",
+    )
+
+
 def connect() -> None:
+    from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
     from django.db.models.signals import m2m_changed
+
+    # Access audit (21 CFR 11.300(d), Annex 11 §12.4): logins, failures, logouts.
+    user_logged_in.connect(record_login, dispatch_uid="trials.record_login")
+    user_logged_out.connect(record_logout, dispatch_uid="trials.record_logout")
+    user_login_failed.connect(record_login_failure, dispatch_uid="trials.record_login_failure")
 
     m2m_changed.connect(
         refuse_unapproved_unblinded_grant,

@@ -20,6 +20,7 @@ urlpatterns = [
         views.patient_identity_correct,
         name="patient-identity-correct",
     ),
+    path("audit-log/", views.audit_log, name="audit-log"),
     path("scores/calculator/", views.score_calculator, name="score-calculator"),
     path("screening-log/", views.screening_log, name="screening-log"),
     path("access/role-requests/", views.role_requests, name="role-requests"),

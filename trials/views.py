@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import re
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -18,6 +19,7 @@ from . import idempotency, roles, selectors, services
 from .audit import REASON_FIELD
 from .concurrency import VERSION_FIELD, StaleEdit
 from .forms import (
+    AuditFilterForm,
     IdentityCorrectionForm,
     PatientCreateForm,
     RoleGrantDecisionForm,
@@ -35,7 +37,7 @@ from .models import PatientStatus
 # ``dashboard_panel_context(*, user) -> dict | None``, rendered with
 # ``templates/<app>/_patient_panel.html`` / ``_dashboard_panel.html``. Blinding is the
 # providing selector's job: it decides what the user may see.
-PANEL_APPS = ("randomization", "crf")
+PANEL_APPS = ("randomization", "crf", "monitoring")
 
 
 def _panels(kind: str, **kwargs) -> list[dict]:
@@ -246,11 +248,89 @@ def screening_log(request: HttpRequest) -> HttpResponse:
     return render(request, "trials/screening_log.html", {"page": page})
 
 
+AUDIT_CSV_LIMIT = 10_000  # entries per download of the trial-wide log (narrow by filters)
+
+
+def _audit_csv(request: HttpRequest, entries, *, name: str, patients: dict | None = None):
+    """One row per changed field; the download itself is an access event (who, what, when)."""
+    from .models import AccessEvent
+
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    safe = re.sub(r"[^A-Za-z0-9_-]", "_", name)
+    response["Content-Disposition"] = f'attachment; filename="{safe}.csv"'
+    writer = csv.writer(response)
+    writer.writerow(
+        ["when", "user", "role", "patient", "record", "action", "field", "old", "new", "reason"]
+    )
+    for e in entries:
+        when = e.when.date().isoformat() if e.date_only else e.when.isoformat()
+        patient = (patients or {}).get(e.patient_id) if patients is not None else None
+        for c in e.changes or [None]:
+            writer.writerow(
+                [
+                    when,
+                    e.user,
+                    e.role,
+                    str(patient) if patient else "",
+                    e.object_label,
+                    e.action,
+                    c.label if c else "",
+                    c.old if c else "",
+                    c.new if c else "",
+                    e.reason,
+                ]
+            )
+    services.access_event_record(
+        action=AccessEvent.Action.AUDIT_TRAIL_EXPORTED,
+        actor=request.user,
+        detail=f"{name}; filters: {request.GET.urlencode()}"[:1000],
+    )
+    return response
+
+
 @login_required
 def patient_history(request: HttpRequest, pk: int) -> HttpResponse:
     patient = selectors.patient_get(user=request.user, pk=pk)
-    entries = selectors.patient_history(user=request.user, patient=patient)
-    return render(request, "trials/patient_history.html", {"patient": patient, "entries": entries})
+    form = AuditFilterForm(request.GET or None)
+    entries = selectors.patient_history(
+        user=request.user, patient=patient, filters=form.filters() if request.GET else None
+    )
+    if request.GET.get("format") == "csv":
+        return _audit_csv(request, entries, name=f"audit_trail_{patient}")
+    return render(
+        request,
+        "trials/patient_history.html",
+        {"patient": patient, "entries": entries, "filter_form": form, "params": request.GET},
+    )
+
+
+@login_required
+def audit_log(request: HttpRequest) -> HttpResponse:
+    """The trial-wide audit trail for monitors and data managers, paginated."""
+    form = AuditFilterForm(request.GET or None)
+    raw = request.GET.get("page", "1")
+    page = selectors.audit_log(
+        user=request.user,
+        filters=form.filters() if request.GET else None,
+        page=int(raw) if raw.isdigit() and len(raw) < 7 else 1,
+    )
+    if request.GET.get("format") == "csv":
+        everything = selectors.audit_log(
+            user=request.user,
+            filters=form.filters(),
+            page=1,
+            per_page=AUDIT_CSV_LIMIT,
+        )
+        return _audit_csv(
+            request, everything.entries, name="audit_log", patients=everything.patients
+        )
+    params = request.GET.copy()
+    params.pop("page", None)
+    return render(
+        request,
+        "trials/audit_log.html",
+        {"page": page, "filter_form": form, "query": params.urlencode()},
+    )
 
 
 @login_required

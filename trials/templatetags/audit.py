@@ -23,3 +23,18 @@ def audit_value(value: Any) -> str:
     if isinstance(value, dict | list):
         return json.dumps(value, ensure_ascii=False, default=str)
     return str(value)
+
+
+@register.filter
+def get_item(mapping: dict, key: Any) -> Any:
+    """``mapping[key]`` in a template (None when absent)."""
+    return mapping.get(key) if mapping else None
+
+
+@register.filter
+def criteria_text(codes: list[str] | None) -> str:
+    """Eligibility criterion codes with their text: "EXC12 HIV infection; INC2 ACLF …"."""
+    from trials.eligibility import criterion_labels
+
+    labels = criterion_labels()
+    return "; ".join(f"{code} {labels.get(code, '')}".strip() for code in codes or [])

@@ -1,0 +1,455 @@
+"""Every write of monitoring: data queries, source data verification, locks, signatures.
+
+The crf save path calls two functions here (``assert_editable`` before, ``crf_saved`` after
+a form is stored), so the rules hold on the page and the API alike; the pre-save guard in
+``signals.py`` refuses changes to locked records on any other path.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.db.models import Count, Max
+from django.http import HttpRequest
+from django.utils import timezone
+
+from trials import history, roles
+from trials.audit import save_audited
+from trials.auth import reauthenticate
+from trials.models import AccessEvent, Patient
+from trials.services import access_event_record
+
+from .models import CasebookSignature, DataQuery, Lock, SdvMark
+
+# An answer is expected within this many days of the query (then it is shown as overdue).
+QUERY_DUE_DAYS = 14
+AUTOMATIC_QUERY_PREFIX = "Value outside the expected range, confirmed on entry"
+
+
+# --- who may do what (asks trials.roles; no role logic of its own) ---------------------------
+
+
+def may_raise_query(user, patient: Patient) -> bool:
+    return roles.has_role(user, roles.Role.MONITOR, roles.Role.DATA_MANAGER) and (
+        roles.can_view_site(user, patient.site_id)
+    )
+
+
+def may_answer_query(user, patient: Patient) -> bool:
+    return roles.can_enter_data(user, patient.site_id)
+
+
+def may_close_query(user, query: DataQuery) -> bool:
+    """The raiser closes or re-opens; an automatic query, any monitor or data manager."""
+    if query.raised_by_id is not None:
+        return query.raised_by_id == user.pk
+    return may_raise_query(user, query.patient)
+
+
+def may_verify(user, patient: Patient) -> bool:
+    return roles.has_role(user, roles.Role.MONITOR) and roles.can_view_site(user, patient.site_id)
+
+
+def may_lock(user) -> bool:
+    return roles.has_role(user, roles.Role.DATA_MANAGER)
+
+
+def may_sign(user, patient: Patient) -> bool:
+    return roles.has_role(user, roles.Role.PRINCIPAL_INVESTIGATOR) and roles.is_site_member(
+        user, patient.site_id
+    )
+
+
+# --- forms and records -----------------------------------------------------------------------
+
+
+def form_spec(form_code: str):
+    from crf.registry import FORMS
+
+    spec = FORMS.get(form_code)
+    if spec is None:
+        raise ValidationError({"form_code": "Unknown form."})
+    return spec
+
+
+def form_fields(spec) -> dict[str, str]:
+    """Field name -> label of the form's data items (what a query or SDV mark may name)."""
+    model_fields = {f.name: f for f in spec.model._meta.concrete_fields}
+    return {
+        name: str(model_fields[name].verbose_name)
+        for name in spec.form_class._meta.fields
+        if name in model_fields
+    }
+
+
+def record_get(*, patient: Patient, form_code: str, record_id: int | None):
+    spec = form_spec(form_code)
+    if record_id is None:
+        raise ValidationError({"record_id": "Name the form record."})
+    record = spec.model.objects.filter(patient=patient, pk=record_id).first()
+    if record is None:
+        raise ValidationError({"record_id": "No such form for this patient."})
+    return spec, record
+
+
+def _clean_field(spec, field: str) -> str:
+    field = (field or "").strip()
+    if field and field not in form_fields(spec):
+        raise ValidationError({"field": "This form has no such field."})
+    return field
+
+
+# --- data queries ----------------------------------------------------------------------------
+
+
+@transaction.atomic
+def query_raise(
+    *, user, patient: Patient, form_code: str, record_id: int | None, field: str = "", text: str
+) -> DataQuery:
+    """A monitor or data manager asks the site about a field (or a whole form)."""
+    if not may_raise_query(user, patient):
+        raise PermissionDenied("Only monitors and data managers raise queries.")
+    spec, record = record_get(patient=patient, form_code=form_code, record_id=record_id)
+    field = _clean_field(spec, field)
+    text = (text or "").strip()
+    if len(text) < 3:
+        raise ValidationError({"text": "Write the question for the site."})
+    now = timezone.now()
+    query = DataQuery(
+        patient=patient,
+        visit_id=getattr(record, "visit_id", None),
+        form_code=form_code,
+        record_id=record.pk,
+        field=field,
+        text=text,
+        raised_by=user,
+        raised_at=now,
+        due_date=timezone.localdate(now) + dt.timedelta(days=QUERY_DUE_DAYS),
+    )
+    return save_audited(query, reason="Query raised", user=user)
+
+
+def _lock_query(query: DataQuery) -> DataQuery:
+    return DataQuery.objects.select_for_update().select_related("patient").get(pk=query.pk)
+
+
+@transaction.atomic
+def query_answer(*, user, query: DataQuery, answer: str) -> DataQuery:
+    """Site staff answer an open query (the correction itself is saved on the form)."""
+    query = _lock_query(query)
+    if not may_answer_query(user, query.patient):
+        raise PermissionDenied("Only the site's investigators answer queries.")
+    if query.status != DataQuery.Status.OPEN:
+        raise ValidationError({"answer": "Only an open query can be answered."})
+    answer = (answer or "").strip()
+    if len(answer) < 3:
+        raise ValidationError({"answer": "Write the answer (what was checked or corrected)."})
+    query.status = DataQuery.Status.ANSWERED
+    query.answer, query.answered_by, query.answered_at = answer, user, timezone.now()
+    return save_audited(query, reason="Query answered", user=user)
+
+
+@transaction.atomic
+def query_close(*, user, query: DataQuery, note: str = "") -> DataQuery:
+    query = _lock_query(query)
+    if not may_close_query(user, query):
+        raise PermissionDenied("Only the person who raised the query closes it.")
+    if query.status == DataQuery.Status.CLOSED:
+        raise ValidationError({"note": "The query is already closed."})
+    query.status = DataQuery.Status.CLOSED
+    query.closed_by, query.closed_at = user, timezone.now()
+    return save_audited(query, reason=(note or "").strip() or "Query closed", user=user)
+
+
+@transaction.atomic
+def query_reopen(*, user, query: DataQuery, reason: str) -> DataQuery:
+    """The raiser re-opens an answered or closed query, saying why (a new due date runs)."""
+    query = _lock_query(query)
+    if not may_close_query(user, query):
+        raise PermissionDenied("Only the person who raised the query re-opens it.")
+    if query.status == DataQuery.Status.OPEN:
+        raise ValidationError({"note": "The query is already open."})
+    reason = (reason or "").strip()
+    if len(reason) < 3:
+        raise ValidationError({"note": "Say why the query is re-opened."})
+    query.status = DataQuery.Status.OPEN
+    query.closed_by = query.closed_at = None
+    query.due_date = timezone.localdate() + dt.timedelta(days=QUERY_DUE_DAYS)
+    return save_audited(query, reason=f"Re-opened: {reason}", user=user)
+
+
+def _automatic_queries(*, spec, instance, warnings: dict[str, list[str]], changed) -> None:
+    """One open query per soft limit overridden on a field that changed (no duplicates)."""
+    names = form_fields(spec)
+    for field, messages in sorted(warnings.items()):
+        if changed is not None and field not in changed:
+            continue  # confirmed before, value unchanged: already queried
+        pending = DataQuery.objects.filter(
+            form_code=spec.code,
+            record_id=instance.pk,
+            field=field,
+            automatic=True,
+            status__in=(DataQuery.Status.OPEN, DataQuery.Status.ANSWERED),
+        )
+        if pending.exists():
+            continue
+        now = timezone.now()
+        label = names.get(field, field)
+        query = DataQuery(
+            patient_id=instance.patient_id,
+            visit_id=getattr(instance, "visit_id", None),
+            form_code=spec.code,
+            record_id=instance.pk,
+            field=field,
+            text=f"{AUTOMATIC_QUERY_PREFIX} ({label}): {' '.join(messages)} "
+            "Please check it against the source.",
+            automatic=True,
+            raised_at=now,
+            due_date=timezone.localdate(now) + dt.timedelta(days=QUERY_DUE_DAYS),
+        )
+        save_audited(query, reason="Soft edit check overridden on save")
+
+
+# --- source data verification ----------------------------------------------------------------
+
+
+@transaction.atomic
+def sdv_mark(
+    *, user, patient: Patient, form_code: str, record_id: int, field: str = ""
+) -> SdvMark:
+    """A monitor marks a field (or the whole form) as verified against the source."""
+    if not may_verify(user, patient):
+        raise PermissionDenied("Only monitors verify source data.")
+    spec, record = record_get(patient=patient, form_code=form_code, record_id=record_id)
+    field = _clean_field(spec, field)
+    existing = SdvMark.objects.filter(
+        form_code=form_code, record_id=record.pk, field=field, cleared_at__isnull=True
+    ).first()
+    if existing is not None:
+        return existing
+    mark = SdvMark(
+        patient=patient,
+        form_code=form_code,
+        record_id=record.pk,
+        field=field,
+        verified_by=user,
+        verified_at=timezone.now(),
+    )
+    return save_audited(mark, reason="Source data verified", user=user)
+
+
+def changed_fields_of(spec, instance) -> list[str] | None:
+    """Data fields that differ between the record's last two versions (None: just created)."""
+    last_two = list(instance.history.order_by("-history_id")[:2])
+    if len(last_two) < 2:
+        return None
+    new, old = last_two
+    return [f for f in form_fields(spec) if getattr(old, f, None) != getattr(new, f, None)]
+
+
+def sdv_clear_on_change(*, user, spec, instance, changed: list[str], reason: str) -> int:
+    """A change after verification clears the marks it touches, saying why (audited)."""
+    if not changed:
+        return 0
+    marks = SdvMark.objects.select_for_update().filter(
+        form_code=spec.code, record_id=instance.pk, cleared_at__isnull=True
+    )
+    names = form_fields(spec)
+    who = history.user_label(user) if user is not None else "system"
+    cleared = 0
+    for mark in marks:
+        if mark.field and mark.field not in changed:
+            continue
+        touched = [names.get(f, f) for f in changed if not mark.field or f == mark.field]
+        mark.cleared_at = timezone.now()
+        mark.cleared_reason = (
+            f"{', '.join(touched)} changed by {who}" + (f": {reason}" if reason else "")
+        )[:300]
+        save_audited(mark, reason="Verified data changed", user=user)
+        cleared += 1
+    return cleared
+
+
+def crf_saved(*, user, form_code: str, instance, warnings: dict, reason: str = "") -> None:
+    """After a form is stored: clear the SDV marks of changed data, open automatic queries."""
+    spec = form_spec(form_code)
+    changed = changed_fields_of(spec, instance)
+    if changed:
+        sdv_clear_on_change(
+            user=user, spec=spec, instance=instance, changed=changed, reason=reason
+        )
+    if warnings:
+        _automatic_queries(spec=spec, instance=instance, warnings=warnings, changed=changed)
+
+
+# --- locks -------------------------------------------------------------------------------------
+
+
+def active_lock(
+    *, patient_id: int, visit_id: int | None, form_code: str, record_id: int | None
+) -> Lock | None:
+    """The lock that stops an edit of this record (patient, its visit, or the form itself)."""
+    from django.db.models import Q
+
+    match = Q(level=Lock.Level.PATIENT)
+    if visit_id is not None:
+        match |= Q(level=Lock.Level.VISIT, visit_id=visit_id)
+    if record_id is not None:
+        match |= Q(level=Lock.Level.FORM, form_code=form_code, record_id=record_id)
+    return Lock.objects.filter(match, patient_id=patient_id, unlocked_at__isnull=True).first()
+
+
+def locked_message(lock: Lock) -> str:
+    return (
+        f"Locked by the data manager ({lock.get_level_display().lower()} lock, "
+        f"{timezone.localtime(lock.locked_at):%Y-%m-%d}): no changes until it is unlocked."
+    )
+
+
+def assert_editable(*, patient: Patient, visit=None, form_code: str, record_id=None) -> None:
+    """Refuse any change of a locked record (the crf save path asks before saving)."""
+    lock = active_lock(
+        patient_id=patient.pk,
+        visit_id=getattr(visit, "pk", None),
+        form_code=form_code,
+        record_id=record_id,
+    )
+    if lock is not None:
+        raise ValidationError(locked_message(lock), code="locked")
+
+
+@transaction.atomic
+def lock_set(
+    *,
+    user,
+    patient: Patient,
+    level: str,
+    visit_id: int | None = None,
+    form_code: str = "",
+    record_id: int | None = None,
+) -> Lock:
+    """A data manager locks a patient, a visit or one form (audited, and an access event)."""
+    if not may_lock(user):
+        raise PermissionDenied("Only data managers lock data.")
+    level = Lock.Level(level) if level in Lock.Level.values else None
+    if level is None:
+        raise ValidationError({"level": "Choose what to lock: patient, visit or form."})
+    visit = None
+    if level == Lock.Level.VISIT:
+        from crf.models import Visit
+
+        visit = Visit.objects.filter(patient=patient, pk=visit_id).first()
+        if visit is None:
+            raise ValidationError({"visit_id": "No such visit for this patient."})
+    if level == Lock.Level.FORM:
+        _spec, record = record_get(patient=patient, form_code=form_code, record_id=record_id)
+        record_id = record.pk
+    else:
+        form_code, record_id = "", None
+    lock = Lock(
+        patient=patient,
+        level=level,
+        visit=visit,
+        form_code=form_code,
+        record_id=record_id,
+        locked_by=user,
+        locked_at=timezone.now(),
+    )
+    save_audited(lock, reason=f"{lock.get_level_display()} locked", user=user)
+    access_event_record(
+        action=AccessEvent.Action.DATA_LOCKED, actor=user, detail=_lock_detail(lock)
+    )
+    return lock
+
+
+def _lock_detail(lock: Lock) -> str:
+    target = {
+        Lock.Level.PATIENT: "",
+        Lock.Level.VISIT: f", visit {lock.visit}",
+        Lock.Level.FORM: f", form {lock.form_code} record {lock.record_id}",
+    }[lock.level]
+    return f"{lock.get_level_display()} lock of {lock.patient}{target}"
+
+
+@transaction.atomic
+def lock_release(*, user, lock: Lock, reason: str) -> Lock:
+    """Unlocking needs a reason; it is audited and recorded as an access event."""
+    if not may_lock(user):
+        raise PermissionDenied("Only data managers unlock data.")
+    lock = Lock.objects.select_for_update().select_related("patient").get(pk=lock.pk)
+    if not lock.active:
+        raise ValidationError({"reason": "This lock was already released."})
+    reason = (reason or "").strip()
+    if len(reason) < 3:
+        raise ValidationError({"reason": "Give the reason for unlocking."})
+    lock.unlocked_by, lock.unlocked_at, lock.unlock_reason = user, timezone.now(), reason
+    save_audited(lock, reason=f"Unlocked: {reason}", user=user)
+    access_event_record(
+        action=AccessEvent.Action.DATA_UNLOCKED,
+        actor=user,
+        detail=f"{_lock_detail(lock)}; reason: {reason}",
+    )
+    return lock
+
+
+# --- casebook signature ------------------------------------------------------------------------
+
+
+def casebook_hash(patient: Patient) -> str:
+    """SHA-256 of the casebook's audit-trail state: the last version id and number of versions
+    of every clinical record of the patient. Any change (any path) gives another hash.
+
+    Sources shown only to unblinded roles or coarsened for blinded readers are left out: a
+    blinded signer must not see a change that only the pharmacy made.
+    """
+    digest = hashlib.sha256(f"patient:{patient.pk}".encode())
+    for source in history.sources(unblinded=False):
+        if source.shown_fields is not None or source.model._meta.app_label == "monitoring":
+            continue  # monitoring's own records (queries, SDV, locks) are not casebook data
+        qs = history.patient_filter(source, source.model.history.model.objects, patient.pk)
+        state = qs.aggregate(last=Max("history_id"), n=Count("history_id"))
+        digest.update(f"|{source.key}:{state['last']}:{state['n']}".encode())
+    return digest.hexdigest()
+
+
+def casebook_sign(
+    *, request: HttpRequest, patient: Patient, password: str, meaning_confirmed: bool
+) -> CasebookSignature:
+    """The PI signs the casebook: password re-entered through the login backends (a wrong one
+    counts toward the lockout), the meaning shown and confirmed, the data bound by hash.
+
+    Not atomic as a whole: a refused signature stays recorded as an access event.
+    """
+    user = request.user
+    if not may_sign(user, patient):
+        raise PermissionDenied("Only the site's principal investigator signs the casebook.")
+    errors = {}
+    if not meaning_confirmed:
+        errors["meaning_confirmed"] = f"Confirm the meaning: “{CasebookSignature.MEANING}”."
+    if not reauthenticate(request, password):
+        errors["password"] = "The password is not correct."  # noqa: S105 - a message
+        access_event_record(
+            action=AccessEvent.Action.SIGNATURE_REFUSED,
+            actor=user,
+            detail=f"Casebook of {patient}",
+        )
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        patient = Patient.objects.select_for_update().get(pk=patient.pk)
+        signature = CasebookSignature(
+            patient=patient,
+            signed_by=user,
+            signer_name=user.get_full_name().strip() or user.get_username(),
+            signed_at=timezone.now(),
+            meaning=CasebookSignature.MEANING,
+            data_hash=casebook_hash(patient),
+        )
+        save_audited(signature, reason="Casebook signed", user=user)
+        access_event_record(
+            action=AccessEvent.Action.CASEBOOK_SIGNED, actor=user, detail=f"Casebook of {patient}"
+        )
+    return signature
