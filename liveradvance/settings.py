@@ -45,6 +45,9 @@ INSTALLED_APPS = [
     "crf",
     "randomization",
 ]
+# Generator and bench commands (issue #16): development only, never demo data in production.
+if DEBUG or env.bool("DEVTOOLS", default=False):
+    INSTALLED_APPS.append("devtools")
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
