@@ -149,11 +149,10 @@ def _unblinded(allocation: Allocation) -> UnblindedAllocation:
 
 def _arm_access_log(*, user, patient_ids: list[int], purpose: str) -> None:
     now = timezone.now()
-    logs = ArmAccessLog.objects.bulk_create(
+    ArmAccessLog.objects.bulk_create(
         ArmAccessLog(user=user, patient_id=pk, accessed_at=now, purpose=purpose[:100])
         for pk in patient_ids
     )
-    ArmAccessLog.history.bulk_history_create(logs, default_user=user)
 
 
 def allocation_get_unblinded(*, user, patient: Patient, purpose: str) -> UnblindedAllocation:
