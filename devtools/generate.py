@@ -119,9 +119,9 @@ def trial_setup(*, patients: int, sites: int, seed: str, months: int) -> Setup:
             services.trial_configure(site_code=f"{n:02d}", site_name=f"Generated hospital {n}")[1]
         )
     statistician = _user(f"{USER_PREFIX}statistician", Role.UNBLINDED_STATISTICIAN, groups)
-    _user(f"{USER_PREFIX}monitor", Role.MONITOR, groups)
     _user(f"{USER_PREFIX}datamanager", Role.DATA_MANAGER, groups)
     for site in site_list:
+        _user(f"{USER_PREFIX}monitor", Role.MONITOR, groups, site)  # monitors every site
         _user(f"{USER_PREFIX}inv{site.code}", Role.INVESTIGATOR, groups, site)
         _user(f"{USER_PREFIX}pharm{site.code}", Role.PHARMACIST, groups, site)
     # Every stratum may receive every randomized patient in the worst case; plus a margin.
