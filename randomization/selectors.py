@@ -279,9 +279,22 @@ def pharmacy_worklist(*, user, patients: Iterable[Patient]) -> list[PharmacyRow]
     return rows
 
 
-def pharmacy_due_list(*, user) -> list[dict]:
-    """Doses to prepare (patient, dose number) for the dashboard: no arm, no access log."""
-    patients = list(pharmacy_patient_list(user=user))
+DUE_LIST_LIMIT = 25  # dashboard: the most urgent; the pharmacy page lists them all (paged)
+
+
+def pharmacy_due_list(*, user, limit: int | None = None) -> list[dict]:
+    """Doses to prepare (patient, dose number) for the dashboard: no arm, no access log.
+
+    Only randomized patients with a dose left, earliest randomized first, at most ``limit``:
+    the dashboard's cost does not grow with the trial (#16).
+    """
+    patients = list(
+        pharmacy_patient_list(user=user)
+        .filter(status=PatientStatus.RANDOMIZED)
+        .annotate(n_prepared=Count("dose_preparations"))
+        .filter(n_prepared__lt=len(DOSE_NUMBERS))
+        .order_by("allocation__randomized_at", "pk")[: limit or DUE_LIST_LIMIT]
+    )
     prepared: dict[int, set[int]] = {}
     for pid, n in DosePreparation.objects.filter(patient__in=patients).values_list(
         "patient_id", "dose_number"

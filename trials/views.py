@@ -178,11 +178,20 @@ def screening_log(request: HttpRequest) -> HttpResponse:
     return render(request, "trials/screening_log.html", {"page": page})
 
 
+AUDIT_PAGE_SIZE = 50
+
+
 @login_required
 def patient_history(request: HttpRequest, pk: int) -> HttpResponse:
     patient = selectors.patient_get(user=request.user, pk=pk)
     entries = selectors.patient_history(user=request.user, patient=patient)
-    return render(request, "trials/patient_history.html", {"patient": patient, "entries": entries})
+    # Paged (#16): a patient edited ~200 times rendered a 1.3 MB page.
+    page = Paginator(entries, AUDIT_PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "trials/patient_history.html",
+        {"patient": patient, "entries": page.object_list, "page": page},
+    )
 
 
 @login_required
