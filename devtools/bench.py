@@ -66,6 +66,7 @@ class SizeResult:
     status_job: dict = field(default_factory=dict)
     explain: list[dict] = field(default_factory=list)
     http: dict = field(default_factory=dict)
+    storage: dict = field(default_factory=dict)
 
 
 def timed(fn: Callable[[], object], repeat: int) -> tuple[float, int]:
@@ -442,6 +443,26 @@ def explain_indexes() -> list[dict]:
     return rows
 
 
+# --- storage ------------------------------------------------------------------------------------
+
+
+def measure_storage(top: int = 6) -> dict:
+    """Database size and its largest tables (with indexes), PostgreSQL only."""
+    if connection.vendor != "postgresql":
+        return {}
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_database_size(current_database())")
+        total = cursor.fetchone()[0]
+        cursor.execute(
+            "SELECT relname, pg_total_relation_size(c.oid) FROM pg_class c "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE c.relkind = 'r' AND n.nspname = 'public' ORDER BY 2 DESC LIMIT %s",
+            [top],
+        )
+        tables = cursor.fetchall()
+    return {"total_mb": total / 2**20, "tables": [(name, b / 2**20) for name, b in tables]}
+
+
 # --- report -------------------------------------------------------------------------------------
 
 
@@ -516,6 +537,15 @@ def report(results: list[SizeResult], *, command: str, machine_line: str) -> str
             + " | ".join(f"{f.ms:.1f}" for f in row)
             + f" | {queries} | {ratio:.2f}× | {_ok(ratio <= PAGE_MAX_RATIO and flat)} |"
         )
+    stored = [r for r in results if r.storage]
+    if stored:
+        lines += ["", "## Storage (PostgreSQL, after generation)", ""]
+        for r in stored:
+            top = ", ".join(f"{name} {mb:.1f}" for name, mb in r.storage["tables"])
+            lines.append(
+                f"- {r.size} patients: database {r.storage['total_mb']:.0f} MB; largest tables "
+                f"(MB, with indexes): {top}"
+            )
     lines += ["", "## Writes: service vs bare ORM save of the same row", ""]
     lines += ["| data size | figure | median ms | queries | × baseline | budget |"]
     lines += ["|---|---|---|---|---|---|"]

@@ -45,7 +45,8 @@ class Command(BaseCommand):
         machine_line = bench.machine()
         results = []
         for size in sizes:
-            old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True)
+            old_name = connection.settings_dict["NAME"]  # create_test_db returns the new one
+            connection.creation.create_test_db(verbosity=0, autoclobber=True)
             try:
                 results.append(self._one(size, options))
             finally:
@@ -74,6 +75,7 @@ class Command(BaseCommand):
         )
         say(f"    generated in {summary.seconds:.0f} s; pages")
         result = bench.SizeResult(size=size, summary=summary)
+        result.storage = bench.measure_storage()
         result.pages = bench.measure_pages(size, options["repeat"])
         say("    indexes (EXPLAIN)")
         result.explain = bench.explain_indexes()
