@@ -83,6 +83,8 @@ def timed(fn: Callable[[], object], repeat: int) -> tuple[float, int]:
 
     with connection.execute_wrapper(count):
         fn()
+    if repeat == 0:  # the query count only
+        return 0.0, len(queries)
     times = []
     for _ in range(repeat):
         start = time.perf_counter()
@@ -161,6 +163,52 @@ def measure_pages(size: int, repeat: int) -> list[Figure]:
             raise RuntimeError(f"{name} ({url}, as {role}): {exc}") from exc
         figures.append(Figure(name, size, ms, queries, note=role))
     return figures
+
+
+def use_database(name: str) -> None:
+    """Point the default connection at another database (one per data size)."""
+    from django.conf import settings
+    from django.contrib.contenttypes.models import ContentType
+
+    connection.close()
+    connection.settings_dict["NAME"] = name
+    settings.DATABASES[connection.alias]["NAME"] = name
+    ContentType.objects.clear_cache()  # ids may differ between the databases
+
+
+def measure_pages_interleaved(databases: dict[int, str], repeat: int) -> dict[int, list[Figure]]:
+    """Pages at every size, taking turns request by request, so that a change in the machine's
+    load (other processes) weighs on every size alike instead of skewing the ratios."""
+    setups = {}
+    for size, name in databases.items():
+        use_database(name)
+        clients = {}
+        for role, user in _users().items():
+            clients[role] = Client()
+            clients[role].force_login(user)
+        todo = {}
+        for route, (role, url) in routes().items():
+            try:
+                _ms, queries = timed(lambda c=clients[role], u=url: c.get(u), 0)
+            except RuntimeError as exc:
+                raise RuntimeError(f"{route} ({url}, as {role}): {exc}") from exc
+            todo[route] = (clients[role], url, role, queries)
+        setups[size] = todo
+    times: dict[tuple[int, str], list[float]] = {}
+    for _ in range(repeat):
+        for size, name in databases.items():
+            use_database(name)
+            for route, (client, url, _role, _q) in setups[size].items():
+                start = time.perf_counter()
+                client.get(url)
+                times.setdefault((size, route), []).append((time.perf_counter() - start) * 1000)
+    return {
+        size: [
+            Figure(route, size, statistics.median(times[(size, route)]), q, note=role)
+            for route, (_c, _u, role, q) in todo.items()
+        ]
+        for size, todo in setups.items()
+    }
 
 
 # --- writes -------------------------------------------------------------------------------------

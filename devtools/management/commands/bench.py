@@ -43,27 +43,46 @@ class Command(BaseCommand):
         sizes = [int(s) for s in options["sizes"].split(",")]
         setup_test_environment()
         machine_line = bench.machine()
-        results = []
-        for size in sizes:
-            old_name = connection.settings_dict["NAME"]  # create_test_db returns the new one
-            connection.creation.create_test_db(verbosity=0, autoclobber=True)
-            try:
-                results.append(self._one(size, options))
-            finally:
-                connection.creation.destroy_test_db(old_name, verbosity=0)
-        command = (
-            "manage.py bench " + shlex.join(sys.argv[2:])
-            if len(sys.argv) > 2
-            else ("manage.py bench")
+        base = connection.settings_dict["NAME"]
+        databases: dict[int, str] = {}
+        results: dict[int, bench.SizeResult] = {}
+        say = self.stdout.write
+        try:
+            for size in sizes:
+                # One throw-away database per size, all kept until the end (pages take turns).
+                bench.use_database(base)
+                test_name = f"{base}_bench_{size}"
+                if connection.vendor == "postgresql":
+                    test_name = f"test_{base}_bench_{size}"
+                connection.settings_dict.setdefault("TEST", {})["NAME"] = test_name
+                connection.creation.create_test_db(verbosity=0, autoclobber=True)
+                databases[size] = connection.settings_dict["NAME"]
+                results[size] = self._generate(size, options)
+            say("--- pages and API lists, sizes taking turns")
+            for size, figures in bench.measure_pages_interleaved(
+                databases, options["repeat"]
+            ).items():
+                results[size].pages = figures
+            for size in sizes:
+                bench.use_database(databases[size])
+                self._writes(results[size], options)
+        finally:
+            for name in databases.values():
+                bench.use_database(name)
+                connection.creation.destroy_test_db(base, verbosity=0)
+        command = "manage.py bench " + shlex.join(sys.argv[2:]) if len(sys.argv) > 2 else ""
+        text = bench.report(
+            [results[s] for s in sizes],
+            command=command or "manage.py bench",
+            machine_line=machine_line,
         )
-        text = bench.report(results, command=command, machine_line=machine_line)
         out = Path(options["out"])
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(text)
-        self.stdout.write(text)
-        self.stdout.write(f"Written to {out}")
+        say(text)
+        say(f"Written to {out}")
 
-    def _one(self, size: int, options) -> bench.SizeResult:
+    def _generate(self, size: int, options) -> bench.SizeResult:
         say = self.stdout.write
         say(f"--- {size} patients: generating")
         summary = generate_trial(
@@ -73,14 +92,16 @@ class Command(BaseCommand):
             workers=options["workers"],
             progress=say,
         )
-        say(f"    generated in {summary.seconds:.0f} s; pages")
+        say(f"    generated in {summary.seconds:.0f} s; storage, EXPLAIN")
         result = bench.SizeResult(size=size, summary=summary)
         result.storage = bench.measure_storage()
-        result.pages = bench.measure_pages(size, options["repeat"])
-        say("    indexes (EXPLAIN)")
         result.explain = bench.explain_indexes()
+        return result
+
+    def _writes(self, result: bench.SizeResult, options) -> None:
+        say = self.stdout.write
         if not options["no_http"]:
-            say("    HTTP")
+            say(f"--- {result.size} patients: HTTP")
             investigator = get_user_model().objects.get(username=f"{USER_PREFIX}inv01")
             result.http = bench.measure_http_safe(
                 user=investigator,
@@ -88,12 +109,9 @@ class Command(BaseCommand):
                 seconds=options["http_seconds"],
                 workers=options["http_workers"],
             )
-        say("    writes")
-        result.writes = bench.measure_writes(size, options["repeat"])
-        say("    concurrent randomizations")
+        say(f"--- {result.size} patients: writes, concurrent randomizations, daily job")
+        result.writes = bench.measure_writes(result.size, options["repeat"])
         result.concurrency = bench.measure_concurrency(
             options["concurrency"], options["per_process"]
         )
-        say("    daily status job")
         result.status_job = bench.measure_status_job()
-        return result
