@@ -129,7 +129,10 @@ def routes() -> dict[str, tuple[str, str]]:
             "investigator",
             f"{reverse('trials:patient-list')}?page={last_page}",
         ),
-        "patient search (contains)": ("investigator", f"{reverse('trials:patient-list')}?q=01-00"),
+        "patient search (contains)": (
+            "investigator",
+            f"{reverse('trials:patient-list')}?q={_search_term('01')}",
+        ),
         "patient page": ("investigator", reverse("trials:patient-detail", args=[patient.pk])),
         "patient timeline": (
             "investigator",
@@ -444,6 +447,16 @@ def _plan(qs) -> tuple[float, str]:
     return ms, "; ".join(scans)
 
 
+def _search_term(site_code: str | None = None) -> str:
+    """The middle of a real screening number: what a user types to find one patient."""
+    from trials.models import Patient
+
+    patients = Patient.objects.filter(site__code=site_code) if site_code else Patient.objects
+    number = patients.order_by("pk").values_list("screening_number", flat=True)
+    middle = number[max(0, number.count() // 2)] if number.exists() else "S01-0001"
+    return middle[1:]  # "01-0123": a contains-search
+
+
 def explain_indexes() -> list[dict]:
     from crf.selectors import visit_worklist
     from trials.selectors import patient_list
@@ -453,16 +466,20 @@ def explain_indexes() -> list[dict]:
     users = _users()
     queries = {
         "visit_due_by_window_end": (
-            "worklist (visits due/overdue by window end)",
+            "worklist of an investigator (visits due/overdue by window end)",
             lambda: visit_worklist(user=users["investigator"])[:50],
+        ),
+        "visit_due_by_window_end ": (  # the same index, trial-wide (data manager)
+            "worklist, all sites",
+            lambda: visit_worklist(user=users["datamanager"])[:50],
         ),
         "patient_created_at": (
             "dashboard: 10 most recent patients",
             lambda: patient_list(user=users["datamanager"]).order_by("-created_at")[:10],
         ),
-        "patient_screening_number_trgm, patient_subject_id_trgm": (
-            "patient contains-search",
-            lambda: patient_list(user=users["datamanager"], q="1-00")[:25],
+        "patient_screening_number_trgm, patient_subject_id_trgm, patient_initials_upper": (
+            "patient contains-search (one patient's number)",
+            lambda: patient_list(user=users["datamanager"], q=_search_term())[:25],
         ),
     }
     rows = []
@@ -472,7 +489,7 @@ def explain_indexes() -> list[dict]:
         try:
             with transaction.atomic():
                 with connection.cursor() as cursor:
-                    for name in index.split(", "):
+                    for name in index.strip().split(", "):
                         cursor.execute(f"DROP INDEX {name}")  # rolled back below
                 before_ms, before_plan = _plan(query())
                 raise _Rollback

@@ -25,7 +25,11 @@ def test_worklist_and_dashboard_indexes_exist():
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="trigram indexes: PostgreSQL only")
 def test_contains_search_has_trigram_indexes():
     names = _index_names("trials_patient")
-    assert {"patient_screening_number_trgm", "patient_subject_id_trgm"} <= names
+    assert {
+        "patient_screening_number_trgm",
+        "patient_subject_id_trgm",
+        "patient_initials_upper",
+    } <= names
 
 
 @pytest.mark.django_db(transaction=True)
