@@ -41,7 +41,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options) -> None:
         sizes = [int(s) for s in options["sizes"].split(",")]
-        setup_test_environment()
+        setup_test_environment(debug=False)  # production-like: no query log, no debug pages
         machine_line = bench.machine()
         base = connection.settings_dict["NAME"]
         databases: dict[int, str] = {}
