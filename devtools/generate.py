@@ -339,27 +339,38 @@ def _enter_sites(
 ) -> Summary:
     from celery import current_app
 
-    current_app.conf.task_always_eager = True  # follow-up visits planned in-process
     logging.getLogger("celery.app.trace").setLevel(logging.WARNING)  # one line per task
     logging.getLogger("kombu.connection").setLevel(logging.ERROR)  # eager: no broker used
+    # Follow-up visits planned in-process; afterwards the caller's own setting applies again
+    # (an override left in Celery's ``changes`` would hide later settings, e.g. in tests).
+    changes = current_app.conf.changes
+    had_override, previous = "task_always_eager" in changes, changes.get("task_always_eager")
+    current_app.conf.task_always_eager = True
     total = Summary()
     started = time.perf_counter()
-    for index in indices:
-        site_id = setup.site_ids[index]
-        dates = _site_schedule(setup, index, counts[index], seed)
-        for number, day in enumerate(dates, start=setup.offsets[index] + 1):
-            total.add(
-                patient_story(
-                    setup=setup,
-                    site_id=site_id,
-                    number=number,
-                    enrol_on=day,
-                    seed=seed,
-                    force_random=number <= MIN_RANDOMIZED_PER_SITE,
+    try:
+        for index in indices:
+            site_id = setup.site_ids[index]
+            dates = _site_schedule(setup, index, counts[index], seed)
+            for number, day in enumerate(dates, start=setup.offsets[index] + 1):
+                total.add(
+                    patient_story(
+                        setup=setup,
+                        site_id=site_id,
+                        number=number,
+                        enrol_on=day,
+                        seed=seed,
+                        force_random=number <= MIN_RANDOMIZED_PER_SITE,
+                    )
                 )
-            )
-            if progress and total.patients % 500 == 0:
-                progress(f"  {total.patients} patients ({time.perf_counter() - started:.0f} s)")
+                if progress and total.patients % 500 == 0:
+                    elapsed = time.perf_counter() - started
+                    progress(f"  {total.patients} patients ({elapsed:.0f} s)")
+    finally:
+        if had_override:
+            changes["task_always_eager"] = previous
+        else:
+            changes.pop("task_always_eager", None)
     return total
 
 
