@@ -41,8 +41,11 @@ format: install
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-bench: setup
-	$(PY) manage.py bench
+# Generates 400- and 10,000-patient trials in throw-away databases (PostgreSQL for the
+# concurrency and HTTP figures: DATABASE_URL=postgres://...) and writes benchmarks/results.md.
+# Quick look: make bench BENCH_ARGS="--sizes 100,400 --no-http".
+bench: install .env
+	DEBUG=0 DEVTOOLS=1 $(PY) manage.py bench $(BENCH_ARGS)
 
 # Production shape without Docker: gunicorn + Celery worker + beat against $DATABASE_URL/$REDIS_URL.
 run-prod: install

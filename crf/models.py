@@ -112,6 +112,14 @@ class Visit(models.Model):
 
     class Meta:
         ordering = ["patient", "target_date", "definition__order", "pk"]
+        # The worklist and the digests read only the open visits, by window end (#16).
+        indexes = [
+            models.Index(
+                fields=["window_end"],
+                name="visit_due_by_window_end",
+                condition=Q(status__in=["due", "overdue"]),
+            )
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["patient", "definition"],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -270,48 +271,72 @@ def visit_status_on(
     return VisitStatus.MISSED
 
 
-@transaction.atomic
-def visits_status_refresh(*, today: dt.date | None = None, notify: bool = True) -> dict:
+STATUS_BATCH_SIZE = 500  # visits per transaction of the daily job (#16: row locks held briefly)
+
+
+def visits_status_refresh(
+    *, today: dt.date | None = None, notify: bool = True, batch_size: int = STATUS_BATCH_SIZE
+) -> dict:
     """Move open scheduled visits to due / overdue / missed on ``today`` and send digests.
 
-    Idempotent for a given day; each change is audited with the date that caused it.
+    Idempotent for a given day; each change is audited with the date that caused it. Runs in
+    short transactions of ``batch_size`` visits in primary-key order (keyset), so the daily job
+    never holds locks on every open visit at once; a failed batch leaves the earlier ones done
+    and the next run finishes the rest. Reports the longest batch (the longest lock held).
     """
     from .course import patient_courses
 
     today = today or timezone.localdate()
     changed: dict[str, int] = {}
-    visits = list(
+    open_visits = (
         Visit.objects.select_for_update(of=("self",))
         .select_related("definition", "patient")
         .filter(
             scheduled=True,
             status__in=(VisitStatus.PLANNED, VisitStatus.DUE, VisitStatus.OVERDUE),
         )
+        .order_by("pk")
     )
-    courses = patient_courses({v.patient_id: v.patient for v in visits}.values())
-    for visit in visits:
-        new = visit_status_on(
-            window_start=visit.window_start,
-            window_end=visit.window_end,
-            missed_after_days=visit.definition.missed_after_days,
-            today=today,
-        )
-        death = courses[visit.patient_id].death_date
-        if (
-            death is not None
-            and visit.definition.kind == VisitKind.FOLLOW_UP
-            and visit.window_start > death
-            and new in (VisitStatus.OVERDUE, VisitStatus.MISSED)
-        ):
-            # Survival follow-up after a known death: the vital status is known, the visit
-            # is recorded at its own date and is never "missed" (synopsis: Outcomes 4).
-            new = VisitStatus.DUE
-        if new != visit.status:
-            visit.status = new
-            save_audited(visit, reason=f"Visit window status on {today:%Y-%m-%d}")
-            changed[new] = changed.get(new, 0) + 1
+    last_pk, batches, longest = 0, 0, 0.0
+    while True:
+        started = time.perf_counter()
+        with transaction.atomic():
+            visits = list(open_visits.filter(pk__gt=last_pk)[:batch_size])
+            courses = patient_courses({v.patient_id: v.patient for v in visits}.values())
+            for visit in visits:
+                new = visit_status_on(
+                    window_start=visit.window_start,
+                    window_end=visit.window_end,
+                    missed_after_days=visit.definition.missed_after_days,
+                    today=today,
+                )
+                death = courses[visit.patient_id].death_date
+                if (
+                    death is not None
+                    and visit.definition.kind == VisitKind.FOLLOW_UP
+                    and visit.window_start > death
+                    and new in (VisitStatus.OVERDUE, VisitStatus.MISSED)
+                ):
+                    # Survival follow-up after a known death: the vital status is known, the
+                    # visit is recorded at its own date and never "missed" (synopsis: Outcomes 4).
+                    new = VisitStatus.DUE
+                if new != visit.status:
+                    visit.status = new
+                    save_audited(visit, reason=f"Visit window status on {today:%Y-%m-%d}")
+                    changed[new] = changed.get(new, 0) + 1
+        batches += 1
+        longest = max(longest, time.perf_counter() - started)
+        if len(visits) < batch_size:
+            break
+        last_pk = visits[-1].pk
     sent = visits_digest_send(today=today) if notify else 0
-    return {"date": today.isoformat(), "changed": changed, "digests_sent": sent}
+    return {
+        "date": today.isoformat(),
+        "changed": changed,
+        "digests_sent": sent,
+        "batches": batches,
+        "longest_batch_s": round(longest, 3),
+    }
 
 
 def visits_digest_send(*, today: dt.date) -> int:

@@ -48,11 +48,15 @@ INSTALLED_APPS = [
     "exports",
     "monitoring",
 ]
+# Generator and bench commands (issue #16): development only, never demo data in production.
+if DEBUG or env.bool("DEVTOOLS", default=False):
+    INSTALLED_APPS.append("devtools")
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "liveradvance.session.SessionIdleRefreshMiddleware",  # idle expiry, few writes (#16)
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -126,9 +130,12 @@ AXES_IPWARE_META_PRECEDENCE_ORDER = (
     ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"] if PROXY_COUNT else ["REMOTE_ADDR"]
 )
 
-# Idle timeout: the session expires after this many minutes without a request.
+# Idle timeout: the session expires after this many minutes without a request. Its expiry is
+# pushed forward at most every SESSION_REFRESH_SECONDS (liveradvance/session.py), not on each
+# request: an idle user is logged out between IDLE - 5 and IDLE minutes.
 SESSION_COOKIE_AGE = env.int("SESSION_IDLE_MINUTES", default=30) * 60
-SESSION_SAVE_EVERY_REQUEST = True
+SESSION_REFRESH_SECONDS = min(300, SESSION_COOKIE_AGE // 6)
+SESSION_SAVE_EVERY_REQUEST = False
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True
 

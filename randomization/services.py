@@ -280,6 +280,30 @@ def _next_randomization_number(site: Site) -> str:
     return f"LA-{site.code}-{count + 1:03d}"
 
 
+def _next_free_entry(*, trial: Trial, stratum: str) -> RandomizationListEntry | None:
+    """Lock and return the stratum's next free entry, waiting for (never failing on) a
+    concurrent randomization at another site that holds the same row.
+
+    Only the entry row is locked (``of=self``: not the list row, which would serialize the
+    whole trial). When the row we waited for was allocated by the transaction that held it,
+    a fresh statement (READ COMMITTED) sees that allocation and we take the next entry, so
+    entries are drawn in sequence, none twice, and the user never sees a conflict (#16).
+    """
+    free = (
+        RandomizationListEntry.objects.filter(
+            randomization_list__trial=trial,
+            randomization_list__status=RandomizationList.Status.ACTIVE,
+            stratum=stratum,
+        )
+        .exclude(pk__in=Allocation.objects.values("entry_id"))
+        .order_by("sequence")
+    )
+    while True:  # ends: each pass either returns or skips an entry allocated meanwhile
+        entry = free.select_for_update(of=("self",)).first()
+        if entry is None or not Allocation.objects.filter(entry_id=entry.pk).exists():
+            return entry
+
+
 @transaction.atomic
 def patient_randomize(*, user, patient: Patient, confirm_eligibility: bool) -> Allocation:
     """Allocate the next free entry of the patient's stratum; exactly once per patient.
@@ -306,17 +330,7 @@ def patient_randomize(*, user, patient: Patient, confirm_eligibility: bool) -> A
     if problems:
         raise ValidationError(problems)
     stratum = patient.screening.aclf_grade
-    entry = (
-        RandomizationListEntry.objects.select_for_update(skip_locked=False)
-        .filter(
-            randomization_list__trial=patient.trial,
-            randomization_list__status=RandomizationList.Status.ACTIVE,
-            stratum=stratum,
-        )
-        .exclude(pk__in=Allocation.objects.values("entry_id"))
-        .order_by("sequence")
-        .first()
-    )
+    entry = _next_free_entry(trial=patient.trial, stratum=stratum)
     if entry is None:
         raise ValidationError(
             {"patient": "No randomization slot is free in this stratum: contact the statistician."}

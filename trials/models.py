@@ -145,6 +145,9 @@ class Patient(models.Model):
 
     class Meta:
         ordering = ["site__code", "screening_number"]
+        # Dashboard "most recent" (#16). The trigram indexes for the contains-search are
+        # PostgreSQL-only, created by RunSQL in migration issue16_indexes.
+        indexes = [models.Index(fields=["created_at"], name="patient_created_at")]
         constraints = [
             models.UniqueConstraint(
                 fields=["trial", "screening_number"], name="screening_number_unique_per_trial"

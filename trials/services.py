@@ -340,12 +340,10 @@ def site_membership_grant(*, user, site: Site, granted_by=None) -> SiteMembershi
 
 
 def _next_screening_number(site: Site) -> str:
-    # Lock the site's patients so two screenings at once cannot take the same number.
-    numbers = (
-        Patient.objects.select_for_update()
-        .filter(site=site)
-        .values_list("screening_number", flat=True)
-    )
+    # Lock the one site row (not every patient of the site, #16) so two registrations at
+    # once cannot take the same number; the unique constraint is the backstop.
+    Site.objects.select_for_update().filter(pk=site.pk).first()
+    numbers = Patient.objects.filter(site=site).values_list("screening_number", flat=True)
     last = max((int(n.rsplit("-", 1)[1]) for n in numbers), default=0)
     return f"S{site.code}-{last + 1:04d}"
 

@@ -288,6 +288,9 @@ def _audit_csv(request: HttpRequest, entries, *, name: str, patients: dict | Non
     return response
 
 
+AUDIT_PAGE_SIZE = 50
+
+
 @login_required
 def patient_history(request: HttpRequest, pk: int) -> HttpResponse:
     patient = selectors.patient_get(user=request.user, pk=pk)
@@ -297,10 +300,18 @@ def patient_history(request: HttpRequest, pk: int) -> HttpResponse:
     )
     if request.GET.get("format") == "csv":
         return _audit_csv(request, entries, name=f"audit_trail_{patient}")
+    # Paged (#16): a patient edited ~200 times rendered a 1.3 MB page.
+    page = Paginator(entries, AUDIT_PAGE_SIZE).get_page(request.GET.get("page"))
     return render(
         request,
         "trials/patient_history.html",
-        {"patient": patient, "entries": entries, "filter_form": form, "params": request.GET},
+        {
+            "patient": patient,
+            "entries": page.object_list,
+            "page": page,
+            "filter_form": form,
+            "params": request.GET,
+        },
     )
 
 

@@ -151,3 +151,18 @@ def test_unscheduled_visit_is_recorded_done(randomized_patient, investigator):
     assert visit.status == again.status == VisitStatus.DONE
     assert not visit.scheduled
     assert visit.pk != again.pk
+
+
+def test_refresh_runs_in_short_batches_and_reports_the_longest(randomized_patient):
+    """#16: the daily job changed 16,072 visits in one 67 s transaction holding locks on every
+    open visit. In batches each transaction covers at most ``batch_size`` visits."""
+    open_visits = Visit.objects.filter(
+        scheduled=True, status__in=("planned", "due", "overdue")
+    ).count()
+    assert open_visits > 2
+    with at(dt.date(2027, 6, 1)):  # everything in the past: every open visit changes
+        result = services.visits_status_refresh(notify=False, batch_size=2)
+    assert result["batches"] == open_visits // 2 + 1
+    assert result["longest_batch_s"] >= 0
+    assert sum(result["changed"].values()) == open_visits
+    assert not Visit.objects.filter(status__in=("planned", "due", "overdue")).exists()

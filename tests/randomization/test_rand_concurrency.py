@@ -74,3 +74,32 @@ def test_the_same_patient_pressed_twice_at_once_is_randomized_once(site, investi
     assert sum(isinstance(r, Allocation) for r in results) == 1
     assert sum(isinstance(r, ValidationError) for r in results) == 1
     assert Allocation.objects.filter(patient=patient).count() == 1
+
+
+def test_simultaneous_randomizations_across_sites_all_succeed(groups, site):
+    """Issue #16: with writers at different sites, 305 of 2,934 randomizations failed with
+    'Allocation with this Entry already exists'. Each site locks only its own numbering, so
+    the stratum's next entry is the contended row: the service must wait or retry, never fail.
+    """
+    from tests.conftest import make_user
+    from tests.factories import SiteFactory
+    from trials.roles import Role
+
+    active_list(site.trial)
+    sites = [site] + [SiteFactory(trial=site.trial, code=f"{n:02d}") for n in (2, 3, 4)]
+    calls, patients = [], []
+    for s in sites:
+        user = make_user(groups, Role.INVESTIGATOR, s, username=f"inv{s.code}")
+        for _ in range(2):
+            p = eligible_patient(s, grade="2")
+            patients.append(p)
+            calls.append(
+                lambda p=p, u=user: services.patient_randomize(
+                    user=u, patient=p, confirm_eligibility=True
+                )
+            )
+    results = _race(calls)
+    assert all(isinstance(r, Allocation) for r in results), results
+    allocations = Allocation.objects.filter(patient__in=patients)
+    # None used twice, and the stratum's entries are taken in sequence without a gap.
+    assert sorted(a.entry.sequence for a in allocations) == list(range(1, 9))

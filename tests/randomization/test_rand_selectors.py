@@ -62,7 +62,21 @@ def test_unblinded_roles_read_the_arm_and_each_read_is_logged(request, who, by_a
     logs = ArmAccessLog.objects.filter(user=user)
     assert logs.count() == 2
     assert {log.purpose for log in logs} == {"check"}
-    assert logs.first().history.count() == 1
+    assert not hasattr(ArmAccessLog, "history")  # append-only: its own audit trail (#16)
+
+
+def test_arm_access_log_is_one_insert_without_history_rows(pharmacist, by_arm):
+    """#16: every pharmacy page view wrote its access rows plus as many history rows."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as ctx:
+        selectors.allocation_list_unblinded(
+            user=pharmacist, patients=list(by_arm.values()), purpose="pharmacy list"
+        )
+    writes = [q["sql"] for q in ctx.captured_queries if q["sql"].startswith("INSERT")]
+    assert len(writes) == 1
+    assert "historical" not in writes[0].lower()
 
 
 def test_pharmacist_of_another_site_cannot_read_the_arm(groups, other_site, by_arm):

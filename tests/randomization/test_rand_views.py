@@ -335,3 +335,26 @@ def test_unblinding_register_query_count_does_not_grow_with_rows(
     with django_assert_max_num_queries(12):
         response = client.get(reverse("randomization:unblinding-list"))
     assert response.content.decode().count("<td>SAE</td>") == 5
+
+
+def test_pharmacist_dashboard_lists_a_bounded_number_of_due_doses(
+    client, pharmacist, site, investigator, by_arm, monkeypatch
+):
+    """#16: the pharmacist's dashboard read every randomized patient of the site."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from randomization import selectors
+
+    monkeypatch.setattr(selectors, "DUE_LIST_LIMIT", 2)
+    client.force_login(pharmacist)
+    url = reverse("trials:dashboard")
+    with CaptureQueriesContext(connection) as two:
+        response = client.get(url)
+    for _ in range(4):
+        randomize(eligible_patient(site), investigator)
+    with CaptureQueriesContext(connection) as six:
+        response = client.get(url)
+    panel = next(p for p in response.context["panels"] if "due" in p)
+    assert len(panel["due"]) == 2
+    assert len(six) == len(two)

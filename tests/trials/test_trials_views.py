@@ -247,3 +247,28 @@ def test_scores_explain_themselves_per_organ(client, investigator, patient):
     # Liver: CLIF-SOFA 4, CLIF-C OF 3, with the value it came from.
     assert "<td>liver</td><td>4</td><td>3</td><td>bilirubin 13.0 mg/dL</td>" in body
     assert "Organ failures (CANONIC): liver, kidney" in body
+
+
+def test_history_page_is_paged_newest_first(client, investigator, monitor, patient, monkeypatch):
+    """#16: a patient edited ~200 times rendered every change on one 1.3 MB page."""
+    from trials import views
+
+    monkeypatch.setattr(views, "AUDIT_PAGE_SIZE", 4)
+    for inr in ("1.5", "1.6", "1.7", "1.8"):
+        services.screening_save(
+            user=investigator,
+            patient=patient,
+            data=eligible_screening_data(inr=Decimal(inr)),
+            complete=False,
+        )
+    client.force_login(monitor)
+    url = reverse("trials:patient-history", args=[patient.pk])
+    first = client.get(url)
+    entries = first.context["entries"]
+    assert len(entries) == 4
+    assert entries[0].when >= entries[-1].when
+    total = first.context["page"].paginator.count
+    assert total > 4
+    last = client.get(url, {"page": first.context["page"].paginator.num_pages})
+    assert len(last.context["entries"]) == total - 4 * (last.context["page"].number - 1)
+    assert "Page 1 of" in first.content.decode()

@@ -1,0 +1,697 @@
+"""The benchmark behind ``make bench``: each figure next to a physical baseline of the same run.
+
+Ratios, not milliseconds, are the result: they compare across machines. For each data size a
+trial is generated through the services (``devtools.generate``), then:
+
+- pages and API lists, per role: median time and query count, as a ratio to the smallest size
+  (flat = the page does not grow with the data);
+- writes: a laboratory CRF correction through ``crf_save`` vs a bare ORM ``save()`` of the same
+  row; one randomization vs a bare ORM save of the patient row; their query counts;
+- concurrent randomizations from separate processes at different sites (PostgreSQL): errors,
+  entries used twice, gaps, throughput vs the same randomizations run one after the other;
+- the daily visit status job: time, batches, longest transaction;
+- EXPLAIN ANALYZE of the indexed queries with and without their index (PostgreSQL; the index
+  is dropped inside a transaction that is rolled back);
+- HTTP throughput of an investigator journey under concurrent users vs a trivial
+  authenticated view on the same gunicorn server (``devtools.http``).
+
+The functions work on whatever database is configured; ``manage.py bench`` gives each size a
+throw-away database and writes ``benchmarks/results.md``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import multiprocessing
+import os
+import platform
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.contrib.auth import get_user_model
+from django.db import connection, connections, transaction
+from django.test import Client
+from django.urls import reverse
+
+from .generate import USER_PREFIX, Summary
+
+# Budgets of the issue (#16); the bench marks each figure against them.
+CRF_SAVE_MAX_RATIO = 2.5
+CRF_SAVE_MAX_QUERIES = 12
+RANDOMIZE_MAX_QUERIES = 30
+PAGE_MAX_RATIO = 1.3
+HTTP_MIN_SHARE = 0.5
+
+
+@dataclass
+class Figure:
+    name: str
+    size: int
+    ms: float
+    queries: int
+    ratio: float | None = None  # to the baseline named in the section
+    note: str = ""
+
+
+@dataclass
+class SizeResult:
+    size: int
+    summary: Summary
+    pages: list[Figure] = field(default_factory=list)
+    writes: list[Figure] = field(default_factory=list)
+    concurrency: dict = field(default_factory=dict)
+    status_job: dict = field(default_factory=dict)
+    explain: list[dict] = field(default_factory=list)
+    http: dict = field(default_factory=dict)
+    storage: dict = field(default_factory=dict)
+
+
+def timed(fn: Callable[[], object], repeat: int) -> tuple[float, int]:
+    """Median milliseconds over ``repeat`` calls (after one warm-up) and one call's queries."""
+    response = fn()
+    status = getattr(response, "status_code", 200)
+    if status != 200:
+        raise RuntimeError(f"benchmark route answered {status}")
+    queries: list[str] = []
+
+    def count(execute, sql, params, many, context):
+        queries.append(sql)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(count):
+        fn()
+    if repeat == 0:  # the query count only
+        return 0.0, len(queries)
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - start) * 1000)
+    return statistics.median(times), len(queries)
+
+
+def _users() -> dict[str, object]:
+    model = get_user_model()
+    names = {
+        "investigator": f"{USER_PREFIX}inv01",
+        "pharmacist": f"{USER_PREFIX}pharm01",
+        "monitor": f"{USER_PREFIX}monitor",
+        "datamanager": f"{USER_PREFIX}datamanager",
+    }
+    return {role: model.objects.get(username=name) for role, name in names.items()}
+
+
+def _most_edited_patient(site_code: str = "01"):
+    from trials.models import Patient
+
+    return (
+        Patient.objects.filter(site__code=site_code, status="randomized")
+        .order_by("-pk")  # the latest randomized: every visit planned
+        .first()
+        or Patient.objects.filter(site__code=site_code).order_by("pk").first()
+    )
+
+
+def routes() -> dict[str, tuple[str, str]]:
+    """Figure name -> (role, URL) on the current data."""
+    from trials.models import Patient
+
+    patient = _most_edited_patient()
+    site_patients = Patient.objects.filter(site__code="01").count()
+    last_page = max(1, -(-site_patients // 25))
+    return {
+        "dashboard": ("investigator", reverse("trials:dashboard")),
+        "patient list, page 1": ("investigator", reverse("trials:patient-list")),
+        "patient list, last page": (
+            "investigator",
+            f"{reverse('trials:patient-list')}?page={last_page}",
+        ),
+        "patient search (contains)": (
+            "investigator",
+            f"{reverse('trials:patient-list')}?q={_search_term('01')}",
+        ),
+        "patient page": ("investigator", reverse("trials:patient-detail", args=[patient.pk])),
+        "patient timeline": (
+            "investigator",
+            reverse("crf:patient-timeline", kwargs={"patient_pk": patient.pk}),
+        ),
+        "patient audit trail": ("monitor", reverse("trials:patient-history", args=[patient.pk])),
+        "visit worklist": ("investigator", reverse("crf:visit-worklist")),
+        "patient API, page 1 (all sites)": ("datamanager", reverse("trials-api:patient-list")),
+        "patient API, last page (all sites)": (
+            "datamanager",
+            f"{reverse('trials-api:patient-list')}?page=last",
+        ),
+        "screening log, page 1 (all sites)": ("datamanager", reverse("trials:screening-log")),
+        "dashboard (pharmacist)": ("pharmacist", reverse("trials:dashboard")),
+        "pharmacy page": ("pharmacist", reverse("randomization:pharmacy-list")),
+        "pharmacy API": ("pharmacist", reverse("randomization-api:pharmacy-list")),
+    }
+
+
+def measure_pages(size: int, repeat: int) -> list[Figure]:
+    users = _users()
+    clients = {}
+    for role, user in users.items():
+        clients[role] = Client()
+        clients[role].force_login(user)
+    figures = []
+    for name, (role, url) in routes().items():
+        try:
+            ms, queries = timed(lambda c=clients[role], u=url: c.get(u), repeat)
+        except RuntimeError as exc:
+            raise RuntimeError(f"{name} ({url}, as {role}): {exc}") from exc
+        figures.append(Figure(name, size, ms, queries, note=role))
+    return figures
+
+
+def use_database(name: str) -> None:
+    """Point the default connection at another database (one per data size)."""
+    from django.conf import settings
+    from django.contrib.contenttypes.models import ContentType
+
+    connection.close()
+    connection.settings_dict["NAME"] = name
+    settings.DATABASES[connection.alias]["NAME"] = name
+    ContentType.objects.clear_cache()  # ids may differ between the databases
+
+
+def measure_pages_interleaved(databases: dict[int, str], repeat: int) -> dict[int, list[Figure]]:
+    """Pages at every size, taking turns request by request, so that a change in the machine's
+    load (other processes) weighs on every size alike instead of skewing the ratios."""
+    setups = {}
+    for size, name in databases.items():
+        use_database(name)
+        clients = {}
+        for role, user in _users().items():
+            clients[role] = Client()
+            clients[role].force_login(user)
+        todo = {}
+        for route, (role, url) in routes().items():
+            try:
+                _ms, queries = timed(lambda c=clients[role], u=url: c.get(u), 0)
+            except RuntimeError as exc:
+                raise RuntimeError(f"{route} ({url}, as {role}): {exc}") from exc
+            todo[route] = (clients[role], url, role, queries)
+        setups[size] = todo
+    times: dict[tuple[int, str], list[float]] = {}
+    for _ in range(repeat):
+        for size, name in databases.items():
+            use_database(name)
+            for route, (client, url, _role, _q) in setups[size].items():
+                start = time.perf_counter()
+                client.get(url)
+                times.setdefault((size, route), []).append((time.perf_counter() - start) * 1000)
+    return {
+        size: [
+            Figure(route, size, statistics.median(times[(size, route)]), q, note=role)
+            for route, (_c, _u, role, q) in todo.items()
+        ]
+        for size, todo in setups.items()
+    }
+
+
+# --- writes -------------------------------------------------------------------------------------
+
+
+def _eligible_patients(site, investigator, n: int, *, grade_cycle=("1", "2", "3")) -> list:
+    """``n`` patients of ``site`` with a complete, eligible screening (through the services)."""
+    from django.utils import timezone
+
+    from devtools.generate import _screening
+    from trials import services
+
+    patients = []
+    import random
+
+    rng = random.Random(f"bench:{site.pk}:{n}")  # noqa: S311 - synthetic data
+    for _ in range(n):
+        patient = services.patient_create(
+            user=investigator,
+            site=site,
+            sex="M",
+            birth_date=dt.date(1965, 5, 5),
+            consent_datetime=timezone.now() - dt.timedelta(hours=1),
+            consent_version="v1.0",
+        )
+        data = _screening(rng, "M", "randomized")
+        data["screening_date"] = timezone.localdate()
+        services.screening_save(user=investigator, patient=patient, data=data, complete=True)
+        patients.append(patient)
+    return patients
+
+
+def measure_writes(size: int, repeat: int) -> list[Figure]:
+    from crf.models import LabResult
+    from crf.services import crf_save
+    from randomization.services import patient_randomize
+    from trials.forms import SCORE_INPUT_FIELDS
+    from trials.models import Patient, Site
+
+    users = _users()
+    investigator = get_user_model().objects.get(username=f"{USER_PREFIX}inv01")
+    figures = []
+    lab = (
+        LabResult.objects.filter(patient__site__code="01", status="complete")
+        .select_related("visit")
+        .order_by("-pk")
+        .first()
+    )
+    if lab is not None:
+        data = {f: getattr(lab, f) for f in ["assessment_date", *SCORE_INPUT_FIELDS]}
+        values = iter(range(10**6))
+
+        def service_save():
+            data["bilirubin_entered"] = Decimal(5 + next(values) % 20)
+            return crf_save(
+                user=investigator,
+                form_code="labs",
+                visit=lab.visit,
+                data=data,
+                complete=True,
+                confirm_out_of_range=True,
+                reason="Bench: corrected value",
+            )
+
+        def orm_save():
+            row = LabResult.objects.get(pk=lab.pk)  # what a bare view would do: read, set, save
+            row.bilirubin_entered = Decimal(5 + next(values) % 20)
+            row.save()
+
+        base_ms, base_q = timed(orm_save, repeat)
+        ms, queries = timed(service_save, repeat)
+        figures.append(Figure("lab CRF save, bare ORM (baseline)", size, base_ms, base_q, 1.0))
+        figures.append(
+            Figure(
+                "lab CRF save through crf_save",
+                size,
+                ms,
+                queries,
+                ms / base_ms,
+                f"budget ≤ {CRF_SAVE_MAX_RATIO}×, ≤ {CRF_SAVE_MAX_QUERIES} queries",
+            )
+        )
+
+    site = Site.objects.get(code="01")
+    patients = _eligible_patients(site, investigator, repeat + 2)
+    base = Patient.objects.get(pk=patients[0].pk)
+
+    def patient_orm_save():
+        base.initials = "ZZ" if base.initials != "ZZ" else "YY"
+        base.save()
+
+    base_ms, base_q = timed(patient_orm_save, repeat)
+    pending = iter(patients)
+    ms, queries = timed(
+        lambda: patient_randomize(
+            user=investigator, patient=next(pending), confirm_eligibility=True
+        ),
+        repeat,
+    )
+    figures.append(Figure("patient row save, bare ORM (baseline)", size, base_ms, base_q, 1.0))
+    figures.append(
+        Figure(
+            "randomization (patient_randomize)",
+            size,
+            ms,
+            queries,
+            ms / base_ms,
+            f"budget ≤ {RANDOMIZE_MAX_QUERIES} queries",
+        )
+    )
+    del users
+    return figures
+
+
+# --- concurrent randomizations ------------------------------------------------------------------
+
+
+def _randomize_batch(args) -> dict:
+    patient_ids, username, barrier = args
+    from randomization.services import patient_randomize
+    from trials.models import Patient
+
+    connections.close_all()
+    user = get_user_model().objects.get(username=username)
+    patients = list(Patient.objects.filter(pk__in=patient_ids).select_related("site", "trial"))
+    errors = []
+    if barrier is not None:
+        barrier.wait()
+    started = time.time()
+    for patient in patients:
+        try:
+            patient_randomize(user=user, patient=patient, confirm_eligibility=True)
+        except Exception as exc:  # every failure is the figure, not a crash of the bench
+            errors.append(f"{type(exc).__name__}: {exc}")
+    ended = time.time()
+    connections.close_all()
+    return {"started": started, "ended": ended, "errors": errors, "count": len(patients)}
+
+
+def measure_concurrency(processes: int, per_process: int) -> dict:
+    """``processes`` processes, each at its own site, randomizing at the same time."""
+    from randomization.models import Allocation
+    from trials.models import Site
+
+    if connection.vendor != "postgresql":
+        return {"skipped": "needs PostgreSQL (SQLite has a single writer)"}
+    sites = list(Site.objects.order_by("code")[:processes])
+    jobs, serial = [], []
+    for site in sites:
+        inv = get_user_model().objects.get(username=f"{USER_PREFIX}inv{site.code}")
+        patients = _eligible_patients(site, inv, per_process * 2)
+        jobs.append(([p.pk for p in patients[:per_process]], inv.username))
+        serial.append(([p.pk for p in patients[per_process:]], inv.username))
+    before = set(Allocation.objects.values_list("pk", flat=True))
+    # Serial baseline: the same number of randomizations, one after the other, one process.
+    started = time.perf_counter()
+    serial_errors = []
+    for ids, username in serial:
+        serial_errors += _randomize_batch((ids, username, None))["errors"]
+    serial_s = time.perf_counter() - started
+    connections.close_all()
+    ctx = multiprocessing.get_context("fork")
+    barrier = ctx.Manager().Barrier(len(jobs))
+    with ctx.Pool(len(jobs)) as pool:
+        parts = pool.map(_randomize_batch, [(ids, name, barrier) for ids, name in jobs])
+    errors = [e for part in parts for e in part["errors"]]
+    elapsed = max(p["ended"] for p in parts) - min(p["started"] for p in parts)
+    total = sum(p["count"] for p in parts)
+    new = Allocation.objects.exclude(pk__in=before).select_related("entry")
+    entries = [a.entry_id for a in new]
+    by_stratum: dict[str, list[int]] = {}
+    for allocation in Allocation.objects.select_related("entry").filter(
+        entry__randomization_list__status="active"
+    ):
+        by_stratum.setdefault(allocation.entry.stratum, []).append(allocation.entry.sequence)
+    gaps = sum(1 for seqs in by_stratum.values() if sorted(seqs) != list(range(1, len(seqs) + 1)))
+    serial_rate = len(serial) * per_process / serial_s
+    rate = total / elapsed if elapsed else 0.0
+    return {
+        "processes": len(jobs),
+        "randomizations": total,
+        "errors": len(errors),
+        "error_samples": errors[:3],
+        "serial_errors": len(serial_errors),
+        "used_twice": len(entries) - len(set(entries)),
+        "strata_with_gaps": gaps,
+        "per_second": rate,
+        "serial_per_second": serial_rate,
+        "ratio": rate / serial_rate if serial_rate else None,
+    }
+
+
+# --- daily status job ---------------------------------------------------------------------------
+
+
+def measure_status_job(days_ahead: int = 10) -> dict:
+    from django.utils import timezone
+
+    from crf.services import visits_status_refresh
+
+    started = time.perf_counter()
+    result = visits_status_refresh(
+        today=timezone.localdate() + dt.timedelta(days=days_ahead), notify=False
+    )
+    return {
+        "seconds": time.perf_counter() - started,
+        "changed": sum(result["changed"].values()),
+        "batches": result.get("batches", 1),
+        "longest_batch_s": result.get("longest_batch_s", time.perf_counter() - started),
+    }
+
+
+# --- EXPLAIN before/after -----------------------------------------------------------------------
+
+
+class _Rollback(Exception):
+    pass
+
+
+def _plan(qs) -> tuple[float, str]:
+    text = qs.explain(analyze=True)
+    ms = 0.0
+    for line in text.splitlines():
+        if line.strip().startswith("Execution Time"):
+            ms = float(line.split(":")[1].split()[0])
+    scans = []
+    for line in text.splitlines():
+        node = line.strip().lstrip("-> ").split("  (")[0]
+        if ":" in node:  # details (Sort Key, Filter...), not plan nodes
+            continue
+        if ("Scan" in node or "Sort" in node) and node not in scans:
+            scans.append(node)
+    return ms, "; ".join(scans)
+
+
+def _search_term(site_code: str | None = None) -> str:
+    """The middle of a real screening number: what a user types to find one patient."""
+    from trials.models import Patient
+
+    patients = Patient.objects.filter(site__code=site_code) if site_code else Patient.objects
+    number = patients.order_by("pk").values_list("screening_number", flat=True)
+    middle = number[max(0, number.count() // 2)] if number.exists() else "S01-0001"
+    return middle[1:]  # "01-0123": a contains-search
+
+
+def explain_indexes() -> list[dict]:
+    from crf.selectors import visit_worklist
+    from trials.selectors import patient_list
+
+    if connection.vendor != "postgresql":
+        return []
+    users = _users()
+    queries = {
+        "visit_due_by_window_end": (
+            "worklist of an investigator (visits due/overdue by window end)",
+            lambda: visit_worklist(user=users["investigator"])[:50],
+        ),
+        "visit_due_by_window_end ": (  # the same index, trial-wide (data manager)
+            "worklist, all sites",
+            lambda: visit_worklist(user=users["datamanager"])[:50],
+        ),
+        "patient_created_at": (
+            "dashboard: 10 most recent patients",
+            lambda: patient_list(user=users["datamanager"]).order_by("-created_at")[:10],
+        ),
+        "patient_screening_number_trgm, patient_subject_id_trgm, patient_initials_upper": (
+            "patient contains-search (one patient's number)",
+            lambda: patient_list(user=users["datamanager"], q=_search_term())[:25],
+        ),
+    }
+    rows = []
+    for index, (label, query) in queries.items():
+        after_ms, after_plan = _plan(query())
+        before_ms, before_plan = after_ms, after_plan
+        try:
+            with transaction.atomic():
+                with connection.cursor() as cursor:
+                    for name in index.strip().split(", "):
+                        cursor.execute(f"DROP INDEX {name}")  # rolled back below
+                before_ms, before_plan = _plan(query())
+                raise _Rollback
+        except _Rollback:
+            pass
+        rows.append(
+            {
+                "index": index,
+                "query": label,
+                "before_ms": before_ms,
+                "before_plan": before_plan,
+                "after_ms": after_ms,
+                "after_plan": after_plan,
+            }
+        )
+    return rows
+
+
+# --- storage ------------------------------------------------------------------------------------
+
+
+def measure_storage(top: int = 6) -> dict:
+    """Database size and its largest tables (with indexes), PostgreSQL only."""
+    if connection.vendor != "postgresql":
+        return {}
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_database_size(current_database())")
+        total = cursor.fetchone()[0]
+        cursor.execute(
+            "SELECT relname, pg_total_relation_size(c.oid) FROM pg_class c "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE c.relkind = 'r' AND n.nspname = 'public' ORDER BY 2 DESC LIMIT %s",
+            [top],
+        )
+        tables = cursor.fetchall()
+    return {"total_mb": total / 2**20, "tables": [(name, b / 2**20) for name, b in tables]}
+
+
+# --- report -------------------------------------------------------------------------------------
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    db = connection.vendor
+    if db == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW server_version")
+            db = f"PostgreSQL {cursor.fetchone()[0]}"
+    else:
+        import sqlite3
+
+        db = f"SQLite {sqlite3.sqlite_version}"
+    return (
+        f"{platform.node()}: {os.cpu_count()} CPUs ({cpu}), Python {platform.python_version()}, "
+        f"{db}, {platform.platform()}"
+    )
+
+
+def _ok(flag: bool) -> str:
+    return "ok" if flag else "**over budget**"
+
+
+def report(results: list[SizeResult], *, command: str, machine_line: str) -> str:
+    """Markdown of the run: every figure with its ratio to the baseline of the same run."""
+    base = results[0]
+    lines = [
+        "# Benchmark results (`make bench`)",
+        "",
+        f"- Date (UTC): {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M}",
+        f"- Machine: {machine_line}",
+        f"- Command: `{command}`",
+        "- Datasets (generated through the services by `manage.py generate_trial`):",
+    ]
+    for r in results:
+        s = r.summary
+        lines.append(
+            f"  - {r.size} patients: {s.randomized} randomized, {s.visits} visits, "
+            f"{s.crfs} eCRFs, {s.corrections} corrections (generated in {s.seconds:.0f} s)"
+        )
+    lines += [
+        "",
+        "Ratios compare with a baseline measured in the same run, so they carry across "
+        "machines; the milliseconds do not.",
+        "",
+        f"## Pages and API lists: {results[-1].size} vs {base.size} patients",
+        "",
+        f"Median of repeated requests (Django test client, one process). Budget: time ratio ≤ "
+        f"{PAGE_MAX_RATIO}×, same query count.",
+        "",
+        "| page | role | ms at "
+        + " | ms at ".join(str(r.size) for r in results)
+        + " | queries | time ratio | verdict |",
+        "|---|---|" + "---|" * len(results) + "---|---|---|",
+    ]
+    for i, fig in enumerate(base.pages):
+        row = [r.pages[i] for r in results]
+        ratio = row[-1].ms / fig.ms if fig.ms else 0
+        queries = " → ".join(str(f.queries) for f in row)
+        flat = len({f.queries for f in row}) == 1
+        lines.append(
+            f"| {fig.name} | {fig.note} | "
+            + " | ".join(f"{f.ms:.1f}" for f in row)
+            + f" | {queries} | {ratio:.2f}× | {_ok(ratio <= PAGE_MAX_RATIO and flat)} |"
+        )
+    stored = [r for r in results if r.storage]
+    if stored:
+        lines += ["", "## Storage (PostgreSQL, after generation)", ""]
+        for r in stored:
+            top = ", ".join(f"{name} {mb:.1f}" for name, mb in r.storage["tables"])
+            lines.append(
+                f"- {r.size} patients: database {r.storage['total_mb']:.0f} MB; largest tables "
+                f"(MB, with indexes): {top}"
+            )
+    lines += ["", "## Writes: service vs bare ORM save of the same row", ""]
+    lines += ["| data size | figure | median ms | queries | × baseline | budget |"]
+    lines += ["|---|---|---|---|---|---|"]
+    for r in results:
+        for f in r.writes:
+            ratio = "" if f.ratio is None else f"{f.ratio:.2f}×"
+            lines.append(
+                f"| {r.size} | {f.name} | {f.ms:.2f} | {f.queries} | {ratio} | {f.note} |"
+            )
+    lines += ["", "## Concurrent randomizations (separate processes, one site each)", ""]
+    for r in results:
+        c = r.concurrency
+        if not c:
+            continue
+        if "skipped" in c:
+            lines.append(f"- {r.size} patients: skipped ({c['skipped']})")
+            continue
+        lines.append(
+            f"- {r.size} patients: {c['processes']} processes × "
+            f"{c['randomizations'] // c['processes']} randomizations: **{c['errors']} errors**, "
+            f"{c['used_twice']} entries used twice, {c['strata_with_gaps']} strata with a gap; "
+            f"{c['per_second']:.1f}/s concurrent vs {c['serial_per_second']:.1f}/s one after "
+            f"the other in one process ({c['ratio']:.2f}×)"
+            + (f"; errors: {c['error_samples']}" if c["errors"] else "")
+        )
+    lines += ["", "## Daily visit status job (all open visits moved 10 days ahead)", ""]
+    for r in results:
+        j = r.status_job
+        if j:
+            lines.append(
+                f"- {r.size} patients: {j['changed']} visits changed in {j['seconds']:.2f} s, "
+                f"{j['batches']} transactions, longest {j['longest_batch_s']:.3f} s "
+                f"({j['longest_batch_s'] / j['seconds'] if j['seconds'] else 0:.0%} of the job)"
+            )
+    explained = [r for r in results if r.explain]
+    if explained:
+        r = explained[-1]
+        lines += [
+            "",
+            f"## Indexes: EXPLAIN ANALYZE at {r.size} patients, without (dropped in a rolled-back "
+            "transaction) and with the index",
+            "",
+            "| index | query | without: ms | plan | with: ms | plan | × faster |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for e in r.explain:
+            speed = e["before_ms"] / e["after_ms"] if e["after_ms"] else 0
+            lines.append(
+                f"| `{e['index']}` | {e['query']} | {e['before_ms']:.2f} | {e['before_plan']} | "
+                f"{e['after_ms']:.2f} | {e['after_plan']} | {speed:.1f}× |"
+            )
+    http = [r for r in results if r.http]
+    if http:
+        lines += [
+            "",
+            "## HTTP throughput (gunicorn on loopback, concurrent users, no think time)",
+            "",
+            "| data size | users | trivial authenticated view req/s | investigator journey req/s "
+            "| share | errors | verdict |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for r in http:
+            h = r.http
+            if "skipped" in h:
+                lines.append(f"| {r.size} | | skipped: {h['skipped']} | | | | |")
+                continue
+            share = h["journey_rps"] / h["trivial_rps"] if h["trivial_rps"] else 0
+            lines.append(
+                f"| {r.size} | {h['users']} | {h['trivial_rps']:.0f} | {h['journey_rps']:.0f} | "
+                f"{share:.0%} | {h['errors']} | "
+                f"{_ok(share >= HTTP_MIN_SHARE and h['errors'] == 0)} |"
+            )
+        lines.append("")
+        lines.append(f"Journey: {http[-1].http.get('journey', '')}")
+    return "\n".join(lines) + "\n"
+
+
+def measure_http_safe(**kwargs) -> dict:
+    from .http import measure_http
+
+    try:
+        return measure_http(**kwargs)
+    except RuntimeError as exc:
+        return {"skipped": str(exc)}
