@@ -486,3 +486,12 @@ def dashboard_panel_context(*, user) -> dict | None:
         context["statistician"] = True
         context["active_list"] = rlist
     return context or None
+
+
+def demo_list_active(*, user) -> bool:
+    """True when the trial randomizes from the public DEMO list (shown to unblinded roles)."""
+    if not roles.is_unblinded_role(user):
+        return False
+    return RandomizationList.objects.filter(
+        status=RandomizationList.Status.ACTIVE, is_demo=True
+    ).exists()

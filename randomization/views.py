@@ -80,7 +80,12 @@ def pharmacy_list(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "randomization/pharmacy_list.html",
-        {"page": page, "rows": rows, "ended": ended},
+        {
+            "page": page,
+            "rows": rows,
+            "ended": ended,
+            "demo_list": selectors.demo_list_active(user=request.user),
+        },
     )
 
 

@@ -128,3 +128,16 @@ def test_blinded_trail_shows_a_preparation_as_done_on_a_date_only(
     assert "Second Checker" not in body
     assert pharmacist.username not in body
     assert "Prepared at" not in body
+
+
+def test_pharmacy_page_warns_while_the_demo_list_is_active(
+    client, site, pharmacist, unblinded_statistician, demo_list
+):
+    client.force_login(pharmacist)
+    body = client.get(reverse("randomization:pharmacy-list")).content.decode()
+    assert "DEMO randomization list" in body
+    services.randomization_list_generate(
+        user=unblinded_statistician, trial=site.trial, reason="real list before patient 1"
+    )
+    body = client.get(reverse("randomization:pharmacy-list")).content.decode()
+    assert "DEMO randomization list" not in body
