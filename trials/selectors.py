@@ -33,14 +33,21 @@ def patient_list(
     if ids is not None:
         qs = qs.filter(site_id__in=ids)
     if q:
-        qs = qs.filter(
-            Q(screening_number__icontains=q) | Q(subject_id__icontains=q) | Q(initials__iexact=q)
-        )
+        qs = patients_matching(qs, q)
     if site:
         qs = qs.filter(site_id=site)
     if status:
         qs = qs.filter(status=status)
     return qs
+
+
+def patients_matching(qs: QuerySet[Patient], q: str) -> QuerySet[Patient]:
+    """The search of the patient lists: screening number or subject id contains, initials."""
+    if not q:
+        return qs
+    return qs.filter(
+        Q(screening_number__icontains=q) | Q(subject_id__icontains=q) | Q(initials__iexact=q)
+    )
 
 
 def patient_get(*, user, pk: int) -> Patient:

@@ -18,6 +18,7 @@ from django.views.decorators.http import require_POST
 from . import idempotency, roles, selectors, services
 from .audit import REASON_FIELD
 from .concurrency import VERSION_FIELD, StaleEdit
+from .filters import PatientFilter
 from .forms import (
     AuditFilterForm,
     IdentityCorrectionForm,
@@ -68,16 +69,9 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def patient_list(request: HttpRequest) -> HttpResponse:
-    site = request.GET.get("site") or None
-    qs = selectors.patient_list(
-        user=request.user,
-        q=request.GET.get("q", "").strip(),
-        site=int(site) if site and site.isdigit() else None,
-        status=request.GET.get("status", "")
-        if request.GET.get("status") in PatientStatus.values
-        else "",
-    )
-    page = Paginator(qs, 25).get_page(request.GET.get("page"))
+    # The same FilterSet as the API; an invalid filter value is ignored here (shown unfiltered).
+    filters = PatientFilter(request.GET, queryset=selectors.patient_list(user=request.user))
+    page = Paginator(filters.qs, 25).get_page(request.GET.get("page"))
     return render(
         request,
         "trials/patient_list.html",

@@ -11,6 +11,7 @@ from rest_framework.views import APIView
 
 import scoring
 from trials import selectors
+from trials.filters import PatientFilter
 from trials.models import Patient
 
 
@@ -33,14 +34,14 @@ class PatientOutputSerializer(serializers.ModelSerializer):
 
 
 class PatientListApi(ListAPIView):
+    """Patients the user may see; filters (``q``, ``site``, ``status``, ``created_since``) are
+    the pages' FilterSet, and an invalid value is a 400 naming the parameter."""
+
     serializer_class = PatientOutputSerializer
+    filterset_class = PatientFilter
 
     def get_queryset(self):
-        return selectors.patient_list(
-            user=self.request.user,
-            q=self.request.query_params.get("q", ""),
-            status=self.request.query_params.get("status", ""),
-        )
+        return selectors.patient_list(user=self.request.user)
 
 
 class PatientDetailApi(RetrieveAPIView):
