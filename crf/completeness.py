@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from trials.audit import reason_is_meaningful
+from trials.limits import TYPED_FIELD
+
 PRIMARY_SCORES = ("clif_sofa", "clif_c_of", "aclf_grade", "clif_c_aclf")
 # The scoring inputs of those scores, with the label of the field the user fills.
 PRIMARY_INPUTS = {
@@ -24,7 +27,6 @@ PRIMARY_INPUTS = {
     "fio2": "FiO2",
     "wbc_10e9_l": "WBC",
 }
-TYPED_FIELD = {"bilirubin_mg_dl": "bilirubin_entered", "creatinine_mg_dl": "creatinine_entered"}
 
 
 def primary_score_input_choices() -> list[tuple[str, str]]:
@@ -54,6 +56,6 @@ def lab_completeness_errors(instance: Any, result: dict[str, Any]) -> dict[str, 
             "Needed for CLIF-SOFA / CLIF-C ACLF: enter it, or tick it under “Not done” "
             "with the reason."
         )
-    if not_done and len((instance.not_done_reason or "").strip()) < 3:
+    if not_done and not reason_is_meaningful((instance.not_done_reason or "").strip()):
         errors["not_done_reason"] = ["Say why these were not measured."]
     return errors

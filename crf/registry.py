@@ -108,6 +108,12 @@ FORMS: dict[str, FormSpec] = {
 # Patient-level records served by the generic record pages (AE and end of study have theirs).
 PATIENT_RECORDS = ("baseline", "infection", "con_med")
 
+
+def patient_record_spec(code: str) -> FormSpec | None:
+    """The spec of a generic patient record (pages and API), None for any other code."""
+    return FORMS[code] if code in PATIENT_RECORDS else None
+
+
 VISIT_FORMS = {code: spec for code, spec in FORMS.items() if spec.per_visit}
 
 

@@ -12,9 +12,9 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from trials.audit import reason_is_meaningful, require_reason, save_audited
+from trials.audit import meaningful_reason, reason_is_meaningful, require_reason, save_audited
 from trials.concurrency import check_version
-from trials.limits import OutOfRangeWarning
+from trials.limits import TYPED_FIELD, OutOfRangeWarning
 from trials.models import FormStatus, Patient, PatientStatus, Trial
 from trials.roles import can_enter_data
 
@@ -499,9 +499,7 @@ def adverse_event_enter_in_error(*, user, event: AdverseEvent, reason: str) -> A
     """Mark an AE entered by mistake (kept, audited, out of every count and the course)."""
     if not can_enter_data(user, event.patient.site_id):
         raise PermissionDenied("Only the site's investigators correct adverse events.")
-    reason = (reason or "").strip()
-    if len(reason) < 3:
-        raise ValidationError({"reason": "Say why this record was entered in error."})
+    reason = meaningful_reason(reason, message="Say why this record was entered in error.")
     event = AdverseEvent.objects.select_for_update().get(pk=event.pk)
     if event.entered_in_error:
         raise ValidationError("This record is already marked as entered in error.")
@@ -513,13 +511,6 @@ def adverse_event_enter_in_error(*, user, event: AdverseEvent, reason: str) -> A
 
     patient_course_sync(patient=event.patient, user=user, trigger="AE entered in error")
     return event
-
-
-SCORING_KEY_TO_FIELD = {
-    "bilirubin_mg_dl": "bilirubin_entered",
-    "creatinine_mg_dl": "creatinine_entered",
-    "albumin_g_dl": "albumin_entered",
-}
 
 
 def _normalize_units(instance) -> None:
@@ -555,7 +546,7 @@ def _lab_scores(instance, *, patient: Patient, visit: Visit) -> tuple[dict, dict
     except ValidationError as exc:
         if hasattr(exc, "error_dict"):
             raise ValidationError(
-                {SCORING_KEY_TO_FIELD.get(k, k): v for k, v in exc.error_dict.items()}
+                {TYPED_FIELD.get(k, k): v for k, v in exc.error_dict.items()}
             ) from exc
         raise
     return inputs, result

@@ -283,9 +283,10 @@ def eos_edit(request: HttpRequest, patient_pk: int) -> HttpResponse:
 
 
 def _record_spec(form_code: str) -> registry.FormSpec:
-    if form_code not in registry.PATIENT_RECORDS:
+    spec = registry.patient_record_spec(form_code)
+    if spec is None:
         raise Http404("No such record.")
-    return registry.FORMS[form_code]
+    return spec
 
 
 @login_required

@@ -20,6 +20,16 @@ def reason_is_meaningful(reason: str) -> bool:
     return sum(ch.isalnum() for ch in reason) >= MIN_REASON_CHARS
 
 
+def meaningful_reason(
+    reason: str, *, field: str = "reason", message: str = "Give the reason (a few words)."
+) -> str:
+    """The stripped reason, or a field error when it says nothing (same rule as above)."""
+    reason = (reason or "").strip()
+    if not reason_is_meaningful(reason):
+        raise ValidationError({field: message})
+    return reason
+
+
 def require_reason(*, was_complete: bool, reason: str) -> str:
     """Return the cleaned reason; raise a field error when a complete form changes without a
     meaningful one (at least a few letters or digits)."""

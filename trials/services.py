@@ -24,7 +24,7 @@ from django.utils.http import urlsafe_base64_encode
 import scoring
 
 from . import eligibility, limits, roles
-from .audit import require_reason, save_audited
+from .audit import meaningful_reason, require_reason, save_audited
 from .concurrency import check_version
 from .models import (
     AccessEvent,
@@ -126,13 +126,6 @@ def access_event_record(
     )
 
 
-def _reason(reason: str, field: str = "reason") -> str:
-    reason = (reason or "").strip()
-    if len(reason) < 3:
-        raise ValidationError({field: "Give the reason (a few words)."})
-    return reason
-
-
 @transaction.atomic
 def role_grant_request(*, requested_by, user, role: Role | str, reason: str) -> RoleGrantRequest:
     """Give ``user`` a role. Blinded roles apply at once; an unblinded role (pharmacist,
@@ -142,7 +135,7 @@ def role_grant_request(*, requested_by, user, role: Role | str, reason: str) -> 
         raise PermissionDenied("Only a trial administrator or a superuser requests roles.")
     if requested_by.pk == user.pk and not requested_by.is_superuser:
         raise PermissionDenied("Nobody changes their own roles.")
-    reason = _reason(reason)
+    reason = meaningful_reason(reason)
     grant = save_audited(
         RoleGrantRequest(user=user, role=role, requested_by=requested_by, reason=reason),
         reason=f"Role {role.value} requested",
@@ -201,7 +194,7 @@ def role_grant_decide(
         )
     if grant.status != RoleGrantRequest.Status.PENDING:
         raise ValidationError("This request was already decided.")
-    reason = _reason(reason)
+    reason = meaningful_reason(reason)
     if approve:
         _role_grant_apply(grant=grant, approver=approver, reason=reason)
         transaction.on_commit(lambda: role_grant_notify_sponsor(grant_id=grant.pk))
@@ -251,7 +244,7 @@ def role_revoke(*, revoked_by, user, role: Role | str, reason: str) -> None:
         revoked_by
     ):
         raise PermissionDenied
-    reason = _reason(reason)
+    reason = meaningful_reason(reason)
     user.groups.remove(Group.objects.get(name=role.value))
     access_event_record(
         action=AccessEvent.Action.ROLE_REVOKED,
@@ -390,7 +383,7 @@ def patient_identity_correct(
     patient = (
         Patient.objects.select_for_update(of=("self",)).select_related("trial").get(pk=patient.pk)
     )
-    reason = _reason(reason)
+    reason = meaningful_reason(reason)
     changed = [f for f in IDENTITY_FIELDS if f in data and data[f] != getattr(patient, f)]
     if not changed:
         raise ValidationError("Nothing was changed.")

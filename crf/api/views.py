@@ -289,9 +289,10 @@ class EndOfStudyApi(APIView):
 
 
 def _record_spec(form_code: str):
-    if form_code not in registry.PATIENT_RECORDS:
+    spec = registry.patient_record_spec(form_code)
+    if spec is None:
         raise Http404("No such record.")
-    return registry.FORMS[form_code]
+    return spec
 
 
 _RECORD_SPECS = [registry.FORMS[code] for code in registry.PATIENT_RECORDS]

@@ -5,15 +5,11 @@ from __future__ import annotations
 from django import template
 from django.core.exceptions import FieldDoesNotExist
 
+from trials.limits import TYPED_FIELD
 from trials.models import ScoreInputs
 
 register = template.Library()
 
-_TYPED = {
-    "bilirubin_mg_dl": "bilirubin_entered",
-    "creatinine_mg_dl": "creatinine_entered",
-    "albumin_g_dl": "albumin_entered",
-}
 _EXTRA = {"age": "Age", "sex": "Sex", "clif_c_of": "CLIF-C OF"}
 
 
@@ -21,7 +17,7 @@ def _label(key: str) -> str:
     if key in _EXTRA:
         return _EXTRA[key]
     try:
-        field = ScoreInputs._meta.get_field(_TYPED.get(key, key))
+        field = ScoreInputs._meta.get_field(TYPED_FIELD.get(key, key))
     except FieldDoesNotExist:  # an unknown key is shown as it is
         return key
     return str(field.verbose_name)
