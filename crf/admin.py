@@ -1,11 +1,40 @@
-"""Admin: the visit schedule for the trial administrator (audited); visits read-only."""
+"""Admin: the visit schedule for the trial administrator (audited); visits read-only.
 
+Schedule changes go through ``services.visit_definition_update`` like the schedule page: a
+reason is required and recorded; the expected/required forms are edited on that page.
+"""
+
+from django import forms
 from django.contrib import admin
+from django.core.exceptions import ValidationError
 from simple_history.admin import SimpleHistoryAdmin
 
 from trials import roles
+from trials.audit import meaningful_reason
+from trials.selectors import patient_list
 
 from .models import Visit, VisitDefinition
+from .services import visit_definition_update
+
+_EDITABLE = ("name", "day", "window_before", "window_after", "missed_after_days", "order")
+
+
+class VisitDefinitionAdminForm(forms.ModelForm):
+    reason_for_change = forms.CharField(
+        label="Reason for change", widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+    class Meta:
+        model = VisitDefinition
+        fields = _EDITABLE
+
+    def clean_reason_for_change(self) -> str:
+        try:
+            return meaningful_reason(
+                self.cleaned_data.get("reason_for_change", ""), field="reason_for_change"
+            )
+        except ValidationError as exc:
+            raise ValidationError(exc.message_dict["reason_for_change"]) from None
 
 
 def _is_trial_admin(request) -> bool:
@@ -16,6 +45,8 @@ def _is_trial_admin(request) -> bool:
 class VisitDefinitionAdmin(SimpleHistoryAdmin):
     list_display = ("name", "code", "kind", "day", "window_before", "window_after", "order")
     list_filter = ("trial", "kind")
+    form = VisitDefinitionAdminForm
+    fields = (*_EDITABLE, "reason_for_change", "trial", "code", "kind", "dose_number")
     readonly_fields = ("trial", "code", "kind", "dose_number")
     ordering = ("trial", "order")
 
@@ -35,9 +66,14 @@ class VisitDefinitionAdmin(SimpleHistoryAdmin):
         return False
 
     def save_model(self, request, obj, form, change) -> None:
-        from trials.audit import save_audited
-
-        save_audited(obj, reason="Changed in the admin site", user=request.user)
+        # The service changes a fresh copy: the one path for every schedule change.
+        visit_definition_update(
+            user=request.user,
+            definition=VisitDefinition.objects.get(pk=obj.pk),
+            data={name: form.cleaned_data[name] for name in _EDITABLE},
+            reason=form.cleaned_data["reason_for_change"],
+        )
+        obj.refresh_from_db()
 
 
 @admin.register(Visit)
@@ -46,8 +82,6 @@ class VisitAdmin(SimpleHistoryAdmin):
     list_filter = ("status", "definition__kind")
 
     def get_queryset(self, request):
-        from trials.selectors import patient_list
-
         return (
             super()
             .get_queryset(request)

@@ -18,7 +18,7 @@ from trials.limits import TYPED_FIELD, OutOfRangeWarning
 from trials.models import FormStatus, Patient, PatientStatus, Trial
 from trials.roles import can_enter_data
 
-from . import edit_checks
+from . import edit_checks, hooks
 from .completeness import lab_completeness_errors
 from .edit_checks import CheckContext
 from .models import (
@@ -613,10 +613,9 @@ def crf_save(
         raise ValidationError("No such form for this patient.")
     check_version(instance, expected_version, required=version_required)
     created = instance is None
-    from monitoring.services import assert_editable, crf_saved
-
     record_id = getattr(instance, "pk", None)
-    assert_editable(patient=patient, visit=visit, form_code=spec.code, record_id=record_id)
+    for guard in hooks.before_save:  # a lock refuses the change (monitoring)
+        guard(patient=patient, visit=visit, form_code=spec.code, record_id=record_id)
     was_complete = not created and instance.status == FormStatus.COMPLETE
     reason = require_reason(was_complete=was_complete, reason=reason)
     if created:
@@ -668,9 +667,14 @@ def crf_save(
     instance.updated_by = user
     default_reason = f"{spec.label} entered" if created else f"{spec.label} updated"
     save_audited(instance, reason=reason or default_reason, user=user)
-    crf_saved(
-        user=user, form_code=spec.code, instance=instance, warnings=checks.warnings, reason=reason
-    )
+    for hook in hooks.after_save:  # SDV of changed data, automatic queries (monitoring)
+        hook(
+            user=user,
+            form_code=spec.code,
+            instance=instance,
+            warnings=checks.warnings,
+            reason=reason,
+        )
 
     if scores is not None:
         from trials.services import score_record_save

@@ -27,7 +27,7 @@ from trials.idempotency import form_token, page_once
 from trials.models import FormStatus
 from trials.selectors import patient_get
 
-from . import registry, selectors, services
+from . import hooks, registry, selectors, services
 from .forms import CONFIRM_FIELD, VisitDefinitionForm
 from .rules import sequencing_error
 
@@ -47,9 +47,7 @@ def _crf_page(
     can_write = roles.can_enter_data(request.user, patient.site_id)
     if request.method == "POST" and not can_write:
         raise PermissionDenied
-    from monitoring.selectors import crf_context
-
-    monitoring = crf_context(
+    monitoring = hooks.page_context_for(
         user=request.user, spec=spec, patient=patient, visit=visit, instance=instance
     )
     blocked = sequencing_error(spec, patient=patient, visit=visit) or monitoring["locked"]

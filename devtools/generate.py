@@ -32,7 +32,8 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import connection, connections
 
-from trials.demo import eligible_screening_data
+from liveradvance.demo import eligible_screening_data
+from liveradvance.setup import trial_setup as trial_configure_all
 from trials.roles import Role
 
 USER_PREFIX = "gen-"
@@ -113,10 +114,7 @@ def trial_setup(
 
     if Patient.objects.exists() and not append:
         raise ValueError("The database already has patients: generate into an empty database.")
-    groups = services.roles_sync()
-    trial, first = services.trial_configure()
-    for step in services.setup_steps():
-        step(trial=trial)
+    trial, first, groups = trial_configure_all()
     site_list = [first]
     for n in range(2, sites + 1):
         site_list.append(

@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "randomization",
     "exports",
     "monitoring",
+    "liveradvance",  # cross-app wiring, set-up command, demo data: after the apps it wires
 ]
 # Generator and bench commands (issue #16): development only, never demo data in production.
 if DEBUG or env.bool("DEVTOOLS", default=False):

@@ -9,12 +9,16 @@ class RandomizationConfig(AppConfig):
         from trials import history
 
         from . import checks  # noqa: F401  (registers the demo-list system check)
+        from .blinding import may_see_allocation_trail
         from .models import Allocation, DosePreparation, EmergencyUnblinding
 
         # The entry id could be matched against the list: hidden, like every unblinded field;
         # the whole trail only for unblinded roles (its time order per stratum is a clue).
         history.register(
-            Allocation, patient_path="patient_id", hidden_fields=("entry",), unblinded_only=True
+            Allocation,
+            patient_path="patient_id",
+            hidden_fields=("entry",),
+            visible_to=may_see_allocation_trail,
         )
         # Blinded trails show a preparation as done on a date, nothing more: its exact time,
         # who checked it and every product field could differ between arms (issue 9).

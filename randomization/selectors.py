@@ -1,7 +1,7 @@
 """Every read of the randomization app, scoped by site, role and blinding.
 
 Blinding (STYLE.md §3): the arm is read ONLY by ``allocation_get_unblinded`` and its batched
-twin ``allocation_list_unblinded``, both guarded by ``trials.roles.may_see_arm`` and both
+twin ``allocation_list_unblinded``, both guarded by ``randomization.blinding.may_see_arm`` and both
 writing an ``ArmAccessLog`` row per patient; plus the statistician's list overview, guarded by
 ``can_manage_randomization_list``. Everything else returns blinded shapes with no arm, lot,
 cell count or viability, identical for both arms.
@@ -23,7 +23,7 @@ from trials import roles
 from trials import selectors as trial_selectors
 from trials.models import Patient, PatientStatus, Trial
 
-from . import listgen
+from . import blinding, listgen
 from .models import (
     DOSE_NUMBERS,
     Allocation,
@@ -165,7 +165,7 @@ def allocation_get_unblinded(*, user, patient: Patient, purpose: str) -> Unblind
     exists for this patient.
     """
     patient = trial_selectors.patient_get(user=user, pk=patient.pk)
-    if not roles.may_see_arm(user, patient):
+    if not blinding.may_see_arm(user, patient):
         raise Http404("No such page.")
     allocation = (
         Allocation.objects.select_related("entry__randomization_list", "randomized_by")
@@ -185,7 +185,7 @@ def allocation_list_unblinded(
 
     Patients the user may not unblind are left out (never an error, never a hint).
     """
-    allowed = [p.pk for p in patients if roles.may_see_arm(user, p)]
+    allowed = [p.pk for p in patients if blinding.may_see_arm(user, p)]
     if not allowed:
         return {}
     allocations = Allocation.objects.select_related(
@@ -199,7 +199,7 @@ def allocation_list_unblinded(
 def preparation_list_unblinded(*, user, patient: Patient) -> list[DosePreparation]:
     """Full preparation records (lot, cells, viability, volume) for unblinded users only."""
     patient = trial_selectors.patient_get(user=user, pk=patient.pk)
-    if not roles.may_see_arm(user, patient):
+    if not blinding.may_see_arm(user, patient):
         raise Http404("No such page.")
     return list(DosePreparation.objects.filter(patient=patient).select_related("prepared_by"))
 
@@ -464,7 +464,7 @@ def patient_panel_context(*, user, patient: Patient) -> dict | None:
         "can_prepare": bool(allocation) and roles.can_prepare_dose(user, patient),
         "unblinded": None,
     }
-    if allocation and roles.may_see_arm(user, patient):
+    if allocation and blinding.may_see_arm(user, patient):
         context["unblinded"] = allocation_get_unblinded(
             user=user, patient=patient, purpose="patient page"
         )

@@ -15,10 +15,12 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.mail import send_mail
 from django.db import transaction
+from django.http import HttpRequest
 from django.utils import timezone
 
 from trials import roles
 from trials.audit import save_audited
+from trials.auth import reauthenticate
 from trials.models import FormStatus, Patient, PatientStatus, Site, Trial
 from trials.roles import Role
 
@@ -585,18 +587,31 @@ def dose_preparation_record(
 # --- emergency unblinding ------------------------------------------------------------------
 
 
-@transaction.atomic
 def emergency_unblinding_create(
-    *, user, patient: Patient, password: str, reason: str
+    *, user, patient: Patient, password: str, reason: str, request: HttpRequest | None
 ) -> EmergencyUnblinding:
     """Break the blind for one patient: PI of the site, password re-entered, reason required.
 
-    The sponsor and the trial administrators are told who, when and why, never the arm.
+    The password is checked once, here, through the login backends (``request`` gives them
+    the client address): a wrong one counts toward the user's lockout like a failed login,
+    and a locked user cannot unblind. The sponsor and the trial administrators are told
+    who, when and why, never the arm.
     """
     if not roles.can_emergency_unblind(user, patient):
         raise PermissionDenied
+    # Outside the transaction: a failed attempt must stay recorded when the rest rolls back.
+    password_ok = request is not None and reauthenticate(request, password, user=user)
+    with transaction.atomic():
+        return _emergency_unblinding_record(
+            user=user, patient=patient, password_ok=password_ok, reason=reason
+        )
+
+
+def _emergency_unblinding_record(
+    *, user, patient: Patient, password_ok: bool, reason: str
+) -> EmergencyUnblinding:
     errors = {}
-    if not password or not user.check_password(password):
+    if not password_ok:
         errors["password"] = "The password is not correct."  # noqa: S105 - a message
     reason = (reason or "").strip()
     if not reason:

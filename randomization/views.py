@@ -16,7 +16,6 @@ from django.urls import reverse
 
 from trials import roles
 from trials import selectors as trial_selectors
-from trials.auth import reauthenticate
 from trials.forms import apply_validation_error
 from trials.idempotency import form_token, page_once
 
@@ -132,20 +131,17 @@ def unblinding_create(request: HttpRequest, pk: int) -> HttpResponse:
         raise Http404("The patient is not randomized.")
     form = forms.EmergencyUnblindingForm(_post(request))
     if request.method == "POST" and form.is_valid():
-        if not reauthenticate(request, form.cleaned_data["password"]):
-            form.add_error("password", "The password is not correct.")
+        try:
+            services.emergency_unblinding_create(
+                user=request.user, patient=patient, request=request, **form.cleaned_data
+            )
+        except ValidationError as exc:
+            apply_validation_error(form, exc)
         else:
-            try:
-                services.emergency_unblinding_create(
-                    user=request.user, patient=patient, **form.cleaned_data
-                )
-            except ValidationError as exc:
-                apply_validation_error(form, exc)
-            else:
-                messages.warning(
-                    request, "Emergency unblinding recorded; the sponsor has been notified."
-                )
-                return redirect("randomization:allocation-unblinded", pk=patient.pk)
+            messages.warning(
+                request, "Emergency unblinding recorded; the sponsor has been notified."
+            )
+            return redirect("randomization:allocation-unblinded", pk=patient.pk)
     return render(
         request,
         "randomization/unblinding_create.html",

@@ -74,11 +74,10 @@ from trials import services as ts
 from trials.models import Patient
 from trials.roles import Role
 from django.contrib.auth import get_user_model
-from trials.demo import eligible_screening_data
-ts.roles_sync()
-trial, site = ts.trial_configure()
-for step in ts.setup_steps():
-    step(trial=trial)
+from liveradvance.demo import eligible_screening_data
+from liveradvance.setup import trial_setup
+
+trial, site, _groups = trial_setup()
 User = get_user_model()
 user, _ = User.objects.get_or_create(username="chaos-investigator")
 user.set_password("Chaos-Investigator-2026!"); user.save()

@@ -110,3 +110,10 @@ def blinded_users(investigator, principal_investigator, monitor, data_manager, t
         "data_manager": data_manager,
         "trial_admin": trial_admin,
     }
+
+
+def login_request(ip: str = "10.0.0.7"):
+    """A request as the login backends see it (django-axes counts failures per user and IP)."""
+    from django.test import RequestFactory
+
+    return RequestFactory().post("/", REMOTE_ADDR=ip)

@@ -27,7 +27,7 @@ from django.utils import timezone
 
 from randomization import services as rand_services
 from randomization.models import Allocation
-from tests.conftest import make_user
+from tests.conftest import login_request, make_user
 from tests.randomization.factories import eligible_patient, patients_by_arm, prepare
 from trials.roles import Role
 
@@ -114,7 +114,11 @@ def world(groups, site, investigator, principal_investigator, pharmacist, settin
     unblinded = eligible_patient(site)
     rand_services.patient_randomize(user=investigator, patient=unblinded, confirm_eligibility=True)
     rand_services.emergency_unblinding_create(
-        user=other_pi, patient=unblinded, password="Correct-Horse-9", reason="SAE work-up"
+        request=login_request(),
+        user=other_pi,
+        patient=unblinded,
+        password="Correct-Horse-9",
+        reason="SAE work-up",
     )
     eligible_patient(site)  # an unrandomized, eligible patient (randomize page)
     return {"by_arm": by_arm, "unblinded": unblinded}
@@ -355,6 +359,7 @@ def test_emails_after_randomization_and_unblinding_name_no_arm(
         )
     with django_capture_on_commit_callbacks(execute=True):
         rand_services.emergency_unblinding_create(
+            request=login_request(),
             user=principal_investigator,
             patient=world["by_arm"]["A"],
             password="Correct-Horse-9",

@@ -6,8 +6,6 @@ class TrialsConfig(AppConfig):
     verbose_name = "Trial, sites, patients and screening"
 
     def ready(self) -> None:
-        from liveradvance import session  # noqa: F401  (stamps the session at login, #16)
-
         from . import (
             auth,  # noqa: F401  (connects the session/token revocation signals)
             checks,  # noqa: F401  (registers the audit system check)

@@ -26,15 +26,16 @@ from django.utils import timezone
 logger = logging.getLogger(__name__)
 
 
-def reauthenticate(request: HttpRequest, password: str) -> bool:
-    """True when ``password`` is the logged-in user's own.
+def reauthenticate(request: HttpRequest, password: str, *, user=None) -> bool:
+    """True when ``password`` is the user's own (default: the request's logged-in user).
 
     Goes through the authentication backends, so a wrong password counts toward the lockout
     of this user at this IP exactly like a failed login (django-axes), and a pair that is
     locked cannot confirm. Failures typed by others at other addresses do not block it.
     """
-    user = authenticate(request, username=request.user.get_username(), password=password or "")
-    return user is not None and user.pk == request.user.pk
+    user = user or request.user
+    found = authenticate(request, username=user.get_username(), password=password or "")
+    return found is not None and found.pk == user.pk
 
 
 def client_ip(request: HttpRequest) -> str:

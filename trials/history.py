@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -58,8 +59,14 @@ class AuditSource:
     # When set, only these fields are shown, and only the date and "pharmacy" as the author:
     # for records whose exact time or author could differ between arms (preparations).
     shown_fields: frozenset[str] | None = None
-    # Shown only to unblinded roles (the allocation: its time order per stratum is a clue).
-    unblinded_only: bool = False
+    # Shown only to whom the owning app's predicate allows, ``visible_to(user, patient)``
+    # (patient None: the trial-wide log). The allocation: its time order per stratum is a
+    # clue, so ``randomization`` registers it with its blinding rule.
+    visible_to: Callable[[Any, Any], bool] | None = None
+
+    @property
+    def unblinded_only(self) -> bool:
+        return self.visible_to is not None
 
     @property
     def key(self) -> str:
@@ -131,18 +138,22 @@ def register(
     patient_path: str,
     hidden_fields: tuple[str, ...] = (),
     shown_fields: tuple[str, ...] | None = None,
-    unblinded_only: bool = False,
+    visible_to: Callable[[Any, Any], bool] | None = None,
 ) -> None:
     if any(source.model is model for source in _REGISTRY):
         return
     shown = frozenset(shown_fields) if shown_fields is not None else None
-    _REGISTRY.append(
-        AuditSource(model, patient_path, frozenset(hidden_fields), shown, unblinded_only)
-    )
+    _REGISTRY.append(AuditSource(model, patient_path, frozenset(hidden_fields), shown, visible_to))
 
 
 def sources(*, unblinded: bool = True) -> list[AuditSource]:
+    """Every source, or (``unblinded=False``) those without a visibility rule."""
     return [s for s in _REGISTRY if unblinded or not s.unblinded_only]
+
+
+def sources_for(*, user, patient=None) -> list[AuditSource]:
+    """The sources this user may read (for one patient, or trial-wide when patient is None)."""
+    return [s for s in _REGISTRY if s.visible_to is None or s.visible_to(user, patient)]
 
 
 def source_get(key: str) -> AuditSource | None:

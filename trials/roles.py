@@ -135,13 +135,4 @@ def is_unblinded_role(user: AnyUser) -> bool:
     return bool(user_roles(user) & UNBLINDED_ROLES)
 
 
-def may_see_arm(user: AnyUser, patient: Patient) -> bool:
-    """The blinding rule: pharmacist, unblinded statistician, or the one investigator who
-    recorded an emergency unblinding of this patient (synopsis: Randomization)."""
-    if not can_view_site(user, patient.site_id):
-        return False
-    if is_unblinded_role(user):
-        return True
-    from randomization.models import EmergencyUnblinding  # the app that owns the record
-
-    return EmergencyUnblinding.objects.filter(patient=patient, unblinded_by=user).exists()
+# The blinding rule itself (may_see_arm) lives with the allocation: randomization/blinding.py.

@@ -105,7 +105,7 @@ def patient_history(
     patient_get(user=user, pk=patient.pk)
     filters = filters or history.Filters()
     pairs = []
-    for source in history.sources(unblinded=roles.may_see_arm(user, patient)):
+    for source in history.sources_for(user=user, patient=patient):
         qs = history.history_queryset(source, filters)
         if qs is not None:
             pairs.append(
@@ -157,7 +157,7 @@ def audit_log(
     filters = filters or history.Filters()
     site_ids = roles.user_site_ids(user)
     querysets = []
-    for source in history.sources(unblinded=roles.is_unblinded_role(user)):
+    for source in history.sources_for(user=user):
         qs = history.history_queryset(source, filters)
         if qs is None:
             continue

@@ -309,23 +309,16 @@ def trial_configure(
     return trial, site
 
 
-def setup_steps() -> list:
-    """Configuration steps other apps contribute to ``setup_liveradvance`` (idempotent each).
-
-    Each step is called as ``step(trial=trial)``; apps list theirs here so one command loads
-    the whole trial configuration.
-    """
-    from django.utils.module_loading import import_string
-
-    paths = ["crf.services.visit_definitions_load"]
-    return [import_string(path) for path in paths]
-
-
 @transaction.atomic
 def site_membership_grant(*, user, site: Site, granted_by=None) -> SiteMembership:
-    membership, created = SiteMembership.objects.get_or_create(user=user, site=site)
-    if created and granted_by is not None:
-        membership.history.filter(history_type="+").update(history_user=granted_by)
+    existing = SiteMembership.objects.filter(user=user, site=site).first()
+    if existing is not None:
+        return existing
+    membership = SiteMembership(user=user, site=site)
+    if granted_by is not None:
+        # simple-history records this author on the creation row; history is never rewritten.
+        membership._history_user = granted_by
+    membership.save()
     return membership
 
 

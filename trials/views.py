@@ -12,10 +12,9 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils.module_loading import import_string
 from django.views.decorators.http import require_POST
 
-from . import idempotency, roles, selectors, services
+from . import idempotency, panels, roles, selectors, services
 from .audit import REASON_FIELD
 from .concurrency import VERSION_FIELD, StaleEdit
 from .filters import PatientFilter
@@ -33,26 +32,6 @@ from .idempotency import page_once
 from .limits import OutOfRangeWarning
 from .models import PatientStatus
 
-# Apps that add a panel to the patient page / dashboard: each provides, in its selectors,
-# ``patient_panel_context(*, user, patient) -> dict | None`` and/or
-# ``dashboard_panel_context(*, user) -> dict | None``, rendered with
-# ``templates/<app>/_patient_panel.html`` / ``_dashboard_panel.html``. Blinding is the
-# providing selector's job: it decides what the user may see.
-PANEL_APPS = ("randomization", "crf", "monitoring")
-
-
-def _panels(kind: str, **kwargs) -> list[dict]:
-    panels = []
-    for app in PANEL_APPS:
-        try:
-            provider = import_string(f"{app}.selectors.{kind}_panel_context")
-        except ImportError:
-            continue
-        context = provider(**kwargs)
-        if context is not None:
-            panels.append({"template": f"{app}/_{kind}_panel.html", **context})
-    return panels
-
 
 @login_required
 def dashboard(request: HttpRequest) -> HttpResponse:
@@ -62,7 +41,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "sites": selectors.site_list(user=user),
         "recent": selectors.patient_list(user=user).order_by("-created_at")[:10],
         "role_set": {r.value for r in roles.user_roles(user)},
-        "panels": _panels("dashboard", user=user),
+        "panels": panels.render_context("dashboard", user=user),
     }
     return render(request, "trials/dashboard.html", context)
 
@@ -128,7 +107,7 @@ def patient_detail(request: HttpRequest, pk: int) -> HttpResponse:
             else None,
             "scores": selectors.score_record_list(user=request.user, patient=patient),
             "can_enter_data": roles.can_enter_data(request.user, patient.site_id),
-            "panels": _panels("patient", user=request.user, patient=patient),
+            "panels": panels.render_context("patient", user=request.user, patient=patient),
         },
     )
 

@@ -17,6 +17,7 @@ from trials import selectors as trial_selectors
 from trials.api.errors import validation_error_detail
 from trials.idempotency import api_once
 
+from .. import blinding
 from .permissions import EntersData, IsPharmacist
 
 
@@ -89,7 +90,7 @@ class AllocationDetailApi(APIView):
         allocation = selectors.allocation_get_blinded(user=request.user, patient=patient)
         if allocation is None:
             raise Http404("The patient is not randomized.")
-        if roles.may_see_arm(request.user, patient):
+        if blinding.may_see_arm(request.user, patient):
             unblinded = selectors.allocation_get_unblinded(
                 user=request.user, patient=patient, purpose="API allocation"
             )

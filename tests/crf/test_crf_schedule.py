@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from django.urls import reverse
 
 from crf import selectors, services
 from crf.models import Visit, VisitDefinition, VisitKind, VisitStatus
@@ -34,10 +35,12 @@ def test_definitions_load_keeps_an_administrator_edit(site):
     assert VisitDefinition.objects.get(code="dose2").window_after == 2
 
 
-def test_setup_steps_include_visit_definitions_load():
-    from trials.services import setup_steps
+def test_trial_setup_loads_the_visit_schedule(db):
+    from crf.models import VisitDefinition
+    from liveradvance.setup import trial_setup
 
-    assert services.visit_definitions_load in setup_steps()
+    trial, _site, _groups = trial_setup()
+    assert VisitDefinition.objects.filter(trial=trial).exists()
 
 
 @pytest.mark.parametrize(
@@ -120,3 +123,35 @@ def test_dosing_schedule_of_another_site_is_404(randomized_patient, other_site_i
 
 def test_weight_latest_is_none_without_vitals(randomized_patient, pharmacist):
     assert selectors.weight_latest(user=pharmacist, patient=randomized_patient) is None
+
+
+def test_admin_changes_the_schedule_through_the_service_with_a_reason(
+    client, trial_admin, schedule
+):
+    """The admin is one more write path: the same service, a required reason (issue 12)."""
+    trial_admin.is_staff = True
+    trial_admin.save()
+    client.force_login(trial_admin)
+    definition = VisitDefinition.objects.filter(kind="follow_up").order_by("order").first()
+    url = reverse("admin:crf_visitdefinition_change", args=[definition.pk])
+    form = {
+        "name": definition.name,
+        "day": definition.day,
+        "window_before": definition.window_before,
+        "window_after": definition.window_after + 2,
+        "missed_after_days": definition.missed_after_days,
+        "order": definition.order,
+    }
+    response = client.post(url, {**form, "reason_for_change": "?"})
+    assert response.status_code == 200  # the form again, with the error next to the field
+    assert "Give the reason" in response.content.decode()
+    definition.refresh_from_db()
+    assert definition.window_after == form["window_after"] - 2
+
+    response = client.post(url, {**form, "reason_for_change": "Protocol amendment 2"})
+    assert response.status_code == 302
+    definition.refresh_from_db()
+    assert definition.window_after == form["window_after"]
+    latest = definition.history.first()
+    assert latest.history_change_reason == "Protocol amendment 2"
+    assert latest.history_user == trial_admin

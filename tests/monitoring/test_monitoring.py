@@ -15,12 +15,12 @@ from django.urls import reverse
 
 from crf import services as crf_services
 from crf.models import AdverseEvent, Visit, VitalSigns
+from liveradvance.demo import eligible_screening_data
 from monitoring import selectors, services
 from monitoring.models import DataQuery, Lock, SdvMark
-from tests.conftest import PASSWORD, make_user
+from tests.conftest import PASSWORD, login_request, make_user
 from tests.crf.conftest import DAY1
 from trials import services as trial_services
-from trials.demo import eligible_screening_data
 from trials.models import AccessEvent
 from trials.roles import Role
 
@@ -513,7 +513,11 @@ def test_emergency_unblinding_is_an_access_event_that_names_no_arm(
     patient = eligible_patient(site)
     randomize(patient, investigator)
     rand_services.emergency_unblinding_create(
-        user=principal_investigator, patient=patient, password=PASSWORD, reason="SAE work-up"
+        request=login_request(),
+        user=principal_investigator,
+        patient=patient,
+        password=PASSWORD,
+        reason="SAE work-up",
     )
     event = AccessEvent.objects.get(action=AccessEvent.Action.EMERGENCY_UNBLINDING)
     assert event.actor == principal_investigator

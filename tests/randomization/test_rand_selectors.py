@@ -10,7 +10,7 @@ from django.http import Http404
 
 from randomization import selectors, services
 from randomization.models import ArmAccessLog, RandomizationListEntry
-from tests.conftest import make_user
+from tests.conftest import login_request, make_user
 from tests.randomization.factories import prepare
 from trials.roles import Role
 
@@ -102,7 +102,11 @@ def test_pi_sees_the_arm_only_after_their_own_emergency_unblinding(
             user=principal_investigator, patient=patient, purpose="x"
         )
     services.emergency_unblinding_create(
-        user=principal_investigator, patient=patient, password="Correct-Horse-9", reason="SAE"
+        request=login_request(),
+        user=principal_investigator,
+        patient=patient,
+        password="Correct-Horse-9",
+        reason="SAE",
     )
     seen = selectors.allocation_get_unblinded(
         user=principal_investigator, patient=patient, purpose="after unblinding"

@@ -20,6 +20,7 @@ from randomization.models import (
     RandomizationList,
     RandomizationListEntry,
 )
+from tests.conftest import login_request
 from tests.factories import PatientFactory
 from tests.randomization.factories import (
     TEST_SEED,
@@ -360,6 +361,7 @@ def test_pi_unblinds_with_password_and_reason_and_the_sponsor_is_told_without_th
     patient = by_arm["A"]
     with django_capture_on_commit_callbacks(execute=True):
         record = services.emergency_unblinding_create(
+            request=login_request(),
             user=principal_investigator,
             patient=patient,
             password="Correct-Horse-9",
@@ -379,7 +381,11 @@ def test_pi_unblinds_with_password_and_reason_and_the_sponsor_is_told_without_th
 def test_wrong_password_or_missing_reason_are_field_errors(by_arm, principal_investigator):
     with pytest.raises(ValidationError) as exc:
         services.emergency_unblinding_create(
-            user=principal_investigator, patient=by_arm["A"], password="nope", reason=" "
+            request=login_request(),
+            user=principal_investigator,
+            patient=by_arm["A"],
+            password="nope",
+            reason=" ",
         )
     assert set(exc.value.message_dict) == {"password", "reason"}
     assert not EmergencyUnblinding.objects.exists()
@@ -389,8 +395,39 @@ def test_wrong_password_or_missing_reason_are_field_errors(by_arm, principal_inv
 def test_only_the_pi_of_the_site_can_unblind(request, who, by_arm):
     with pytest.raises(PermissionDenied):
         services.emergency_unblinding_create(
+            request=login_request(),
             user=request.getfixturevalue(who),
             patient=by_arm["A"],
             password="Correct-Horse-9",
             reason="x",
         )
+
+
+def test_unblinding_password_is_checked_once_through_the_login_backends(
+    by_arm, principal_investigator, settings
+):
+    """One check per attempt (issue 12): each wrong password is one failure toward the
+    lockout, on every path, and a locked account cannot unblind even with the right one."""
+    from axes.models import AccessAttempt
+
+    for n in range(1, settings.AXES_FAILURE_LIMIT + 1):
+        with pytest.raises(ValidationError):
+            services.emergency_unblinding_create(
+                request=login_request(),
+                user=principal_investigator,
+                patient=by_arm["A"],
+                password="guess",
+                reason="SAE work-up",
+            )
+        attempt = AccessAttempt.objects.get(username=principal_investigator.username)
+        assert attempt.failures_since_start == n
+    with pytest.raises(ValidationError) as exc:
+        services.emergency_unblinding_create(
+            request=login_request(),
+            user=principal_investigator,
+            patient=by_arm["A"],
+            password="Correct-Horse-9",
+            reason="SAE work-up",
+        )
+    assert "password" in exc.value.message_dict
+    assert not EmergencyUnblinding.objects.exists()

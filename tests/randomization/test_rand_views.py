@@ -17,6 +17,7 @@ from randomization.models import (
     EmergencyUnblinding,
     RandomizationList,
 )
+from tests.conftest import login_request
 from tests.randomization.factories import (
     arm_words,
     eligible_patient,
@@ -234,6 +235,7 @@ def test_monitor_sees_the_unblinding_in_the_audit_trail_without_the_arm(
     from randomization import services
 
     services.emergency_unblinding_create(
+        request=login_request(),
         user=principal_investigator,
         patient=by_arm["B"],
         password="Correct-Horse-9",
@@ -329,7 +331,11 @@ def test_unblinding_register_query_count_does_not_grow_with_rows(
         patient = eligible_patient(site)
         randomize(patient, investigator)
         services.emergency_unblinding_create(
-            user=principal_investigator, patient=patient, password="Correct-Horse-9", reason="SAE"
+            request=login_request(),
+            user=principal_investigator,
+            patient=patient,
+            password="Correct-Horse-9",
+            reason="SAE",
         )
     client.force_login(monitor)
     with django_assert_max_num_queries(12):

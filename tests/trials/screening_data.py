@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from trials.demo import eligible_screening_data  # noqa: F401  (re-exported for tests)
+from liveradvance.demo import eligible_screening_data  # noqa: F401  (re-exported for tests)
 
 
 def as_post(data: dict) -> dict:

@@ -16,11 +16,11 @@ from django.urls import reverse
 
 from crf import services as crf_services
 from crf.models import AdverseEvent, Visit, VitalSigns
+from liveradvance.demo import eligible_screening_data
 from tests.crf.conftest import DAY1
 from tests.factories import PatientFactory
 from trials import history, selectors
 from trials import services as trial_services
-from trials.demo import eligible_screening_data
 from trials.models import Patient
 
 pytestmark = pytest.mark.django_db

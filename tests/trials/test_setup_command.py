@@ -6,7 +6,7 @@ from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
 
-from trials.management.commands.setup_liveradvance import DEMO_USERS, demo_password
+from liveradvance.management.commands.setup_liveradvance import DEMO_USERS, demo_password
 from trials.models import Patient, Site, SiteMembership, Trial
 from trials.roles import Role, user_roles
 

@@ -187,3 +187,36 @@ def test_roles_sync_is_idempotent_and_grants_explicit_permissions(db):
     investigator_perms = set(first["investigator"].permissions.values_list("codename", flat=True))
     assert {"add_patient", "change_screening"} <= investigator_perms
     assert not first["monitor"].permissions.filter(codename__startswith="change_").exists()
+
+
+@pytest.mark.django_db
+def test_site_membership_grant_records_the_granting_user_without_rewriting_history(
+    trial_admin, site
+):
+    from tests.factories import UserFactory
+
+    newcomer = UserFactory(username="newcomer")
+    membership = services.site_membership_grant(user=newcomer, site=site, granted_by=trial_admin)
+    rows = list(membership.history.all())
+    assert [(r.history_type, r.history_user) for r in rows] == [("+", trial_admin)]
+    # Granting again changes nothing and adds no history.
+    assert services.site_membership_grant(user=newcomer, site=site) == membership
+    assert membership.history.count() == 1
+
+
+def test_no_history_row_is_ever_updated_in_place():
+    """Audit rows are written once: no ``history...update(`` anywhere in the apps (issue 12)."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    pattern = re.compile(r"history\b[^\n]*\.update\(")
+    offenders = [
+        f"{path.relative_to(root)}:{n}"
+        for app in ("trials", "crf", "randomization", "monitoring", "exports")
+        for path in (root / app).rglob("*.py")
+        if "migrations" not in path.parts
+        for n, line in enumerate(path.read_text().splitlines(), 1)
+        if pattern.search(line)
+    ]
+    assert offenders == []

@@ -1,4 +1,4 @@
-"""Demo clinical data for ``make run``, the benchmark and the tests.
+"""Demo clinical data for ``make run``, the benchmark and the tests (never used in production).
 
 ``eligible_screening_data`` is a complete, eligible screening (ACLF grade 2: liver + kidney
 failure); vary it with keyword overrides. ``demo_patients_create`` enters a small cohort.
@@ -6,9 +6,17 @@ failure); vary it with keyword overrides. ``demo_patients_create`` enters a smal
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 
 from django.utils import timezone
+
+from crf.models import Visit
+from crf.services import crf_save
+from randomization.services import patient_randomize
+from trials import services
+from trials.forms import SCORE_INPUT_FIELDS
+from trials.models import Patient
 
 
 def eligible_screening_data(**overrides) -> dict:
@@ -67,15 +75,6 @@ def demo_patients_create(*, site, investigator) -> int:
     randomization and three randomized patients with dose-1 vital signs and laboratory CRFs.
     Returns the number of patients created.
     """
-    import datetime as dt
-
-    from crf.models import Visit
-    from crf.services import crf_save
-    from randomization.services import patient_randomize
-    from trials import services
-    from trials.forms import SCORE_INPUT_FIELDS
-    from trials.models import Patient
-
     if Patient.objects.filter(site=site).exists():
         return 0
     now = timezone.now()

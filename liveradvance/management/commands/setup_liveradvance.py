@@ -9,8 +9,10 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+from liveradvance.demo import demo_patients_create
+from liveradvance.setup import trial_setup
+from randomization.services import randomization_list_ensure_demo
 from trials import services
-from trials.demo import demo_patients_create
 from trials.roles import Role
 
 # Demo accounts, one per role (printed by the command; for local demonstration only).
@@ -46,10 +48,7 @@ class Command(BaseCommand):
         self, *args, demo_users: bool = False, demo_patients: bool = False, **options
     ) -> None:
         demo_users = demo_users or demo_patients  # the demo investigator enters the cohort
-        groups = services.roles_sync()
-        trial, site = services.trial_configure()
-        for step in services.setup_steps():
-            step(trial=trial)
+        trial, site, groups = trial_setup()
         self.stdout.write(f"Trial {trial.code} with site {site}; {len(groups)} roles.")
         if not demo_users:
             return
@@ -76,8 +75,6 @@ class Command(BaseCommand):
             self.stdout.write(f"  {role.label:32} {username:14} {password}")
         if demo_patients:
             # The demo list comes from a public seed and is marked DEMO (randomization.E001).
-            from randomization.services import randomization_list_ensure_demo
-
             if randomization_list_ensure_demo(trial=trial):
                 self.stdout.write("\nDEMO randomization list created from the public demo seed.")
             investigator = user_model.objects.get(username="investigator")
