@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from trials import roles
 from trials.models import Patient
-from trials.selectors import patient_get, patient_list
+from trials.selectors import patient_checked, patient_list
 
 from . import services
 from .models import CasebookSignature, DataQuery, Lock, SdvMark
@@ -94,7 +94,7 @@ class SignatureState:
 
 def signature_state(*, user, patient: Patient) -> SignatureState:
     """The latest casebook signature and whether the data are still those it approved."""
-    patient_get(user=user, pk=patient.pk)
+    patient_checked(user=user, patient=patient)
     signature = CasebookSignature.objects.filter(patient=patient).first()
     valid = signature is not None and signature.data_hash == services.casebook_hash(patient)
     return SignatureState(signature, valid)
@@ -116,7 +116,7 @@ def patient_monitoring(*, user, patient: Patient) -> PatientMonitoring:
     from crf.models import Visit
     from crf.registry import FORMS
 
-    patient_get(user=user, pk=patient.pk)
+    patient_checked(user=user, patient=patient)
     records = []
     for code, spec in FORMS.items():
         qs = spec.model.objects.filter(patient=patient)

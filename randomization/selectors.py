@@ -94,7 +94,7 @@ def _blinded(allocation: Allocation) -> BlindedAllocation:
 
 def allocation_get_blinded(*, user, patient: Patient) -> BlindedAllocation | None:
     """Randomization number, date/time, stratum and who randomized: never the arm."""
-    trial_selectors.patient_get(user=user, pk=patient.pk)
+    trial_selectors.patient_checked(user=user, patient=patient)
     allocation = (
         Allocation.objects.select_related("randomized_by")
         .only(
@@ -114,7 +114,7 @@ def allocation_get_blinded(*, user, patient: Patient) -> BlindedAllocation | Non
 
 def preparation_list_blinded(*, user, patient: Patient) -> list[BlindedPreparation]:
     """'Dose N prepared on <date>': the same shape for both arms (no lot, cells, volume)."""
-    trial_selectors.patient_get(user=user, pk=patient.pk)
+    trial_selectors.patient_checked(user=user, patient=patient)
     rows = DosePreparation.objects.filter(patient=patient).values_list(
         "dose_number", "prepared_at"
     )
@@ -164,7 +164,7 @@ def allocation_get_unblinded(*, user, patient: Patient, purpose: str) -> Unblind
     Raises Http404 for everyone else, so a blinded user cannot even learn that the page
     exists for this patient.
     """
-    patient = trial_selectors.patient_get(user=user, pk=patient.pk)
+    patient = trial_selectors.patient_checked(user=user, patient=patient)
     if not blinding.may_see_arm(user, patient):
         raise Http404("No such page.")
     allocation = (
@@ -198,7 +198,7 @@ def allocation_list_unblinded(
 
 def preparation_list_unblinded(*, user, patient: Patient) -> list[DosePreparation]:
     """Full preparation records (lot, cells, viability, volume) for unblinded users only."""
-    patient = trial_selectors.patient_get(user=user, pk=patient.pk)
+    patient = trial_selectors.patient_checked(user=user, patient=patient)
     if not blinding.may_see_arm(user, patient):
         raise Http404("No such page.")
     return list(DosePreparation.objects.filter(patient=patient).select_related("prepared_by"))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -31,9 +31,7 @@ def _post(request: HttpRequest):
 
 @login_required
 def patient_randomize(request: HttpRequest, pk: int) -> HttpResponse:
-    patient = trial_selectors.patient_get(user=request.user, pk=pk)
-    if not roles.can_enter_data(request.user, patient.site_id):
-        raise PermissionDenied
+    patient = trial_selectors.patient_get(user=request.user, pk=pk, for_entry=True)
     if selectors.allocation_get_blinded(user=request.user, patient=patient):
         messages.info(request, "This patient is already randomized.")
         return redirect("trials:patient-detail", pk=patient.pk)

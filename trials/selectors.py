@@ -50,16 +50,39 @@ def patients_matching(qs: QuerySet[Patient], q: str) -> QuerySet[Patient]:
     )
 
 
-def patient_get(*, user, pk: int) -> Patient:
-    """One patient, or 404 when it does not exist *or* the user may not see it (no leak)."""
+# Set by ``patient_get`` on the patient it returns: the user (pk) it was checked for.
+_CHECKED_FOR = "_liveradvance_checked_for"
+
+
+def patient_get(*, user, pk: int, for_entry: bool = False) -> Patient:
+    """THE access helper: one patient, or 404 when it does not exist *or* the user may not
+    see it (the same answer, no leak). ``for_entry``: the user must also enter data at its
+    site (403 for a reader who may see it: monitors, data managers, pharmacists).
+
+    Every view and API gets its patient here; selectors take the patient it returns and
+    re-check it only when it did not come from here (``patient_checked``).
+    """
     try:
-        return patient_list(user=user).get(pk=pk)
+        patient = patient_list(user=user).get(pk=pk)
     except (Patient.DoesNotExist, ValueError, TypeError):
         raise Http404("No such patient.") from None
+    if for_entry and not roles.can_enter_data(user, patient.site_id):
+        raise PermissionDenied("Only the site's investigators enter data.")
+    if user.pk is not None:
+        setattr(patient, _CHECKED_FOR, user.pk)
+    return patient
+
+
+def patient_checked(*, user, patient: Patient) -> Patient:
+    """The patient when ``patient_get`` returned it for this user; otherwise looked up and
+    checked the same way (404). Lets each selector guard itself without repeating queries."""
+    if user.pk is not None and getattr(patient, _CHECKED_FOR, None) == user.pk:
+        return patient
+    return patient_get(user=user, pk=patient.pk)
 
 
 def screening_get(*, user, patient: Patient) -> Screening | None:
-    patient_get(user=user, pk=patient.pk)
+    patient_checked(user=user, patient=patient)
     return Screening.objects.filter(patient=patient).first()
 
 
@@ -84,7 +107,7 @@ def screening_log(*, user, site: int | None = None) -> QuerySet[Patient]:
 
 def score_record_list(*, user, patient: Patient) -> QuerySet[ScoreRecord]:
     """The patient's stored scores in time order (trajectory)."""
-    patient_get(user=user, pk=patient.pk)
+    patient_checked(user=user, patient=patient)
     return ScoreRecord.objects.filter(patient=patient).order_by("assessed_on", "pk")
 
 
@@ -102,7 +125,7 @@ def patient_history(
 
     The allocation's trail is left out unless the user may see this patient's arm.
     """
-    patient_get(user=user, pk=patient.pk)
+    patient_checked(user=user, patient=patient)
     filters = filters or history.Filters()
     pairs = []
     for source in history.sources_for(user=user, patient=patient):

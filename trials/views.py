@@ -114,9 +114,7 @@ def patient_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 def screening_edit(request: HttpRequest, pk: int) -> HttpResponse:
-    patient = selectors.patient_get(user=request.user, pk=pk)
-    if not roles.can_enter_data(request.user, patient.site_id):
-        raise PermissionDenied
+    patient = selectors.patient_get(user=request.user, pk=pk, for_entry=True)
     screening = selectors.screening_get(user=request.user, patient=patient)
     form = ScreeningForm(request.POST or None, instance=screening)
     if request.method == "POST" and form.is_valid():
@@ -155,9 +153,7 @@ def screening_edit(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 def patient_identity_correct(request: HttpRequest, pk: int) -> HttpResponse:
-    patient = selectors.patient_get(user=request.user, pk=pk)
-    if not roles.can_enter_data(request.user, patient.site_id):
-        raise PermissionDenied
+    patient = selectors.patient_get(user=request.user, pk=pk, for_entry=True)
     # An unsaved copy: the form must not change the patient object before the service runs.
     form = IdentityCorrectionForm(
         request.POST or None, instance=selectors.patient_get(user=request.user, pk=pk)
@@ -182,9 +178,7 @@ def patient_identity_correct(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def screening_preview(request: HttpRequest, pk: int) -> JsonResponse:
     """The grade, its organ basis and open criteria for the values typed so far (not saved)."""
-    patient = selectors.patient_get(user=request.user, pk=pk)
-    if not roles.can_enter_data(request.user, patient.site_id):
-        raise Http404("No such patient.")
+    patient = selectors.patient_get(user=request.user, pk=pk, for_entry=True)
     form = ScreeningForm(
         request.POST, instance=selectors.screening_get(user=request.user, patient=patient)
     )

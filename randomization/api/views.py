@@ -12,7 +12,6 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from randomization import selectors, services
-from trials import roles
 from trials import selectors as trial_selectors
 from trials.api.errors import validation_error_detail
 from trials.idempotency import api_once
@@ -49,9 +48,7 @@ class PatientRandomizeApi(APIView):
         responses={201: BlindedAllocationOutput, 400: dict, 422: dict},
     )
     def post(self, request, patient_pk: int):
-        patient = trial_selectors.patient_get(user=request.user, pk=patient_pk)
-        if not roles.can_enter_data(request.user, patient.site_id):
-            raise Http404("No such patient.")
+        patient = trial_selectors.patient_get(user=request.user, pk=patient_pk, for_entry=True)
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from crf.models import AdverseEvent, EndOfStudy, Visit, VisitDefinition, VitalSigns
@@ -257,3 +259,20 @@ def test_worklist_nav_for_data_entry_roles(client, investigator, monitor, site):
     assert "Worklist" in client.get(reverse("trials:dashboard")).content.decode()
     client.force_login(monitor)
     assert ">Worklist</a></li>" not in client.get(reverse("trials:patient-list")).content.decode()
+
+
+def test_patient_page_reads_the_patient_once(
+    client, investigator, randomized_patient, django_assert_max_num_queries
+):
+    """Issue 12's access helper: the page read the patient row 7 times (32 queries)."""
+    client.force_login(investigator)
+    url = reverse("trials:patient-detail", kwargs={"pk": randomized_patient.pk})
+    client.get(url)
+    with CaptureQueriesContext(connection) as ctx:
+        assert client.get(url).status_code == 200
+    patient_reads = [
+        q for q in ctx.captured_queries if q["sql"].startswith('SELECT "trials_patient"."id"')
+    ]
+    assert len(patient_reads) == 1, [q["sql"][:120] for q in patient_reads]
+    with django_assert_max_num_queries(26):
+        client.get(url)
