@@ -36,6 +36,17 @@ class SiteMembershipAdmin(SimpleHistoryAdmin):
     list_display = ("user", "site", "granted_at")
     list_select_related = ("user", "site")
 
+    def has_change_permission(self, request, obj=None) -> bool:
+        # A membership is a (user, site) pair: grant another one rather than edit it.
+        return obj is None and super().has_change_permission(request, obj)
+
+    def save_model(self, request, obj, form, change) -> None:
+        # The same service as the access pages: records who granted it.
+        granted = services.site_membership_grant(
+            user=obj.user, site=obj.site, granted_by=request.user
+        )
+        obj.pk = granted.pk
+
 
 User = get_user_model()
 admin.site.unregister(User)

@@ -33,3 +33,25 @@ def test_trial_admin_cannot_grant_superuser_to_others(admin_client, investigator
 
 def test_clinical_data_is_not_editable_in_the_admin(admin_client, patient):
     assert admin_client.get("/admin/trials/patient/").status_code == 404
+
+
+def test_membership_added_in_the_admin_goes_through_the_service(
+    admin_client, trial_admin, investigator, other_site
+):
+    """Issue 12: the admin is one more write path; the grant records who granted it."""
+    from trials.models import SiteMembership
+
+    response = admin_client.post(
+        reverse("admin:trials_sitemembership_add"),
+        {"user": investigator.pk, "site": other_site.pk},
+    )
+    assert response.status_code == 302
+    membership = SiteMembership.objects.get(user=investigator, site=other_site)
+    assert [(h.history_type, h.history_user) for h in membership.history.all()] == [
+        ("+", trial_admin)
+    ]
+    change = reverse("admin:trials_sitemembership_change", args=[membership.pk])
+    assert (
+        admin_client.post(change, {"user": investigator.pk, "site": other_site.pk}).status_code
+        == 403
+    )
