@@ -236,8 +236,8 @@ def test_live_preview_computes_the_grade_without_saving(client, investigator, mo
     assert not Screening.objects.filter(patient=patient).exists()
     junk = client.post(url, {"screening_date": "0001-01-01", "inr": "1e999", "map_mmhg": "x"})
     assert junk.status_code == 200
-    client.force_login(monitor)
-    assert client.post(url, as_post(eligible_screening_data())).status_code == 404
+    client.force_login(monitor)  # may read the patient, may not enter data
+    assert client.post(url, as_post(eligible_screening_data())).status_code == 403
 
 
 # --- corrections of identity data ------------------------------------------------------------
