@@ -132,6 +132,17 @@ def sha256(rows: Iterable[Row]) -> str:
     return hashlib.sha256(canonical_csv(rows).encode()).hexdigest()
 
 
+@dataclass(frozen=True)
+class _Line:
+    """One parsed row of an uploaded list and the file line it came from."""
+
+    line: int
+    stratum: str
+    sequence: int
+    block: int
+    arm: str
+
+
 def parse_csv(
     text: str, *, strata: Sequence[str], arm_codes: Sequence[str] = DEFAULT_ARM_CODES
 ) -> tuple[list[Row], list[str]]:
@@ -141,7 +152,6 @@ def parse_csv(
     stratum's sequence, blocks made of consecutive positions, and 1:1 balance in every block.
     Rows are returned only when there is no error (a bad file loads nothing).
     """
-    errors: list[str] = []
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
     header = [h.strip().lower() for h in (reader.fieldnames or [])]
     if sorted(header) != sorted(CSV_COLUMNS):
@@ -150,27 +160,44 @@ def parse_csv(
             f"(found: {', '.join(header) or 'none'})."
         ]
     reader.fieldnames = header
-    parsed: list[tuple[int, str, int, int, str]] = []
+    parsed, errors = _parse_lines(reader, strata=strata, arm_codes=arm_codes)
+    if not parsed and not errors:
+        errors.append("line 2: the file has no rows.")
+    by_stratum: dict[str, list[_Line]] = defaultdict(list)
+    for item in parsed:
+        by_stratum[item.stratum].append(item)
+    for stratum in strata:
+        if stratum not in by_stratum and not errors:
+            errors.append(f"line {len(parsed) + 1}: stratum {stratum} has no rows.")
+    rows: list[Row] = []
+    for stratum, items in by_stratum.items():
+        rows.extend(_stratum_rows(stratum, items, arm_codes=arm_codes, errors=errors))
+    if errors:
+        return [], errors
+    return sorted(rows, key=lambda r: (r.stratum, r.sequence)), []
+
+
+def _parse_lines(
+    reader: csv.DictReader, *, strata: Sequence[str], arm_codes: Sequence[str]
+) -> tuple[list[_Line], list[str]]:
+    """Each line's values checked on their own (codes, whole numbers, no repeated position)."""
+    errors: list[str] = []
+    parsed: list[_Line] = []
     seen: dict[tuple[str, int], int] = {}
     for line, raw in enumerate(reader, start=2):
-        values = {k: (v or "").strip() for k, v in raw.items() if k is not None}
         if None in raw:
             errors.append(f"line {line}: more values than columns.")
             continue
+        values = {k: (v or "").strip() for k, v in raw.items()}
         stratum, arm = values["stratum"], values["arm"].upper()
         problems = []
         if stratum not in strata:
             problems.append(f"unknown stratum {stratum!r} (expected {', '.join(strata)})")
         if arm not in arm_codes:
             problems.append(f"unknown arm code {values['arm']!r}")
-        try:
-            sequence = int(values["sequence"])
-            block = int(values["block"])
-            if sequence < 1 or block < 1:
-                raise ValueError
-        except ValueError:
+        sequence, block = _positive_int(values["sequence"]), _positive_int(values["block"])
+        if sequence is None or block is None:
             problems.append("sequence and block must be whole numbers ≥ 1")
-            sequence = block = 0
         if problems:
             errors.append(f"line {line}: " + "; ".join(problems) + ".")
             continue
@@ -181,54 +208,54 @@ def parse_csv(
             )
             continue
         seen[stratum, sequence] = line
-        parsed.append((line, stratum, sequence, block, arm))
-    if not parsed and not errors:
-        errors.append("line 2: the file has no rows.")
+        parsed.append(_Line(line, stratum, sequence, block, arm))
+    return parsed, errors
 
-    by_stratum: dict[str, list[tuple[int, str, int, int, str]]] = defaultdict(list)
-    for item in parsed:
-        by_stratum[item[1]].append(item)
-    for stratum in strata:
-        if stratum not in by_stratum and not errors:
-            errors.append(f"line {len(parsed) + 1}: stratum {stratum} has no rows.")
-    rows: list[Row] = []
-    for stratum, items in by_stratum.items():
-        items.sort(key=lambda item: item[2])
-        for expected, item in enumerate(items, start=1):
-            if item[2] != expected:
-                errors.append(
-                    f"line {item[0]}: stratum {stratum} jumps to sequence {item[2]} "
-                    f"(sequence {expected} is missing)."
-                )
-                break
-        blocks: dict[int, list[tuple[int, str, int, int, str]]] = defaultdict(list)
-        for item in items:
-            blocks[item[3]].append(item)
-        previous_end = 0
-        for number in sorted(blocks):
-            members = blocks[number]
-            positions = [m[2] for m in members]
-            lines = ", ".join(str(m[0]) for m in members)
-            if min(positions) != previous_end + 1 or max(positions) - min(positions) + 1 != len(
-                positions
-            ):
-                errors.append(
-                    f"lines {lines}: stratum {stratum} block {number} is not a run of "
-                    "consecutive sequence numbers following the previous block."
-                )
-            previous_end = max(positions)
-            counts = Counter(m[4] for m in members)
-            if len({counts.get(code, 0) for code in arm_codes}) != 1:
-                errors.append(
-                    f"lines {lines}: stratum {stratum} block {number} is not balanced 1:1."
-                )
-            rows.extend(
-                Row(stratum, m[2], number, len(members), m[4])
-                for m in sorted(members, key=lambda m: m[2])
+
+def _positive_int(text: str) -> int | None:
+    try:
+        value = int(text)
+    except ValueError:
+        return None
+    return value if value >= 1 else None
+
+
+def _stratum_rows(
+    stratum: str, items: list[_Line], *, arm_codes: Sequence[str], errors: list[str]
+) -> list[Row]:
+    """One stratum's rows; appends to ``errors`` a sequence gap and every bad block."""
+    items.sort(key=lambda item: item.sequence)
+    for expected, item in enumerate(items, start=1):
+        if item.sequence != expected:
+            errors.append(
+                f"line {item.line}: stratum {stratum} jumps to sequence {item.sequence} "
+                f"(sequence {expected} is missing)."
             )
-    if errors:
-        return [], errors
-    return sorted(rows, key=lambda r: (r.stratum, r.sequence)), []
+            break
+    blocks: dict[int, list[_Line]] = defaultdict(list)
+    for item in items:
+        blocks[item.block].append(item)
+    rows: list[Row] = []
+    previous_end = 0
+    for number in sorted(blocks):
+        members = blocks[number]
+        positions = [m.sequence for m in members]
+        lines = ", ".join(str(m.line) for m in members)
+        consecutive = max(positions) - min(positions) + 1 == len(positions)
+        if min(positions) != previous_end + 1 or not consecutive:
+            errors.append(
+                f"lines {lines}: stratum {stratum} block {number} is not a run of "
+                "consecutive sequence numbers following the previous block."
+            )
+        previous_end = max(positions)
+        counts = Counter(m.arm for m in members)
+        if len({counts.get(code, 0) for code in arm_codes}) != 1:
+            errors.append(f"lines {lines}: stratum {stratum} block {number} is not balanced 1:1.")
+        rows.extend(
+            Row(stratum, m.sequence, number, len(members), m.arm)
+            for m in sorted(members, key=lambda m: m.sequence)
+        )
+    return rows
 
 
 def _ints(text: str) -> list[int]:
