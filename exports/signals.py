@@ -91,5 +91,24 @@ def record_changes_bulk(
     ChangeEvent.objects.using(using or "default").bulk_create(events)
 
 
+def record_derived_change(instance: Model, *, created: bool, at) -> None:
+    """The event of a derived record that keeps no history table (``trials.ScoreRecord``,
+    #16): ``history_id`` is 0 and the record itself (its ``computed_at`` and ``trigger``) says
+    when and why; the values it derives from have their own events."""
+    kind, form_code = _sources()[instance._meta.label_lower]
+    patient_id, site_id = _patient_and_site(instance)
+    ChangeEvent.objects.create(
+        at=at,
+        kind=kind,
+        model=instance._meta.label_lower,
+        object_id=instance.pk,
+        history_id=0,
+        change=ChangeEvent.Change.CREATED if created else ChangeEvent.Change.CHANGED,
+        patient_id=patient_id,
+        site_id=site_id,
+        form_code=form_code,
+    )
+
+
 def connect() -> None:
     post_create_historical_record.connect(record_change, dispatch_uid="exports.record_change")

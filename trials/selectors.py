@@ -207,7 +207,9 @@ def score_gaps(*, user, limit: int = 25) -> list[ScoreRecord]:
     ids = roles.user_site_ids(user)
     qs = (
         ScoreRecord.objects.filter(Q(clif_sofa__isnull=True) | Q(clif_c_aclf__isnull=True))
-        .exclude(details__clif_c_aclf__applicable=False, clif_sofa__isnull=False)
+        # CLIF-C ACLF does not apply without ACLF (scoring.clif_c_aclf: applicable is False
+        # exactly when the grade is "no_aclf"): the typed grade column says it (#16).
+        .exclude(aclf_grade="no_aclf", clif_sofa__isnull=False)
         .filter(patient__status__in=ON_STUDY_STATUSES)
         .select_related("patient")
         .order_by("-assessed_on", "-pk")

@@ -1,0 +1,83 @@
+# Compact ScoreRecord (#16): inputs into one compact JSON, explanation re-derived on display,
+# no history table for the derived record. Existing rows are converted below; the last reason
+# of each record's history becomes its ``trigger``.
+
+from django.db import migrations, models
+
+BATCH = 500
+
+
+def pack_existing(apps, schema_editor):
+    from trials.services import score_inputs_pack
+
+    ScoreRecord = apps.get_model("trials", "ScoreRecord")
+    Historical = apps.get_model("trials", "HistoricalScoreRecord")
+    last_reason = dict(
+        Historical.objects.order_by("history_id").values_list("id", "history_change_reason")
+    )
+    batch = []
+    for record in ScoreRecord.objects.order_by("pk").iterator(chunk_size=BATCH):
+        record.explanation = score_inputs_pack(record.inputs or {}, label=record.label)
+        record.trigger = (last_reason.get(record.pk) or "")[:200]
+        batch.append(record)
+        if len(batch) == BATCH:
+            ScoreRecord.objects.bulk_update(batch, ["explanation", "trigger"])
+            batch = []
+    ScoreRecord.objects.bulk_update(batch, ["explanation", "trigger"])
+
+
+def unpack_existing(apps, schema_editor):
+    import scoring
+    from trials.services import score_inputs_unpack
+
+    ScoreRecord = apps.get_model("trials", "ScoreRecord")
+    batch = []
+    for record in ScoreRecord.objects.order_by("pk").iterator(chunk_size=BATCH):
+        record.inputs = score_inputs_unpack(record.explanation or {}, label=record.label)
+        result = scoring.calculate({k: item["value"] for k, item in record.inputs.items()})
+        record.missing = result.get("missing", {})
+        record.details = {
+            **result.get("details", {}),
+            "organ_failures": result.get("organ_failures") or [],
+        }
+        batch.append(record)
+        if len(batch) == BATCH:
+            ScoreRecord.objects.bulk_update(batch, ["inputs", "missing", "details"])
+            batch = []
+    ScoreRecord.objects.bulk_update(batch, ["inputs", "missing", "details"])
+
+
+class Migration(migrations.Migration):
+
+    dependencies = [
+        ('trials', '0010_issue16_indexes'),
+    ]
+
+    operations = [
+        migrations.AddField(
+            model_name='scorerecord',
+            name='explanation',
+            field=models.JSONField(blank=True, default=dict, help_text='Inputs, compact (trials.services.score_inputs_pack)'),
+        ),
+        migrations.AddField(
+            model_name='scorerecord',
+            name='trigger',
+            field=models.CharField(blank=True, help_text='What recomputed it last', max_length=200),
+        ),
+        migrations.RunPython(pack_existing, unpack_existing),
+        migrations.RemoveField(
+            model_name='scorerecord',
+            name='details',
+        ),
+        migrations.RemoveField(
+            model_name='scorerecord',
+            name='inputs',
+        ),
+        migrations.RemoveField(
+            model_name='scorerecord',
+            name='missing',
+        ),
+        migrations.DeleteModel(
+            name='HistoricalScoreRecord',
+        ),
+    ]
