@@ -636,7 +636,7 @@ def score_record_derive(record: ScoreRecord) -> dict[str, Any]:
     }
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)  # joins the caller's transaction: no savepoint round trips
 def score_record_save(
     *,
     patient: Patient,
@@ -654,6 +654,7 @@ def score_record_save(
     record = ScoreRecord.objects.filter(
         source_type=ContentType.objects.get_for_model(source), source_id=source.pk
     ).first() or ScoreRecord(patient=patient, source=source)
+    record.patient = patient  # cached for the change-feed event (no extra read)
     created = record.pk is None
     record.label = label
     record.assessed_on = assessed_on

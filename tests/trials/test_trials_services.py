@@ -224,3 +224,26 @@ def test_roles_sync_is_idempotent_and_grants_explicit_permissions(db):
     investigator_perms = set(first["investigator"].permissions.values_list("codename", flat=True))
     assert {"add_patient", "change_screening"} <= investigator_perms
     assert not first["monitor"].permissions.filter(codename__startswith="change_").exists()
+
+
+def test_storing_recomputed_scores_takes_three_queries(
+    investigator, patient, django_assert_max_num_queries
+):
+    """#16: read, update, change-feed event (was 8 with validation lookups and history)."""
+    services.screening_save(
+        user=investigator, patient=patient, data=eligible_screening_data(), complete=False
+    )
+    record = ScoreRecord.objects.get(patient=patient)
+    inputs = record.inputs
+    inputs["inr"] = {**inputs["inr"], "value": 2.9}
+    with django_assert_max_num_queries(3):
+        services.score_record_save(
+            patient=patient,
+            source=patient.screening,
+            label="Screening",
+            assessed_on=record.assessed_on,
+            inputs=inputs,
+            result=services.scores_compute(inputs),
+            trigger="test",
+        )
+    assert ScoreRecord.objects.get(pk=record.pk).inputs["inr"]["value"] == 2.9
