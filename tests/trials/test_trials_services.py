@@ -236,10 +236,11 @@ def test_storing_recomputed_scores_takes_three_queries(
     record = ScoreRecord.objects.get(patient=patient)
     inputs = record.inputs
     inputs["inr"] = {**inputs["inr"], "value": 2.9}
+    screening = patient.screening
     with django_assert_max_num_queries(3):
         services.score_record_save(
             patient=patient,
-            source=patient.screening,
+            source=screening,
             label="Screening",
             assessed_on=record.assessed_on,
             inputs=inputs,
