@@ -143,13 +143,31 @@ def routes() -> dict[str, tuple[str, str]]:
         "patient API, page 1 (all sites)": ("datamanager", reverse("trials-api:patient-list")),
         "patient API, last page (all sites)": (
             "datamanager",
-            f"{reverse('trials-api:patient-list')}?page=last",
+            f"{reverse('trials-api:patient-list')}?{_last_page_cursor()}",
         ),
         "screening log, page 1 (all sites)": ("datamanager", reverse("trials:screening-log")),
         "dashboard (pharmacist)": ("pharmacist", reverse("trials:dashboard")),
         "pharmacy page": ("pharmacist", reverse("randomization:pharmacy-list")),
         "pharmacy API": ("pharmacist", reverse("randomization-api:pharmacy-list")),
     }
+
+
+def _last_page_cursor(page_size: int = 50) -> str:
+    """The query string of the API's last page (keyset cursor: after the row that precedes
+    it), as a client that followed every ``next`` link would request it."""
+    from base64 import b64encode
+    from urllib.parse import urlencode
+
+    from trials.models import Patient
+
+    numbers = Patient.objects.order_by("-screening_number").values_list(
+        "screening_number", flat=True
+    )
+    position = numbers[page_size] if numbers.count() > page_size else None
+    if position is None:
+        return ""
+    cursor = b64encode(urlencode({"p": position}).encode("ascii")).decode("ascii")
+    return urlencode({"cursor": cursor})
 
 
 def measure_pages(size: int, repeat: int) -> list[Figure]:

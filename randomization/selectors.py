@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, QuerySet
+from django.db.models import Count, OuterRef, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.utils import timezone
 
@@ -219,7 +220,10 @@ def pharmacy_patient_list(*, user, on_treatment: bool | None = True) -> QuerySet
     qs = (
         Patient.objects.filter(site_id__in=roles.member_site_ids(user), allocation__isnull=False)
         .select_related("site", "trial", "allocation")
-        .order_by("site__code", "allocation__randomized_at")
+        # Randomization numbers run per site ("LA-01-007"): site, then randomization order,
+        # read from the index on the number, not a sort of every allocation (#16).
+        .filter(subject_id__isnull=False)
+        .order_by("subject_id", "pk")
     )
     if on_treatment is True:
         qs = qs.filter(status=PatientStatus.RANDOMIZED)
@@ -348,10 +352,19 @@ def pharmacy_due_list(*, user, limit: int | None = None) -> list[dict]:
     """
     from crf.selectors import dosing_schedules
 
+    # A correlated count per candidate (not a GROUP BY over every patient): the planner
+    # walks the allocations in randomization order (index) and stops at ``limit`` (#16).
+    prepared_count = (
+        DosePreparation.objects.filter(patient=OuterRef("pk"))
+        .order_by()
+        .values("patient")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
     patients = list(
         pharmacy_patient_list(user=user)
         .filter(status=PatientStatus.RANDOMIZED)
-        .annotate(n_prepared=Count("dose_preparations"))
+        .alias(n_prepared=Coalesce(Subquery(prepared_count), 0))
         .filter(n_prepared__lt=len(DOSE_NUMBERS))
         .order_by("allocation__randomized_at", "pk")[: limit or DUE_LIST_LIMIT]
     )

@@ -149,7 +149,18 @@ class Patient(models.Model):
         ordering = ["site__code", "screening_number"]
         # Dashboard "most recent" (#16). The trigram indexes for the contains-search are
         # PostgreSQL-only, created by RunSQL in migration issue16_indexes.
-        indexes = [models.Index(fields=["created_at"], name="patient_created_at")]
+        indexes = [
+            models.Index(fields=["created_at"], name="patient_created_at"),
+            # Lists in number order read an index instead of sorting every patient (#16):
+            # the patient lists and screening log by screening number (the number starts with
+            # the site code), the pharmacy lists and API cursors by randomization number.
+            models.Index(fields=["screening_number"], name="patient_screening_number"),
+            models.Index(
+                fields=["subject_id"],
+                condition=Q(subject_id__isnull=False),
+                name="patient_subject_id",
+            ),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["trial", "screening_number"], name="screening_number_unique_per_trial"
@@ -409,6 +420,15 @@ class ScoreRecord(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["source_type", "source_id"], name="one_score_record_per_source"
+            )
+        ]
+        # The worklist's "primary scores not computed" (trials.selectors.score_gaps): the few
+        # records with a gap, newest first, without reading every record (#16).
+        indexes = [
+            models.Index(
+                fields=["-assessed_on", "-id"],
+                condition=Q(clif_sofa__isnull=True) | Q(clif_c_aclf__isnull=True),
+                name="score_record_gap_recent",
             )
         ]
 

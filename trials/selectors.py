@@ -29,7 +29,9 @@ def patient_list(
 ) -> QuerySet[Patient]:
     """Patients at the sites the user may see (none for a user without a role)."""
     ids = roles.user_site_ids(user)
-    qs = Patient.objects.select_related("site", "trial").order_by("site__code", "screening_number")
+    # Screening numbers start with the site code ("S01-0007"): this is site order, read from
+    # the index on the number instead of a sort of every patient joined to its site (#16).
+    qs = Patient.objects.select_related("site", "trial").order_by("screening_number", "pk")
     if ids is not None:
         qs = qs.filter(site_id__in=ids)
     if q:

@@ -1,4 +1,4 @@
-# Compact ScoreRecord (#16): inputs into one compact JSON, explanation re-derived on display,
+# Compact ScoreRecord and list indexes (#16): inputs into one compact JSON, explanation re-derived on display,
 # no history table for the derived record. Existing rows are converted below; the last reason
 # of each record's history becomes its ``trigger``.
 
@@ -79,5 +79,19 @@ class Migration(migrations.Migration):
         ),
         migrations.DeleteModel(
             name='HistoricalScoreRecord',
+        ),
+        # Lists read in index order (#16): patient lists by screening number, pharmacy lists
+        # and cursors by randomization number, the worklist's score gaps newest first.
+        migrations.AddIndex(
+            model_name='patient',
+            index=models.Index(fields=['screening_number'], name='patient_screening_number'),
+        ),
+        migrations.AddIndex(
+            model_name='patient',
+            index=models.Index(condition=models.Q(('subject_id__isnull', False)), fields=['subject_id'], name='patient_subject_id'),
+        ),
+        migrations.AddIndex(
+            model_name='scorerecord',
+            index=models.Index(condition=models.Q(('clif_sofa__isnull', True), ('clif_c_aclf__isnull', True), _connector='OR'), fields=['-assessed_on', '-id'], name='score_record_gap_recent'),
         ),
     ]
