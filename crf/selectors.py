@@ -208,9 +208,9 @@ def visit_get(*, user, pk: int) -> Visit:
         .filter(pk=pk)
         .first()
     )
+    # The site check is the patient selector's scope (same predicate): no second read (#16).
     if visit is None or not roles.can_view_site(user, visit.patient.site_id):
         raise Http404("No such visit.")
-    patient_get(user=user, pk=visit.patient_id)
     return visit
 
 

@@ -477,7 +477,8 @@ def _search_term(site_code: str | None = None) -> str:
 
 def explain_indexes() -> list[dict]:
     from crf.selectors import visit_worklist
-    from trials.selectors import patient_list
+    from randomization.selectors import pharmacy_patient_list
+    from trials.selectors import patient_list, score_gaps_query
 
     if connection.vendor != "postgresql":
         return []
@@ -494,6 +495,24 @@ def explain_indexes() -> list[dict]:
         "patient_created_at": (
             "dashboard: 10 most recent patients",
             lambda: patient_list(user=users["datamanager"]).order_by("-created_at")[:10],
+        ),
+        "patient_screening_number": (
+            "patient list / screening log, all sites, page 1 (screening-number order)",
+            lambda: patient_list(user=users["datamanager"])[:50],
+        ),
+        "patient_subject_id": (
+            "pharmacy list of a pharmacist (randomization-number order)",
+            lambda: pharmacy_patient_list(user=users["pharmacist"])[:25],
+        ),
+        "allocation_randomized_at": (
+            "pharmacist dashboard: doses due, earliest randomized first",
+            lambda: pharmacy_patient_list(user=users["pharmacist"]).order_by(
+                "allocation__randomized_at", "pk"
+            )[:25],
+        ),
+        "score_record_gap_recent": (
+            "worklist: recent records missing a primary score",
+            lambda: score_gaps_query(user=users["investigator"])[:25],
         ),
         "patient_screening_number_trgm, patient_subject_id_trgm, patient_initials_upper": (
             "patient contains-search (one patient's number)",

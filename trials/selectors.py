@@ -203,9 +203,9 @@ def role_grant_requests(*, user) -> QuerySet[RoleGrantRequest]:
     return RoleGrantRequest.objects.select_related("user", "requested_by", "decided_by")
 
 
-def score_gaps(*, user, limit: int = 25) -> list[ScoreRecord]:
-    """Recent score records of on-study patients missing a primary score (CLIF-SOFA or
-    CLIF-C ACLF where it applies), for the site's worklist: each says which inputs lacked."""
+def score_gaps_query(*, user) -> QuerySet[ScoreRecord]:
+    """Score records of on-study patients missing a primary score (CLIF-SOFA or CLIF-C ACLF
+    where it applies), newest first (partial index ``score_record_gap_recent``, #16)."""
     ids = roles.user_site_ids(user)
     qs = (
         ScoreRecord.objects.filter(Q(clif_sofa__isnull=True) | Q(clif_c_aclf__isnull=True))
@@ -214,8 +214,13 @@ def score_gaps(*, user, limit: int = 25) -> list[ScoreRecord]:
         .exclude(aclf_grade="no_aclf", clif_sofa__isnull=False)
         .filter(patient__status__in=ON_STUDY_STATUSES)
         .select_related("patient")
-        .order_by("-assessed_on", "-pk")
+        .order_by("-assessed_on", "-id")
     )
     if ids is not None:
         qs = qs.filter(patient__site_id__in=ids)
-    return list(qs[:limit])
+    return qs
+
+
+def score_gaps(*, user, limit: int = 25) -> list[ScoreRecord]:
+    """The most recent score gaps for the site's worklist: each says which inputs lacked."""
+    return list(score_gaps_query(user=user)[:limit])
