@@ -514,10 +514,6 @@ def explain_indexes() -> list[dict]:
             "worklist: recent records missing a primary score",
             lambda: score_gaps_query(user=users["investigator"])[:25],
         ),
-        "patient_screening_number_trgm, patient_subject_id_trgm, patient_initials_upper": (
-            "patient contains-search (one patient's number)",
-            lambda: patient_list(user=users["datamanager"], q=_search_term())[:25],
-        ),
     }
     rows = []
     for index, (label, query) in queries.items():

@@ -47,6 +47,32 @@ def unpack_existing(apps, schema_editor):
     ScoreRecord.objects.bulk_update(batch, ["inputs", "missing", "details"])
 
 
+def trigram_drop(apps, schema_editor):
+    """The contains-search's trigram indexes (0010) are dropped: numbers such as "S01-0123"
+    are digit groups split by "-", so every patient shares the same few digit trigrams; the
+    planner never chose them, and forced they were slower than the scan (6.9 vs 2.2 ms at
+    10,000 patients, docs/scaling.md) while costing every patient write."""
+    if schema_editor.connection.vendor != "postgresql":
+        return
+    for name in ("patient_screening_number_trgm", "patient_subject_id_trgm"):
+        schema_editor.execute(f"DROP INDEX IF EXISTS {name}")
+    schema_editor.execute("DROP INDEX IF EXISTS patient_initials_upper")
+
+
+def trigram_restore(apps, schema_editor):
+    if schema_editor.connection.vendor != "postgresql":
+        return
+    for column in ("screening_number", "subject_id"):
+        schema_editor.execute(
+            f"CREATE INDEX IF NOT EXISTS patient_{column}_trgm ON trials_patient "
+            f"USING gin (UPPER({column}::text) gin_trgm_ops)"
+        )
+    schema_editor.execute(
+        "CREATE INDEX IF NOT EXISTS patient_initials_upper ON trials_patient "
+        "(UPPER(initials::text))"
+    )
+
+
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -82,6 +108,7 @@ class Migration(migrations.Migration):
         ),
         # Lists read in index order (#16): patient lists by screening number, pharmacy lists
         # and cursors by randomization number, the worklist's score gaps newest first.
+        migrations.RunPython(trigram_drop, trigram_restore),
         migrations.AddIndex(
             model_name='patient',
             index=models.Index(fields=['screening_number'], name='patient_screening_number'),
