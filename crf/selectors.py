@@ -14,7 +14,7 @@ from django.http import Http404
 
 from trials import roles
 from trials.models import FormStatus, Patient
-from trials.selectors import patient_get, patient_list
+from trials.selectors import patient_get, patient_list, patient_visible
 
 from .models import AdverseEvent, EndOfStudy, Visit, VisitDefinition, VisitKind, VitalSigns
 from .rules import is_randomized
@@ -76,7 +76,7 @@ def dosing_schedules(*, user, patients) -> dict[int, list[DoseVisit]]:
 
 def dosing_schedule(*, user, patient: Patient) -> list[DoseVisit]:
     """The patient's dosing visits in dose order (404 when the user may not see the patient)."""
-    patient = patient_get(user=user, pk=patient.pk)
+    patient = patient_visible(user=user, patient=patient)
     return dosing_schedules(user=user, patients=[patient])[patient.pk]
 
 
@@ -115,7 +115,7 @@ class DosingWeight:
 
 def weight_for_dosing(*, user, patient: Patient, on: dt.date) -> DosingWeight:
     """The latest complete weight measured on or before ``on`` and the one before it."""
-    patient = patient_get(user=user, pk=patient.pk)
+    patient = patient_visible(user=user, patient=patient)
     rows = (
         VitalSigns.objects.filter(
             patient=patient,
@@ -143,7 +143,7 @@ def weight_for_dosing(*, user, patient: Patient, on: dt.date) -> DosingWeight:
 
 def weight_latest(*, user, patient: Patient) -> WeightReading | None:
     """The most recent complete weight of one patient (404 when not visible)."""
-    patient = patient_get(user=user, pk=patient.pk)
+    patient = patient_visible(user=user, patient=patient)
     return weights_latest(user=user, patients=[patient]).get(patient.pk)
 
 
@@ -188,12 +188,12 @@ def patient_course_get(*, user, patient: Patient):
     """
     from .course import patient_course
 
-    return patient_course(patient_get(user=user, pk=patient.pk))
+    return patient_course(patient_visible(user=user, patient=patient))
 
 
 def visit_list(*, user, patient: Patient) -> QuerySet[Visit]:
     """The patient's visits in date order (404 when the patient is not visible)."""
-    patient = patient_get(user=user, pk=patient.pk)
+    patient = patient_visible(user=user, patient=patient)
     return (
         Visit.objects.filter(patient=patient)
         .select_related("definition", "patient__site")
@@ -296,7 +296,7 @@ def crf_get(*, user, spec, visit: Visit | None = None, patient: Patient | None =
         visit = visit_get(user=user, pk=visit.pk)
         patient = visit.patient
     else:
-        patient = patient_get(user=user, pk=patient.pk)
+        patient = patient_visible(user=user, patient=patient)
     instance = services.crf_get(spec=spec, visit=visit, patient=patient, pk=pk)
     if pk is not None and instance is None:
         raise Http404("No such form.")
@@ -304,7 +304,7 @@ def crf_get(*, user, spec, visit: Visit | None = None, patient: Patient | None =
 
 
 def adverse_event_list(*, user, patient: Patient) -> QuerySet[AdverseEvent]:
-    patient = patient_get(user=user, pk=patient.pk)
+    patient = patient_visible(user=user, patient=patient)
     return AdverseEvent.objects.filter(patient=patient).order_by("-onset_date", "-pk")
 
 
@@ -318,12 +318,12 @@ def adverse_event_get(*, user, pk: int) -> AdverseEvent:
 
 def patient_records(*, user, patient: Patient, spec) -> QuerySet:
     """A patient-level form's records (baseline context, infections, medications)."""
-    patient = patient_get(user=user, pk=patient.pk)
+    patient = patient_visible(user=user, patient=patient)
     return spec.model.objects.filter(patient=patient).order_by("-pk")
 
 
 def end_of_study_get(*, user, patient: Patient) -> EndOfStudy | None:
-    patient = patient_get(user=user, pk=patient.pk)
+    patient = patient_visible(user=user, patient=patient)
     return EndOfStudy.objects.filter(patient=patient).first()
 
 

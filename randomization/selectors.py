@@ -95,7 +95,7 @@ def _blinded(allocation: Allocation) -> BlindedAllocation:
 
 def allocation_get_blinded(*, user, patient: Patient) -> BlindedAllocation | None:
     """Randomization number, date/time, stratum and who randomized: never the arm."""
-    trial_selectors.patient_get(user=user, pk=patient.pk)
+    trial_selectors.patient_visible(user=user, patient=patient)
     allocation = (
         Allocation.objects.select_related("randomized_by")
         .only(
@@ -115,7 +115,7 @@ def allocation_get_blinded(*, user, patient: Patient) -> BlindedAllocation | Non
 
 def preparation_list_blinded(*, user, patient: Patient) -> list[BlindedPreparation]:
     """'Dose N prepared on <date>': the same shape for both arms (no lot, cells, volume)."""
-    trial_selectors.patient_get(user=user, pk=patient.pk)
+    trial_selectors.patient_visible(user=user, patient=patient)
     rows = DosePreparation.objects.filter(patient=patient).values_list(
         "dose_number", "prepared_at"
     )

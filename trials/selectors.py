@@ -60,8 +60,21 @@ def patient_get(*, user, pk: int) -> Patient:
         raise Http404("No such patient.") from None
 
 
+def patient_visible(*, user, patient: Patient) -> Patient:
+    """``patient`` when the user may see it, else 404: the scope of ``patient_list`` checked on
+    a row the caller already read (through ``patient_get``), without reading it again (#16:
+    the patient page read the same patient row eight times). An unsaved or partial object
+    (no site) is looked up as ``patient_get`` does."""
+    if patient.pk is None or patient.site_id is None:
+        return patient_get(user=user, pk=patient.pk)
+    ids = roles.user_site_ids(user)
+    if ids is not None and patient.site_id not in ids:
+        raise Http404("No such patient.")
+    return patient
+
+
 def screening_get(*, user, patient: Patient) -> Screening | None:
-    patient_get(user=user, pk=patient.pk)
+    patient_visible(user=user, patient=patient)
     return Screening.objects.filter(patient=patient).first()
 
 
@@ -86,7 +99,7 @@ def screening_log(*, user, site: int | None = None) -> QuerySet[Patient]:
 
 def score_record_list(*, user, patient: Patient) -> QuerySet[ScoreRecord]:
     """The patient's stored scores in time order (trajectory)."""
-    patient_get(user=user, pk=patient.pk)
+    patient_visible(user=user, patient=patient)
     return ScoreRecord.objects.filter(patient=patient).order_by("assessed_on", "pk")
 
 
@@ -104,7 +117,7 @@ def patient_history(
 
     The allocation's trail is left out unless the user may see this patient's arm.
     """
-    patient_get(user=user, pk=patient.pk)
+    patient_visible(user=user, patient=patient)
     filters = filters or history.Filters()
     pairs = []
     for source in history.sources(unblinded=roles.may_see_arm(user, patient)):
