@@ -143,13 +143,31 @@ def routes() -> dict[str, tuple[str, str]]:
         "patient API, page 1 (all sites)": ("datamanager", reverse("trials-api:patient-list")),
         "patient API, last page (all sites)": (
             "datamanager",
-            f"{reverse('trials-api:patient-list')}?page=last",
+            f"{reverse('trials-api:patient-list')}?{_last_page_cursor()}",
         ),
         "screening log, page 1 (all sites)": ("datamanager", reverse("trials:screening-log")),
         "dashboard (pharmacist)": ("pharmacist", reverse("trials:dashboard")),
         "pharmacy page": ("pharmacist", reverse("randomization:pharmacy-list")),
         "pharmacy API": ("pharmacist", reverse("randomization-api:pharmacy-list")),
     }
+
+
+def _last_page_cursor(page_size: int = 50) -> str:
+    """The query string of the API's last page (keyset cursor: after the row that precedes
+    it), as a client that followed every ``next`` link would request it."""
+    from base64 import b64encode
+    from urllib.parse import urlencode
+
+    from trials.models import Patient
+
+    numbers = Patient.objects.order_by("-screening_number").values_list(
+        "screening_number", flat=True
+    )
+    position = numbers[page_size] if numbers.count() > page_size else None
+    if position is None:
+        return ""
+    cursor = b64encode(urlencode({"p": position}).encode("ascii")).decode("ascii")
+    return urlencode({"cursor": cursor})
 
 
 def measure_pages(size: int, repeat: int) -> list[Figure]:
@@ -459,7 +477,8 @@ def _search_term(site_code: str | None = None) -> str:
 
 def explain_indexes() -> list[dict]:
     from crf.selectors import visit_worklist
-    from trials.selectors import patient_list
+    from randomization.selectors import pharmacy_patient_list
+    from trials.selectors import patient_list, score_gaps_query
 
     if connection.vendor != "postgresql":
         return []
@@ -477,9 +496,23 @@ def explain_indexes() -> list[dict]:
             "dashboard: 10 most recent patients",
             lambda: patient_list(user=users["datamanager"]).order_by("-created_at")[:10],
         ),
-        "patient_screening_number_trgm, patient_subject_id_trgm, patient_initials_upper": (
-            "patient contains-search (one patient's number)",
-            lambda: patient_list(user=users["datamanager"], q=_search_term())[:25],
+        "patient_screening_number": (
+            "patient list / screening log, all sites, page 1 (screening-number order)",
+            lambda: patient_list(user=users["datamanager"])[:50],
+        ),
+        "patient_subject_id": (
+            "pharmacy list of a pharmacist (randomization-number order)",
+            lambda: pharmacy_patient_list(user=users["pharmacist"])[:25],
+        ),
+        "allocation_randomized_at": (
+            "pharmacist dashboard: doses due, earliest randomized first",
+            lambda: pharmacy_patient_list(user=users["pharmacist"]).order_by(
+                "allocation__randomized_at", "pk"
+            )[:25],
+        ),
+        "score_record_gap_recent": (
+            "worklist: recent records missing a primary score",
+            lambda: score_gaps_query(user=users["investigator"])[:25],
         ),
     }
     rows = []

@@ -49,18 +49,16 @@ def _patient_and_site(instance: Model) -> tuple[int | None, int | None]:
     return patient_id, instance.patient.site_id  # cached on the instance by its services
 
 
-def record_change(sender, instance, history_instance, using=None, **kwargs) -> None:
-    # ``sender`` is the historical model; the published record is ``instance``.
-    label = instance._meta.label_lower
-    source = _sources().get(label)
+def _event(instance: Model, history_instance: Model) -> ChangeEvent | None:
+    source = _sources().get(instance._meta.label_lower)
     if source is None:
-        return
+        return None
     kind, form_code = source
     patient_id, site_id = _patient_and_site(instance)
-    ChangeEvent.objects.using(using).create(
+    return ChangeEvent(
         at=history_instance.history_date,
         kind=kind,
-        model=label,
+        model=instance._meta.label_lower,
         object_id=instance.pk,
         history_id=history_instance.pk,
         change=history_instance.history_type,
@@ -70,6 +68,45 @@ def record_change(sender, instance, history_instance, using=None, **kwargs) -> N
         status=str(getattr(instance, "status", "") or ""),
         user_id=getattr(history_instance, "history_user_id", None),
         unblinded_only=kind == ChangeEvent.Kind.ALLOCATION,
+    )
+
+
+def record_change(sender, instance, history_instance, using=None, **kwargs) -> None:
+    # ``sender`` is the historical model; the published record is ``instance``.
+    event = _event(instance, history_instance)
+    if event is not None:
+        event.save(force_insert=True, using=using)
+
+
+def record_changes_bulk(
+    instances: list[Model], history_instances: list[Model], using: str | None = None
+) -> None:
+    """The events of rows written with ``bulk_history_create`` (which sends no signal), in
+    one INSERT (#16: a randomization plans its visits in bulk)."""
+    events = [
+        event
+        for instance, history in zip(instances, history_instances, strict=True)
+        if (event := _event(instance, history)) is not None
+    ]
+    ChangeEvent.objects.using(using or "default").bulk_create(events)
+
+
+def record_derived_change(instance: Model, *, created: bool, at) -> None:
+    """The event of a derived record that keeps no history table (``trials.ScoreRecord``,
+    #16): ``history_id`` is 0 and the record itself (its ``computed_at`` and ``trigger``) says
+    when and why; the values it derives from have their own events."""
+    kind, form_code = _sources()[instance._meta.label_lower]
+    patient_id, site_id = _patient_and_site(instance)
+    ChangeEvent.objects.create(
+        at=at,
+        kind=kind,
+        model=instance._meta.label_lower,
+        object_id=instance.pk,
+        history_id=0,
+        change=ChangeEvent.Change.CREATED if created else ChangeEvent.Change.CHANGED,
+        patient_id=patient_id,
+        site_id=site_id,
+        form_code=form_code,
     )
 
 

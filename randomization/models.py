@@ -124,6 +124,10 @@ class Allocation(models.Model):
     )
     history = HistoricalRecords()
 
+    class Meta:
+        # The pharmacist's doses due: earliest randomized first, in index order (#16).
+        indexes = [models.Index(fields=["randomized_at"], name="allocation_randomized_at")]
+
     def __str__(self) -> str:
         return self.randomization_number
 

@@ -321,12 +321,14 @@ def patient_randomize(*, user, patient: Patient, confirm_eligibility: bool) -> A
             {"confirm_eligibility": "Confirm that you checked the eligibility summary."}
         )
     Site.objects.select_for_update().get(pk=patient.site_id)
+    # One statement reads the patient with what the checks need (screening, an allocation
+    # already made); only the patient row is locked (#16: ≤ 30 queries a randomization).
     patient = (
         Patient.objects.select_for_update(of=("self",))
-        .select_related("site", "trial")
+        .select_related("site", "trial", "screening", "allocation")
         .get(pk=patient.pk)
     )
-    if Allocation.objects.filter(patient=patient).exists():
+    if getattr(patient, "allocation", None) is not None:
         raise ValidationError({"patient": "This patient is already randomized."})
     problems = _eligibility_problems(patient)
     if problems:
@@ -339,34 +341,45 @@ def patient_randomize(*, user, patient: Patient, confirm_eligibility: bool) -> A
         )
     now = timezone.now()
     number = _next_randomization_number(patient.site)
-    allocation = save_audited(
-        Allocation(
-            patient=patient,
-            entry=entry,
-            randomization_number=number,
-            stratum=stratum,
-            randomized_at=now,
-            randomized_by=user,
-        ),
-        reason="Randomized",
-        user=user,
+    allocation = Allocation(
+        patient=patient,
+        entry=entry,
+        randomization_number=number,
+        stratum=stratum,
+        randomized_at=now,
+        randomized_by=user,
     )
+    # Every value above comes from rows locked here; uniqueness (patient, entry, number) is
+    # the database's constraints, so full_clean's extra lookups (7 queries) are skipped.
+    allocation.clean_fields(exclude=["patient", "entry", "randomized_by"])
+    _save_with_history(allocation, reason="Randomized", user=user)
     patient.subject_id = number
     patient.status = PatientStatus.RANDOMIZED
-    save_audited(patient, reason="Randomized", user=user)
+    patient.lock_version += 1  # the row is locked above: its version cannot have moved
+    patient.clean_fields(exclude=["trial", "site"])
+    _save_with_history(patient, reason="Randomized", user=user)
 
     from crf.models import OutboxMessage  # the crf app owns visits and the outbox
     from crf.outbox import outbox_enqueue
-    from crf.services import visits_plan_after_randomization
+    from crf.schedule import visits_plan_dosing
 
     day1 = timezone.localdate(now)
-    visits_plan_after_randomization(patient=patient, day1=day1, user=user)
+    visits_plan_dosing(patient=patient, day1=day1, user=user)
     # Outbox, same transaction: the notice survives a broker outage (issue 11).
     outbox_enqueue(
         kind=OutboxMessage.Kind.DOSE_DUE_NOTICE,
         payload={"patient_id": patient.pk, "dose_number": 1, "due_on": day1.isoformat()},
     )
     return allocation
+
+
+def _save_with_history(instance, *, reason: str, user) -> None:
+    """Save with the reason and user on the history row (as ``save_audited``), inside the
+    caller's transaction and without re-validating what the caller validated."""
+    instance._change_reason = reason
+    if user is not None and getattr(user, "is_authenticated", False):
+        instance._history_user = user
+    instance.save()
 
 
 def _site_users_with_role(site_id: int, role: Role):

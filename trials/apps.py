@@ -12,10 +12,9 @@ class TrialsConfig(AppConfig):
             history,
             signals,
         )
-        from .models import Patient, ScoreRecord, Screening
+        from .models import Patient, Screening
 
         signals.connect()
         history.immutability_connect(self)
         history.register(Patient, patient_path="id")
         history.register(Screening, patient_path="patient_id")
-        history.register(ScoreRecord, patient_path="patient_id")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import simple_history
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -147,7 +149,18 @@ class Patient(models.Model):
         ordering = ["site__code", "screening_number"]
         # Dashboard "most recent" (#16). The trigram indexes for the contains-search are
         # PostgreSQL-only, created by RunSQL in migration issue16_indexes.
-        indexes = [models.Index(fields=["created_at"], name="patient_created_at")]
+        indexes = [
+            models.Index(fields=["created_at"], name="patient_created_at"),
+            # Lists in number order read an index instead of sorting every patient (#16):
+            # the patient lists and screening log by screening number (the number starts with
+            # the site code), the pharmacy lists and API cursors by randomization number.
+            models.Index(fields=["screening_number"], name="patient_screening_number"),
+            models.Index(
+                fields=["subject_id"],
+                condition=Q(subject_id__isnull=False),
+                name="patient_subject_id",
+            ),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["trial", "screening_number"], name="screening_number_unique_per_trial"
@@ -366,9 +379,18 @@ class Screening(ScoreInputs):
 class ScoreRecord(models.Model):
     """Scores computed from one source form (screening or a visit's lab CRF), with provenance.
 
-    One row per source form, recomputed whenever that form is saved; earlier values stay in
-    the history table with the reason naming the trigger.
+    A derived record (#16: it was ~2.5 KB a row plus as much again in its history, most of
+    the database): the scores sit in typed columns and the inputs they came from in one
+    compact JSON (``explanation``: only what differs from the default unit and source). The
+    step-by-step explanation (sub-scores, basis, what was missing) is re-derived on display by
+    the same versioned algorithm from those inputs. It keeps no history table of its own:
+    every value it derives from is audited where it is entered (the source CRF and the
+    patient's identity, with who, when and why), and the record says what recomputed it
+    (``trigger``), when and with which ``algorithm_version``; the change feed still lists
+    every recomputation.
     """
+
+    audit_exempt = True  # derived from audited data (see above); rewritten, never edited
 
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="score_records")
     source_type = models.ForeignKey(ContentType, on_delete=models.PROTECT)
@@ -386,13 +408,12 @@ class ScoreRecord(models.Model):
     meld_3 = models.PositiveSmallIntegerField(null=True, blank=True)
     child_pugh_score = models.PositiveSmallIntegerField(null=True, blank=True)
     child_pugh_class = models.CharField(max_length=1, blank=True)
-    inputs = models.JSONField(default=dict, help_text="Input values, units and source form")
-    # blank=True: a score not computable is None and "nothing missing" is {} (full_clean).
-    missing = models.JSONField(default=dict, blank=True)
-    details = models.JSONField(default=dict, blank=True)
+    explanation = models.JSONField(
+        default=dict, blank=True, help_text="Inputs, compact (trials.services.score_inputs_pack)"
+    )
     algorithm_version = models.CharField(max_length=40)
     computed_at = models.DateTimeField()
-    history = HistoricalRecords()
+    trigger = models.CharField(max_length=200, blank=True, help_text="What recomputed it last")
 
     class Meta:
         ordering = ["patient", "assessed_on", "pk"]
@@ -401,9 +422,39 @@ class ScoreRecord(models.Model):
                 fields=["source_type", "source_id"], name="one_score_record_per_source"
             )
         ]
+        # The worklist's "primary scores not computed" (trials.selectors.score_gaps): the few
+        # records with a gap, newest first, without reading every record (#16).
+        indexes = [
+            models.Index(
+                fields=["-assessed_on", "-id"],
+                condition=Q(clif_sofa__isnull=True) | Q(clif_c_aclf__isnull=True),
+                name="score_record_gap_recent",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"Scores {self.patient} {self.label}"
+
+    @property
+    def inputs(self) -> dict:
+        """Input values with unit, source and what was typed (the shape the services build)."""
+        from .services import score_inputs_unpack
+
+        return score_inputs_unpack(self.explanation, label=self.label)
+
+    @functools.cached_property
+    def _derived(self) -> dict:
+        from .services import score_record_derive
+
+        return score_record_derive(self)
+
+    @property
+    def missing(self) -> dict:
+        return self._derived.get("missing", {})
+
+    @property
+    def details(self) -> dict:
+        return self._derived.get("details", {})
 
 
 class AccessEvent(models.Model):

@@ -29,7 +29,9 @@ def patient_list(
 ) -> QuerySet[Patient]:
     """Patients at the sites the user may see (none for a user without a role)."""
     ids = roles.user_site_ids(user)
-    qs = Patient.objects.select_related("site", "trial").order_by("site__code", "screening_number")
+    # Screening numbers start with the site code ("S01-0007"): this is site order, read from
+    # the index on the number instead of a sort of every patient joined to its site (#16).
+    qs = Patient.objects.select_related("site", "trial").order_by("screening_number", "pk")
     if ids is not None:
         qs = qs.filter(site_id__in=ids)
     if q:
@@ -50,17 +52,13 @@ def patients_matching(qs: QuerySet[Patient], q: str) -> QuerySet[Patient]:
     )
 
 
-# Set by ``patient_get`` on the patient it returns: the user (pk) it was checked for.
-_CHECKED_FOR = "_liveradvance_checked_for"
-
-
 def patient_get(*, user, pk: int, for_entry: bool = False) -> Patient:
     """THE access helper: one patient, or 404 when it does not exist *or* the user may not
     see it (the same answer, no leak). ``for_entry``: the user must also enter data at its
     site (403 for a reader who may see it: monitors, data managers, pharmacists).
 
     Every view and API gets its patient here; selectors take the patient it returns and
-    re-check it only when it did not come from here (``patient_checked``).
+    check its site scope without reading it again (``patient_checked``).
     """
     try:
         patient = patient_list(user=user).get(pk=pk)
@@ -68,17 +66,20 @@ def patient_get(*, user, pk: int, for_entry: bool = False) -> Patient:
         raise Http404("No such patient.") from None
     if for_entry and not roles.can_enter_data(user, patient.site_id):
         raise PermissionDenied("Only the site's investigators enter data.")
-    if user.pk is not None:
-        setattr(patient, _CHECKED_FOR, user.pk)
     return patient
 
 
 def patient_checked(*, user, patient: Patient) -> Patient:
-    """The patient when ``patient_get`` returned it for this user; otherwise looked up and
-    checked the same way (404). Lets each selector guard itself without repeating queries."""
-    if user.pk is not None and getattr(patient, _CHECKED_FOR, None) == user.pk:
-        return patient
-    return patient_get(user=user, pk=patient.pk)
+    """``patient`` when the user may see it, else 404: the scope of ``patient_list`` checked on
+    a row the caller already read (``patient_get``, or a visit's patient), without reading it
+    again (the patient page read the same row seven times). An unsaved or partial object (no
+    site) is looked up as ``patient_get`` does. Lets each selector guard itself for free."""
+    if patient.pk is None or patient.site_id is None:
+        return patient_get(user=user, pk=patient.pk)
+    ids = roles.user_site_ids(user)
+    if ids is not None and patient.site_id not in ids:
+        raise Http404("No such patient.")
+    return patient
 
 
 def screening_get(*, user, patient: Patient) -> Screening | None:
@@ -224,17 +225,24 @@ def role_grant_requests(*, user) -> QuerySet[RoleGrantRequest]:
     return RoleGrantRequest.objects.select_related("user", "requested_by", "decided_by")
 
 
-def score_gaps(*, user, limit: int = 25) -> list[ScoreRecord]:
-    """Recent score records of on-study patients missing a primary score (CLIF-SOFA or
-    CLIF-C ACLF where it applies), for the site's worklist: each says which inputs lacked."""
+def score_gaps_query(*, user) -> QuerySet[ScoreRecord]:
+    """Score records of on-study patients missing a primary score (CLIF-SOFA or CLIF-C ACLF
+    where it applies), newest first (partial index ``score_record_gap_recent``, #16)."""
     ids = roles.user_site_ids(user)
     qs = (
         ScoreRecord.objects.filter(Q(clif_sofa__isnull=True) | Q(clif_c_aclf__isnull=True))
-        .exclude(details__clif_c_aclf__applicable=False, clif_sofa__isnull=False)
+        # CLIF-C ACLF does not apply without ACLF (scoring.clif_c_aclf: applicable is False
+        # exactly when the grade is "no_aclf"): the typed grade column says it (#16).
+        .exclude(aclf_grade="no_aclf", clif_sofa__isnull=False)
         .filter(patient__status__in=ON_STUDY_STATUSES)
         .select_related("patient")
-        .order_by("-assessed_on", "-pk")
+        .order_by("-assessed_on", "-id")
     )
     if ids is not None:
         qs = qs.filter(patient__site_id__in=ids)
-    return list(qs[:limit])
+    return qs
+
+
+def score_gaps(*, user, limit: int = 25) -> list[ScoreRecord]:
+    """The most recent score gaps for the site's worklist: each says which inputs lacked."""
+    return list(score_gaps_query(user=user)[:limit])

@@ -558,7 +558,78 @@ SCORE_FIELDS = (
 )
 
 
-@transaction.atomic
+# Defaults of each scoring input (unit, and the extra keys of values typed in a unit): the
+# compact JSON stores only what differs from these (#16).
+INPUT_UNITS: dict[str, str] = {
+    "age": "years",
+    "sex": "",
+    **{field: unit for _a, field, unit in UNIT_FIELDS},
+    **PLAIN_INPUTS,
+}
+_ENTERED_DEFAULTS = {"entered": None, "entered_unit": ""}
+_DEMOGRAPHICS = ("age", "sex")
+
+
+def _input_default(key: str, *, label: str, demographics: str) -> dict[str, Any]:
+    item = {
+        "value": None,
+        "unit": INPUT_UNITS.get(key, ""),
+        "source": demographics if key in _DEMOGRAPHICS else label,
+    }
+    if key in {field for _a, field, _u in UNIT_FIELDS}:
+        item.update(_ENTERED_DEFAULTS)
+    return item
+
+
+def score_inputs_pack(inputs: dict[str, dict[str, Any]], *, label: str) -> dict[str, Any]:
+    """Compact form of ``inputs``: per key only what differs from its default (a bare value
+    when only the value does); ``score_inputs_unpack`` gives the same dict back (~0.5 KB
+    instead of ~2 KB)."""
+    demographics = inputs.get("age", {}).get("source", label)
+    packed: dict[str, Any] = {}
+    for key, item in inputs.items():
+        default = _input_default(key, label=label, demographics=demographics)
+        diff = {k: v for k, v in item.items() if k not in default or default[k] != v}
+        if set(diff) == {"value"} and not isinstance(diff["value"], dict):
+            packed[key] = diff["value"]
+        elif diff:
+            packed[key] = diff
+    return {"d": demographics, "i": packed}
+
+
+def score_inputs_unpack(explanation: dict[str, Any], *, label: str) -> dict[str, dict[str, Any]]:
+    demographics = explanation.get("d", label)
+    packed = explanation.get("i", {})
+    inputs: dict[str, dict[str, Any]] = {}
+    for key in dict.fromkeys([*INPUT_UNITS, *packed]):  # every input, the known ones first
+        item = _input_default(key, label=label, demographics=demographics)
+        diff = packed.get(key)
+        if isinstance(diff, dict):
+            item.update(diff)
+        elif key in packed:
+            item["value"] = diff
+        inputs[key] = item
+    return inputs
+
+
+def score_record_derive(record: ScoreRecord) -> dict[str, Any]:
+    """What was missing and the step-by-step details, re-derived from the stored inputs by the
+    algorithm version that computed the record (empty if that version is not this one: the
+    scores themselves are stored)."""
+    if record.algorithm_version != scoring.ALGORITHM_VERSION:
+        return {}
+    values = {key: item["value"] for key, item in record.inputs.items()}
+    result = scoring.calculate(values)
+    return {
+        "missing": result.get("missing", {}),
+        "details": {
+            **result.get("details", {}),
+            "organ_failures": result.get("organ_failures") or [],
+        },
+    }
+
+
+@transaction.atomic(savepoint=False)  # joins the caller's transaction: no savepoint round trips
 def score_record_save(
     *,
     patient: Patient,
@@ -569,25 +640,31 @@ def score_record_save(
     result: dict[str, Any],
     trigger: str,
 ) -> ScoreRecord:
-    """Store the scores computed from ``source``; the previous values stay in history."""
+    """Store the scores computed from ``source`` (one row per source, rewritten: a derived
+    record without history, see ``ScoreRecord``); a change-feed event for each computation."""
+    from exports.signals import record_derived_change
+
     record = ScoreRecord.objects.filter(
         source_type=ContentType.objects.get_for_model(source), source_id=source.pk
     ).first() or ScoreRecord(patient=patient, source=source)
+    record.patient = patient  # cached for the change-feed event (no extra read)
+    created = record.pk is None
     record.label = label
     record.assessed_on = assessed_on
     for field in SCORE_FIELDS:
         setattr(record, field, result.get(field))
     record.aclf_grade = result.get("aclf_grade") or ""
     record.child_pugh_class = result.get("child_pugh_class") or ""
-    record.inputs = inputs
-    record.missing = result.get("missing", {})
-    record.details = {
-        **result.get("details", {}),
-        "organ_failures": result.get("organ_failures") or [],
-    }
+    record.explanation = score_inputs_pack(inputs, label=label)
     record.algorithm_version = result["algorithm_version"]
     record.computed_at = timezone.now()
-    return save_audited(record, reason=f"Recomputed after {trigger}")
+    record.trigger = f"Recomputed after {trigger}"[:200]
+    # Every value is computed here from validated inputs: no full_clean lookups (#16).
+    record.clean_fields(exclude=["patient", "source_type"])
+    record.save()
+    record.__dict__.pop("_derived", None)
+    record_derived_change(record, created=created, at=record.computed_at)
+    return record
 
 
 # --- screening ------------------------------------------------------------------------------

@@ -6,7 +6,6 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
-from rest_framework.pagination import PageNumberPagination
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -14,6 +13,7 @@ from rest_framework.views import APIView
 from randomization import selectors, services
 from trials import selectors as trial_selectors
 from trials.api.errors import validation_error_detail
+from trials.api.pagination import RandomizationNumberCursorPagination
 from trials.idempotency import api_once
 
 from .. import blinding
@@ -128,7 +128,7 @@ class PharmacyListApi(APIView):
 
     @extend_schema(responses=OutputSerializer(many=True))
     def get(self, request):
-        paginator = PageNumberPagination()
+        paginator = RandomizationNumberCursorPagination()  # keyset: flat at any depth (#16)
         patients = paginator.paginate_queryset(
             selectors.pharmacy_patient_list(user=request.user), request, view=self
         )

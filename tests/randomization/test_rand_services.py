@@ -172,6 +172,42 @@ def test_randomizing_creates_the_dosing_visits_from_day_1(site, investigator, ra
     ]
 
 
+def test_randomization_stays_within_its_query_budget_and_audits_every_row(
+    site, investigator, rand_list, django_assert_max_num_queries
+):
+    """#16: 113 queries (visits planned one full save at a time); budget ≤ 30."""
+    from exports.models import ChangeEvent
+
+    randomize(eligible_patient(site), investigator)  # warm caches (content types, schedule)
+    patient = eligible_patient(site)
+    with django_assert_max_num_queries(30):
+        services.patient_randomize(user=investigator, patient=patient, confirm_eligibility=True)
+    visits = list(Visit.objects.filter(patient=patient).order_by("target_date"))
+    assert len(visits) == 4
+    for visit in visits:  # bulk-created, yet each has its creation history row and feed event
+        created = visit.history.get()
+        assert created.history_type == "+"
+        assert created.history_change_reason == "Planned from the visit schedule"
+        assert created.history_user == investigator
+        assert ChangeEvent.objects.filter(
+            model="crf.visit", object_id=visit.pk, history_id=created.history_id, site=site
+        ).exists()
+    patient.refresh_from_db()
+    assert patient.lock_version == 2
+    assert patient.history.first().history_change_reason == "Randomized"
+    assert Allocation.history.get(patient_id=patient.pk).history_user == investigator
+
+
+def test_randomizing_twice_plans_no_second_set_of_visits(site, investigator, rand_list):
+    from crf.schedule import visits_plan_dosing
+
+    patient = eligible_patient(site)
+    randomize(patient, investigator)
+    again = visits_plan_dosing(patient=patient, day1=timezone.localdate(), user=investigator)
+    assert len(again) == 4
+    assert Visit.objects.filter(patient=patient).count() == 4
+
+
 def test_pharmacists_get_an_email_without_the_arm(
     site, investigator, pharmacist, rand_list, django_capture_on_commit_callbacks
 ):
@@ -274,7 +310,7 @@ def test_a_failed_attempt_leaves_nothing_behind(site, investigator, eligible, mo
     def boom(**kwargs):
         raise RuntimeError("visit planning failed")
 
-    monkeypatch.setattr("crf.services.visits_plan_after_randomization", boom)
+    monkeypatch.setattr("crf.schedule.visits_plan_dosing", boom)
     with pytest.raises(RuntimeError, match="visit planning failed"):
         randomize(eligible, investigator)
     eligible.refresh_from_db()

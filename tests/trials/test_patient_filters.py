@@ -63,3 +63,26 @@ def test_the_page_uses_the_same_filters(client, investigator, patients):
     assert "S01-0101" not in body
     body = client.get(reverse("trials:patient-list"), {"status": "nonsense"}).content.decode()
     assert "S01-0101" in body  # an invalid value is ignored on the page, not a 500
+
+
+def test_api_pages_by_cursor_in_screening_order_with_flat_queries(
+    client, data_manager, site, other_site, django_assert_max_num_queries
+):
+    """#16: keyset paging (no OFFSET, no count): every page costs the same, none is missed."""
+    for n in range(1, 56):
+        PatientFactory(site=site if n % 2 else other_site, screening_number=f"S0{n % 2}-{n:04d}")
+    client.force_login(data_manager)
+    url = reverse("trials-api:patient-list")
+    client.get(url)  # warm the session and content types
+    with django_assert_max_num_queries(6) as first:
+        body = client.get(url).json()
+    assert "count" not in body
+    seen = [p["screening_number"] for p in body["results"]]
+    assert len(seen) == 50
+    with django_assert_max_num_queries(len(first)):
+        body = client.get(body["next"]).json()
+    seen += [p["screening_number"] for p in body["results"]]
+    assert body["next"] is None
+    assert seen == sorted(seen)
+    assert len(set(seen)) == 55
+    assert client.get(url, {"cursor": "not-a-cursor"}).status_code == 404

@@ -1,4 +1,5 @@
 import datetime as dt
+import json
 from decimal import Decimal
 
 import pytest
@@ -120,12 +121,13 @@ def test_audit_trail_records_old_and_new_values_who_and_why(investigator, patien
     assert latest.history_user == investigator
 
 
-def test_editing_an_input_recomputes_scores_and_keeps_the_old_value_in_history(
-    investigator, patient
-):
+def test_editing_an_input_recomputes_the_derived_score_record_in_place(investigator, patient):
+    """#16: a compact derived record (no history of its own); the old input is in the audited
+    screening's history, and the record says what recomputed it."""
     services.screening_save(
         user=investigator, patient=patient, data=eligible_screening_data(), complete=False
     )
+    before = ScoreRecord.objects.get(patient=patient)
     services.screening_save(
         user=investigator,
         patient=patient,
@@ -133,12 +135,47 @@ def test_editing_an_input_recomputes_scores_and_keeps_the_old_value_in_history(
         complete=False,
     )
     record = ScoreRecord.objects.get(patient=patient)
-    old = record.history.order_by("history_id").first()
-    assert record.meld > old.meld
-    assert record.history.count() == 2
-    assert record.history.first().history_change_reason == (
-        "Recomputed after screening form saved"
+    assert record.pk == before.pk
+    assert record.meld > before.meld
+    assert record.inputs["inr"]["value"] == 2.6
+    assert record.trigger == "Recomputed after screening form saved"
+    assert not hasattr(ScoreRecord, "history")
+    old_inr = patient.screening.history.order_by("history_id").first().inr
+    assert old_inr != Decimal("2.6")
+
+
+def test_score_inputs_are_stored_compactly_and_read_back_unchanged(investigator, patient):
+    services.screening_save(
+        user=investigator, patient=patient, data=eligible_screening_data(), complete=False
     )
+    record = ScoreRecord.objects.get(patient=patient)
+    screening = patient.screening
+    full = services.score_inputs_collect(
+        screening, patient=patient, on=screening.screening_date, source_label="Screening"
+    )
+    packed = services.score_inputs_pack(full, label="Screening")
+    assert services.score_inputs_unpack(packed, label="Screening") == full  # lossless
+    assert len(json.dumps(packed)) < len(json.dumps(full)) / 2
+    assert {k: i["value"] for k, i in record.inputs.items()} == {
+        k: i["value"] for k, i in full.items()
+    }
+    # the explanation is re-derived by the same algorithm: same scores as stored
+    assert record.details["clif_sofa"]["subscores"]
+    assert set(record.missing) >= {"meld", "clif_sofa"}
+    fresh = services.scores_compute(record.inputs)
+    assert (fresh["meld"], fresh["clif_sofa"]) == (record.meld, record.clif_sofa)
+
+
+def test_a_record_of_another_algorithm_version_shows_its_scores_without_re_deriving(
+    investigator, patient
+):
+    services.screening_save(
+        user=investigator, patient=patient, data=eligible_screening_data(), complete=False
+    )
+    ScoreRecord.objects.update(algorithm_version="liveradvance-scoring/0.9")
+    record = ScoreRecord.objects.get(patient=patient)
+    assert record.meld is not None
+    assert record.details == {}
 
 
 def test_invalid_score_input_raises_a_field_error(investigator, patient):
@@ -220,3 +257,27 @@ def test_no_history_row_is_ever_updated_in_place():
         if pattern.search(line)
     ]
     assert offenders == []
+
+
+def test_storing_recomputed_scores_takes_three_queries(
+    investigator, patient, django_assert_max_num_queries
+):
+    """#16: read, update, change-feed event (was 8 with validation lookups and history)."""
+    services.screening_save(
+        user=investigator, patient=patient, data=eligible_screening_data(), complete=False
+    )
+    record = ScoreRecord.objects.get(patient=patient)
+    inputs = record.inputs
+    inputs["inr"] = {**inputs["inr"], "value": 2.9}
+    screening = patient.screening
+    with django_assert_max_num_queries(3):
+        services.score_record_save(
+            patient=patient,
+            source=screening,
+            label="Screening",
+            assessed_on=record.assessed_on,
+            inputs=inputs,
+            result=services.scores_compute(inputs),
+            trigger="test",
+        )
+    assert ScoreRecord.objects.get(pk=record.pk).inputs["inr"]["value"] == 2.9

@@ -197,7 +197,7 @@ def test_history_page_queries_do_not_grow_with_the_number_of_changes(
         )
     with CaptureQueriesContext(connection) as many:
         response = client.get(url)
-    assert len(response.context["entries"]) >= 12
+    assert len(response.context["entries"]) >= 7  # 7 screening versions (scores: no history)
     assert len(many) == len(few)
 
 

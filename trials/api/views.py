@@ -11,6 +11,7 @@ from rest_framework.views import APIView
 
 import scoring
 from trials import selectors
+from trials.api.pagination import ScreeningNumberCursorPagination
 from trials.filters import PatientFilter
 from trials.models import Patient
 
@@ -34,11 +35,13 @@ class PatientOutputSerializer(serializers.ModelSerializer):
 
 
 class PatientListApi(ListAPIView):
-    """Patients the user may see; filters (``q``, ``site``, ``status``, ``created_since``) are
+    """Patients the user may see, in screening-number order, 50 a page with ``next`` and
+    ``previous`` cursor links; filters (``q``, ``site``, ``status``, ``created_since``) are
     the pages' FilterSet, and an invalid value is a 400 naming the parameter."""
 
     serializer_class = PatientOutputSerializer
     filterset_class = PatientFilter
+    pagination_class = ScreeningNumberCursorPagination  # flat at any depth (#16)
 
     def get_queryset(self):
         return selectors.patient_list(user=self.request.user)
