@@ -151,7 +151,7 @@ def visits_plan_dosing(*, patient, day1: dt.date, user) -> list:
     """
     from django.utils import timezone
 
-    from exports.signals import record_changes_bulk
+    from trials.history import bulk_history_created
 
     from .models import OutboxMessage, Visit, VisitDefinition
     from .outbox import outbox_enqueue
@@ -203,7 +203,7 @@ def visits_plan_dosing(*, patient, day1: dt.date, user) -> list:
         rows = Visit.history.bulk_history_create(
             new, default_user=history_user, default_change_reason=SYSTEM_REASON_PLAN
         )
-        record_changes_bulk(new, rows)
+        bulk_history_created.send(sender=Visit, instances=new, history_instances=rows)
     outbox_enqueue(kind=OutboxMessage.Kind.FOLLOWUP_VISITS, payload={"patient_id": patient.pk})
     return [
         existing.get(d.pk) or next(v for v in new if v.definition_id == d.pk) for d in definitions

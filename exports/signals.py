@@ -10,6 +10,8 @@ from __future__ import annotations
 from django.db.models import Model
 from simple_history.signals import post_create_historical_record
 
+from trials import history
+
 from .models import ChangeEvent
 
 # model label -> (event kind, form code); eCRFs come from the registry (one place).
@@ -79,7 +81,7 @@ def record_change(sender, instance, history_instance, using=None, **kwargs) -> N
 
 
 def record_changes_bulk(
-    instances: list[Model], history_instances: list[Model], using: str | None = None
+    instances: list[Model], history_instances: list[Model], using: str | None = None, **kwargs
 ) -> None:
     """The events of rows written with ``bulk_history_create`` (which sends no signal), in
     one INSERT (#16: a randomization plans its visits in bulk)."""
@@ -91,7 +93,7 @@ def record_changes_bulk(
     ChangeEvent.objects.using(using or "default").bulk_create(events)
 
 
-def record_derived_change(instance: Model, *, created: bool, at) -> None:
+def record_derived_change(instance: Model, *, created: bool, at, **kwargs) -> None:
     """The event of a derived record that keeps no history table (``trials.ScoreRecord``,
     #16): ``history_id`` is 0 and the record itself (its ``computed_at`` and ``trigger``) says
     when and why; the values it derives from have their own events."""
@@ -112,3 +114,5 @@ def record_derived_change(instance: Model, *, created: bool, at) -> None:
 
 def connect() -> None:
     post_create_historical_record.connect(record_change, dispatch_uid="exports.record_change")
+    history.bulk_history_created.connect(record_changes_bulk, dispatch_uid="exports.bulk")
+    history.derived_record_saved.connect(record_derived_change, dispatch_uid="exports.derived")

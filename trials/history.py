@@ -23,6 +23,7 @@ from typing import Any
 
 from django.db import models
 from django.db.models import OuterRef, Q, Subquery
+from django.dispatch import Signal
 from django.utils.text import capfirst
 
 ACTIONS = {"+": "created", "~": "changed", "-": "deleted"}
@@ -48,6 +49,14 @@ BOOKKEEPING = frozenset(
 )
 # JSON lists of eligibility criterion codes, shown as "EXC12 HIV infection".
 CRITERION_LISTS = frozenset({"screen_failure_reasons", "failed_criteria"})
+# Writes that simple-history's per-row signal does not announce, for listeners above this
+# app (the change feed in ``exports``, which ``trials`` and ``crf`` do not import):
+# ``bulk_history_created(sender=model, instances=[...], history_instances=[...], using=alias)``
+# after ``bulk_history_create``; ``derived_record_saved(sender=model, instance=..., created=...,
+# at=...)`` for a derived record that keeps no history table (``ScoreRecord``).
+bulk_history_created = Signal()
+derived_record_saved = Signal()
+
 EMPTY = "∅"
 
 

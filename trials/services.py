@@ -23,7 +23,7 @@ from django.utils.http import urlsafe_base64_encode
 
 import scoring
 
-from . import eligibility, limits, roles
+from . import eligibility, history, limits, roles
 from .audit import meaningful_reason, require_reason, save_audited
 from .concurrency import check_version
 from .models import (
@@ -642,8 +642,6 @@ def score_record_save(
 ) -> ScoreRecord:
     """Store the scores computed from ``source`` (one row per source, rewritten: a derived
     record without history, see ``ScoreRecord``); a change-feed event for each computation."""
-    from exports.signals import record_derived_change
-
     record = ScoreRecord.objects.filter(
         source_type=ContentType.objects.get_for_model(source), source_id=source.pk
     ).first() or ScoreRecord(patient=patient, source=source)
@@ -663,7 +661,9 @@ def score_record_save(
     record.clean_fields(exclude=["patient", "source_type"])
     record.save()
     record.__dict__.pop("_derived", None)
-    record_derived_change(record, created=created, at=record.computed_at)
+    history.derived_record_saved.send(
+        sender=ScoreRecord, instance=record, created=created, at=record.computed_at
+    )
     return record
 
 
