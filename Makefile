@@ -46,7 +46,7 @@ format: install
 # concurrency and HTTP figures: DATABASE_URL=postgres://...) and writes benchmarks/results.md.
 # Quick look: make bench BENCH_ARGS="--sizes 100,400 --no-http".
 bench: install .env
-	DEBUG=0 DEVTOOLS=1 $(PY) manage.py bench $(BENCH_ARGS)
+	DEBUG=0 HTTPS=0 DEVTOOLS=1 $(PY) manage.py bench $(BENCH_ARGS)
 
 # Production shape without Docker: gunicorn + Celery worker + beat against $DATABASE_URL/$REDIS_URL.
 run-prod: install

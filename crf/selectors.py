@@ -9,7 +9,7 @@ import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import Count, QuerySet
+from django.db.models import CharField, Count, QuerySet, Value
 from django.http import Http404
 
 from trials import roles
@@ -214,20 +214,29 @@ def visit_get(*, user, pk: int) -> Visit:
     return visit
 
 
-def _form_statuses(visits: list[Visit]) -> dict[int, dict[str, str]]:
-    """visit id -> {form code: status}; one query per registered visit form."""
+def visit_form_statuses(visit_ids: list[int]) -> dict[int, dict[str, str]]:
+    """visit id -> {form code: status} of the forms entered at those visits, in ONE query
+    (a UNION ALL over the registered visit forms; #16: one query per form type before)."""
     from .registry import VISIT_FORMS
 
-    result: dict[int, dict[str, str]] = {v.pk: {} for v in visits}
-    if not visits:
+    result: dict[int, dict[str, str]] = {pk: {} for pk in visit_ids}
+    if not visit_ids:
         return result
-    for code, spec in VISIT_FORMS.items():
-        rows = spec.model.objects.filter(visit_id__in=list(result)).values_list(
-            "visit_id", "status"
-        )
-        for visit_id, status in rows:
-            result[visit_id][code] = status
+    parts = [
+        spec.model.objects.filter(visit_id__in=visit_ids)
+        .order_by()
+        .annotate(form_code=Value(code, output_field=CharField()))
+        .values_list("visit_id", "form_code", "status")
+        for code, spec in VISIT_FORMS.items()
+    ]
+    for visit_id, code, status in parts[0].union(*parts[1:], all=True):
+        result[visit_id][code] = status
     return result
+
+
+def _form_statuses(visits: list[Visit]) -> dict[int, dict[str, str]]:
+    """visit id -> {form code: status}; one query for all registered visit forms."""
+    return visit_form_statuses([v.pk for v in visits])
 
 
 def _rows(visits: list[Visit]) -> list[TimelineRow]:

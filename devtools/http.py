@@ -143,6 +143,7 @@ def measure_http(*, user, users: int = 50, seconds: float = 10, workers: int = 4
         "DEVTOOLS": "1",
         "ALLOWED_HOSTS": "127.0.0.1",
         "SECURE_COOKIES": "0",
+        "HTTPS": "0",  # plain HTTP on loopback: no redirect to https (issue 11 default)
     }
     gunicorn = Path(sys.executable).with_name("gunicorn")
     cmd = [str(gunicorn), "liveradvance.wsgi:application", "--bind", f"127.0.0.1:{port}"]

@@ -565,3 +565,18 @@ def test_site_worklist_lists_visits_whose_primary_scores_were_not_computed(
     assert "Platelets" in body
     client.force_login(other_site_investigator)
     assert "Primary scores not computed" not in client.get("/crf/worklist/").content.decode()
+
+
+def test_form_statuses_of_visits_come_from_one_query(
+    randomized_patient, investigator, django_assert_max_num_queries
+):
+    """#16: one UNION query instead of one per form type (timeline, patient page)."""
+    save(investigator, randomized_patient, "dose1", "labs", LABS)
+    save(investigator, randomized_patient, "dose1", "vitals", VITALS, complete=False)
+    visits = list(Visit.objects.filter(patient=randomized_patient))
+    dose1 = visit_of(randomized_patient, "dose1")
+    with django_assert_max_num_queries(1):
+        statuses = selectors.visit_form_statuses([v.pk for v in visits])
+    assert statuses[dose1.pk] == services.visit_forms_status(dose1)
+    assert statuses[dose1.pk] == {"labs": "complete", "vitals": "draft"}
+    assert all(statuses[v.pk] == {} for v in visits if v.pk != dose1.pk)
