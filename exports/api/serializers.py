@@ -7,21 +7,7 @@ from rest_framework import serializers
 
 from ..dictionary import datasets
 from ..models import ChangeEvent, ExportJob
-from ..selectors import FEED_MAX_LIMIT, ExportFilter
-
-
-class ChangeFeedQuerySerializer(serializers.Serializer):
-    after = serializers.IntegerField(
-        min_value=0, default=0, help_text="Last event id the client has (0 = from the start)."
-    )
-    limit = serializers.IntegerField(min_value=1, max_value=FEED_MAX_LIMIT, default=500)
-    changed_since = serializers.DateTimeField(
-        required=False, help_text="Only events at or after this time (ISO 8601)."
-    )
-    kind = serializers.MultipleChoiceField(
-        choices=ChangeEvent.Kind.choices, required=False, help_text="Repeat to combine."
-    )
-    patient = serializers.IntegerField(min_value=1, required=False)
+from ..selectors import ExportFilter
 
 
 class ChangeEventSerializer(serializers.ModelSerializer):
@@ -57,12 +43,6 @@ class ChangeEventSerializer(serializers.ModelSerializer):
         data = super().to_representation(event)
         data["change"] = ChangeEvent.Change(event.change).label
         return data
-
-
-class ChangeFeedPageSerializer(serializers.Serializer):
-    results = ChangeEventSerializer(many=True)
-    next_after = serializers.IntegerField(help_text="Pass as ?after= for the next page.")
-    has_more = serializers.BooleanField()
 
 
 class ExportQuerySerializer(serializers.Serializer):

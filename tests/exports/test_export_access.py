@@ -286,7 +286,7 @@ def test_a_job_builds_a_zip_of_one_csv_per_form_plus_the_dictionary(
     assert sorted(archive.namelist()) == ["data-dictionary.csv", "patients.csv", "vitals.csv"]
     patients = archive.read("patients.csv").decode("utf-8-sig")
     assert patients.count("\n") == 1 + 2
-    assert [j["id"] for j in client.get(f"{API}jobs/").json()] == [job["id"]]
+    assert [j["id"] for j in client.get(f"{API}jobs/").json()["results"]] == [job["id"]]
 
 
 def test_jobs_are_their_requesters_only_and_validate_input(
@@ -324,10 +324,29 @@ def test_openapi_documents_the_feed_and_exports_with_their_shapes(client, monito
         "changed_since",
         "kind",
         "patient",
+        "site",
+        "form",
     }
     assert set(feed["responses"]) == {"200", "400", "403", "429"}
-    page = schema["components"]["schemas"]["ChangeFeedPage"]["properties"]
+    ref = feed["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
+    page = schema["components"]["schemas"][ref.rsplit("/", 1)[-1]]["properties"]
     assert set(page) == {"results", "next_after", "has_more"}
+    jobs_list = schema["paths"]["/api/v1/exports/jobs/"]["get"]
+    assert {p["name"] for p in jobs_list["parameters"]} == {
+        "status",
+        "format",
+        "changed_since",
+        "page",
+    }
+    queries = schema["paths"]["/api/v1/queries/"]["get"]
+    assert {p["name"] for p in queries["parameters"]} >= {
+        "status",
+        "site",
+        "overdue",
+        "form",
+        "changed_since",
+        "page",
+    }
     csv_op = schema["paths"]["/api/v1/exports/{dataset}/csv/"]["get"]
     assert "text/csv" in csv_op["responses"]["200"]["content"]
     assert {p["name"] for p in csv_op["parameters"]} >= {"site", "date_from", "date_to"}
