@@ -47,7 +47,8 @@ class ExportJobFilter(django_filters.FilterSet):
     """The user's export jobs; ``changed_since`` polls for jobs queued or finished since."""
 
     status = django_filters.ChoiceFilter(choices=ExportJob.Status.choices)
-    format = django_filters.ChoiceFilter(
+    # Not "format": DRF reads ?format= as the response format (URL_FORMAT_OVERRIDE).
+    file_format = django_filters.ChoiceFilter(
         field_name="params__format",
         choices=[("csv", "CSV"), ("json", "Dataset-JSON"), ("odm", "ODM")],
         label="Format",
@@ -59,7 +60,7 @@ class ExportJobFilter(django_filters.FilterSet):
 
     class Meta:
         model = ExportJob
-        fields = ["status", "format", "changed_since"]
+        fields = ["status", "file_format", "changed_since"]
 
     def filter_changed_since(self, queryset, name, value):
         from django.db.models import Q

@@ -334,7 +334,7 @@ def test_openapi_documents_the_feed_and_exports_with_their_shapes(client, monito
     jobs_list = schema["paths"]["/api/v1/exports/jobs/"]["get"]
     assert {p["name"] for p in jobs_list["parameters"]} == {
         "status",
-        "format",
+        "file_format",
         "changed_since",
         "page",
     }
