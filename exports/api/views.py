@@ -25,6 +25,9 @@ from ..filters import ChangeEventFilter, ExportJobFilter
 from ..models import ExportJob
 from .pagination import ChangeFeedPagination
 from .serializers import (
+    AuditEventPageSerializer,
+    AuditEventQuerySerializer,
+    AuditEventSerializer,
     ChangeEventSerializer,
     DatasetIndexSerializer,
     DictionaryQuerySerializer,
@@ -283,3 +286,73 @@ class ExportJobDownloadApi(APIView):
         response["Content-Disposition"] = f'attachment; filename="{job.filename}"'
         response["Cache-Control"] = "no-store"
         return response
+
+
+# --- audit events ---------------------------------------------------------------------------
+
+AUDIT_PAGE_SIZE = 50
+
+
+class AuditEventListApi(APIView):
+    """The trial-wide audit trail (monitors and data managers), newest first, paginated:
+    who, when, which record, what changed (old -> new) and why; blinded like the pages
+    (``trials.selectors.audit_log``)."""
+
+    @extend_schema(
+        parameters=[AuditEventQuerySerializer],
+        responses={200: AuditEventPageSerializer, **ERRORS},
+        operation_id="audit_events_list",
+    )
+    def get(self, request):
+        from trials.selectors import audit_log
+
+        query = AuditEventQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        page = audit_log(
+            user=request.user,
+            filters=query.to_filters(),
+            page=query.validated_data["page"],
+            per_page=AUDIT_PAGE_SIZE,
+        )
+        return Response(
+            {
+                "count": page.total,
+                "page": page.number,
+                "pages": page.num_pages,
+                "results": AuditEventSerializer(page.entries, many=True).data,
+            }
+        )
+
+
+class PatientAuditEventListApi(APIView):
+    """One patient's audit trail, for everyone who may see the patient, newest first,
+    paginated (``trials.selectors.patient_history``: the allocation's trail only for who
+    may see this patient's arm)."""
+
+    @extend_schema(
+        parameters=[AuditEventQuerySerializer],
+        responses={200: AuditEventPageSerializer, **ERRORS},
+        operation_id="patient_audit_events_list",
+    )
+    def get(self, request, patient_pk: int):
+        from trials.selectors import patient_get, patient_history
+
+        patient = patient_get(user=request.user, pk=patient_pk)
+        query = AuditEventQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        entries = patient_history(user=request.user, patient=patient, filters=query.to_filters())
+        pages = max(1, -(-len(entries) // AUDIT_PAGE_SIZE))
+        number = query.validated_data["page"]
+        if number > pages:
+            raise Http404("No such page.")
+        start = (number - 1) * AUDIT_PAGE_SIZE
+        return Response(
+            {
+                "count": len(entries),
+                "page": number,
+                "pages": pages,
+                "results": AuditEventSerializer(
+                    entries[start : start + AUDIT_PAGE_SIZE], many=True
+                ).data,
+            }
+        )
