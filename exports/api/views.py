@@ -169,7 +169,9 @@ class DatasetJsonApi(_DatasetExportApi):
 
 
 class OdmExportApi(APIView):
-    """CDISC ODM 1.3.2 snapshot: metadata, admin data, clinical data with audit records."""
+    """CDISC ODM 1.3.2 (transactional): metadata, admin data, clinical data with the whole
+    audit trail of every form (who, when, where, why; old -> new) and the casebook
+    e-signatures."""
 
     throttle_classes = [ExportThrottle]
 
