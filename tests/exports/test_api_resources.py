@@ -35,7 +35,11 @@ def test_sites_and_trials_are_scoped_to_the_users_sites(
 def test_a_patients_scores_in_time_order_for_its_site_only(
     client, site, investigator, other_site_investigator
 ):
+    from tests.exports.test_change_feed import _labs, _vitals
+
     patient = patients_by_arm(site, investigator)["A"]
+    _vitals(patient, investigator)
+    _labs(patient, investigator)  # scores recomputed from the visit's data
     stored = list(
         ScoreRecord.objects.filter(patient=patient)
         .order_by("assessed_on", "pk")
