@@ -2,7 +2,8 @@
 
 CSV (one file per dataset, plus the data dictionary), CDISC Dataset-JSON v1.1 (one dataset
 per file with its column metadata) and CDISC ODM 1.3.2 XML (study metadata, admin data,
-clinical data per subject/visit/form with the last audit record of each form).
+clinical data per subject/visit/form with every recorded change (a transactional file: each
+version of a form is one instruction with its audit record) and the casebook signatures).
 """
 
 from __future__ import annotations
@@ -202,11 +203,11 @@ def odm_metadata(
         yield f"<ItemGroupRef{_a(ItemGroupOID='IG.' + dataset.oid, Mandatory='Yes')}/></FormDef>"
     for dataset, variables in datasets:
         yield f"<ItemGroupDef{_a(OID='IG.' + dataset.oid, Name=dataset.label, Repeating='No')}>"
-        for n, v in enumerate(_items(variables), start=1):
+        for n, v in enumerate(odm_items(variables), start=1):
             yield f"<ItemRef{_a(ItemOID=item_oid(dataset, v), OrderNumber=n, Mandatory='No')}/>"
         yield "</ItemGroupDef>"
     for dataset, variables in datasets:
-        for v in _items(variables):
+        for v in odm_items(variables):
             attrs = _a(
                 OID=item_oid(dataset, v),
                 Name=v.name,
@@ -221,7 +222,7 @@ def odm_metadata(
                 yield f"<CodeListRef{_a(CodeListOID=codelist_oid(dataset, v))}/>"
             yield "</ItemDef>"
     for dataset, variables in datasets:
-        for v in _items(variables):
+        for v in odm_items(variables):
             if not v.allowed:
                 continue
             kind = "integer" if v.type == "integer" else "text"
@@ -233,51 +234,100 @@ def odm_metadata(
     yield "</MetaDataVersion></Study>"
 
 
-def _items(variables: list[Variable]) -> list[Variable]:
+def odm_items(variables: list[Variable]) -> list[Variable]:
     """ODM carries the keys in its structure (SubjectKey, SiteRef, events, repeat keys)."""
     return [v for v in variables if v.key is None]
 
 
-def odm_admin(*, users: list[tuple[str, str]], sites: list[tuple[str, str]]) -> Iterator[str]:
-    """<AdminData>: the users and locations the audit records refer to."""
+SIGNATURE_DEF_OID = "SD.CASEBOOK"
+
+
+def odm_admin(
+    *,
+    users: list[tuple[str, str, str]],
+    sites: list[tuple[str, str]],
+    signature_meaning: str = "",
+) -> Iterator[str]:
+    """<AdminData>: the users, locations and signature meaning the audit records and
+    signatures refer to. ``users``: (OID, login, full name)."""
     yield f"<AdminData{_a(StudyOID=STUDY_OID)}>"
-    for oid, login in users:
-        yield f"<User{_a(OID=oid)}><LoginName>{escape(login)}</LoginName></User>"
+    for oid, login, full_name in users:
+        yield f"<User{_a(OID=oid)}><LoginName>{escape(login)}</LoginName>"
+        if full_name:
+            yield f"<FullName>{escape(full_name)}</FullName>"
+        yield "</User>"
     effective = timezone.localdate().isoformat()
     for oid, name in sites:
         yield f"<Location{_a(OID=oid, Name=name, LocationType='Site')}>"
         ref = _a(StudyOID=STUDY_OID, MetaDataVersionOID=MDV_OID, EffectiveDate=effective)
         yield f"<MetaDataVersionRef{ref}/>"
         yield "</Location>"
+    if signature_meaning:
+        yield f"<SignatureDef{_a(OID=SIGNATURE_DEF_OID, Methodology='Electronic')}>"
+        yield f"<Meaning>{escape(signature_meaning)}</Meaning>"
+        # 21 CFR 11.50/11.200: a non-biometric e-signature, the password re-entered to sign.
+        yield (
+            "<LegalReason>Electronic signature under 21 CFR Part 11 (password re-entered at "
+            "signing; the signed data bound by hash)</LegalReason></SignatureDef>"
+        )
     yield "</AdminData>"
 
 
-def odm_audit_record(*, user_oid: str, location_oid: str, when: dt.datetime, reason: str) -> str:
+def odm_audit_record(
+    *, user_oid: str, location_oid: str, when: dt.datetime, reason: str, source: str = ""
+) -> str:
     parts = [
         f"<AuditRecord><UserRef{_a(UserOID=user_oid)}/><LocationRef{_a(LocationOID=location_oid)}/>",
         f"<DateTimeStamp>{_utc(when)}</DateTimeStamp>",
     ]
     if reason:
         parts.append(f"<ReasonForChange>{escape(reason)}</ReasonForChange>")
+    if source:
+        parts.append(f"<SourceID>{escape(source)}</SourceID>")
     parts.append("</AuditRecord>")
     return "".join(parts)
 
 
-def odm_item_group(dataset: Dataset, variables: list[Variable], values: dict) -> str:
-    parts = [f"<ItemGroupData{_a(ItemGroupOID='IG.' + dataset.oid)}>"]
-    for v in _items(variables):
-        value = values[v.name]
-        if value is None or value == "":
-            continue
-        parts.append(f"<ItemData{_a(ItemOID=item_oid(dataset, v), Value=text_value(value))}/>")
+def odm_signature(*, sig_id: str, user_oid: str, location_oid: str, when: dt.datetime) -> str:
+    return (
+        f"<Signature{_a(ID=sig_id)}><UserRef{_a(UserOID=user_oid)}/>"
+        f"<LocationRef{_a(LocationOID=location_oid)}/>"
+        f"<SignatureRef{_a(SignatureOID=SIGNATURE_DEF_OID)}/>"
+        f"<DateTimeStamp>{_utc(when)}</DateTimeStamp></Signature>"
+    )
+
+
+def odm_item_group(
+    dataset: Dataset,
+    changes: dict[str, str],
+    *,
+    transaction: str,
+    audit: str = "",
+) -> str:
+    """One instruction of a transactional file: the items ``changes`` (item OID -> text, ''
+    for a value cleared: IsNull), their transaction type and the audit record they share."""
+    parts = [f"<ItemGroupData{_a(ItemGroupOID='IG.' + dataset.oid, TransactionType=transaction)}>"]
+    parts.append(audit)
+    for oid, value in changes.items():
+        if value == "":
+            attrs = _a(ItemOID=oid, TransactionType=transaction, IsNull="Yes")
+            parts.append(f"<ItemData{attrs}/>")
+        else:
+            attrs = _a(ItemOID=oid, TransactionType=transaction, Value=value)
+            parts.append(f"<ItemData{attrs}/>")
     parts.append("</ItemGroupData>")
     return "".join(parts)
 
 
-def odm_header(*, file_oid: str) -> str:
+def odm_item_values(dataset: Dataset, variables: list[Variable], values: dict) -> dict[str, str]:
+    """Item OID -> ODM text of every item of a record ('' for missing)."""
+    return {item_oid(dataset, v): text_value(values[v.name]) for v in odm_items(variables)}
+
+
+def odm_header(*, file_oid: str, file_type: str = "Transactional") -> str:
     now = _utc(timezone.now().replace(microsecond=0))
     attrs = _a(
-        FileType="Snapshot",
+        FileType=file_type,
         Granularity="All",
         FileOID=file_oid,
         CreationDateTime=now,

@@ -24,15 +24,9 @@ from .models import ChangeEvent, ExportJob
 FEED_MAX_LIMIT = 1000
 
 
-def change_list(
-    *,
-    user,
-    after: int = 0,
-    changed_since: dt.datetime | None = None,
-    kinds: list[str] | None = None,
-    patient: int | None = None,
-) -> QuerySet[ChangeEvent]:
-    """Committed events after ``after`` in seq order, scoped to the user's sites.
+def change_list(*, user) -> QuerySet[ChangeEvent]:
+    """Committed events in seq order, scoped to the user's sites (filters and the ``after``
+    cursor: ``exports.filters.ChangeEventFilter``).
 
     Rows whose ``seq`` is still NULL belong to a transaction that has not committed (only
     its own connection can see them) and are never served. Allocation events are for
@@ -41,7 +35,7 @@ def change_list(
     if not roles.user_roles(user):
         return ChangeEvent.objects.none()
     qs = (
-        ChangeEvent.objects.filter(seq__isnull=False, seq__gt=after)
+        ChangeEvent.objects.filter(seq__isnull=False)
         .select_related("patient", "site", "user")
         .order_by("seq")
     )
@@ -50,12 +44,6 @@ def change_list(
         qs = qs.filter(site_id__in=site_ids)
     if not roles.is_unblinded_role(user):
         qs = qs.exclude(unblinded_only=True)
-    if changed_since is not None:
-        qs = qs.filter(at__gte=changed_since)
-    if kinds:
-        qs = qs.filter(kind__in=kinds)
-    if patient is not None:
-        qs = qs.filter(patient_id=patient)
     return qs
 
 
@@ -63,7 +51,9 @@ def export_job_list(*, user) -> QuerySet[ExportJob]:
     """The user's own export jobs (a file is only ever downloaded by who asked for it)."""
     if not roles.user_roles(user):
         return ExportJob.objects.none()
-    return ExportJob.objects.filter(requested_by=user).defer("file")
+    return (
+        ExportJob.objects.filter(requested_by=user).defer("file").order_by("-requested_at", "-pk")
+    )
 
 
 # --- export rows --------------------------------------------------------------------------

@@ -216,6 +216,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    # issue 15: every API view rate-limited per user (the feed and exports have their own).
+    "DEFAULT_THROTTLE_CLASSES": ["exports.api.throttles.ApiRateThrottle"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
 SPECTACULAR_SETTINGS = {
@@ -254,6 +256,10 @@ if not DEBUG:
 
 # --- issue 11: API tokens (django-rest-knox) ------------------------------------------------
 # Only a SHA-512 digest is stored; the token is shown once when created; it expires.
+# Per-user rate limits (issue 15): every API view, the change feed, the exports.
+API_RATE = env("API_RATE", default="1200/min")
+EXPORTS_FEED_RATE = env("EXPORTS_FEED_RATE", default="600/min")
+EXPORTS_FILE_RATE = env("EXPORTS_FILE_RATE", default="60/min")
 REST_KNOX = {
     "TOKEN_TTL": timedelta(hours=env.int("API_TOKEN_TTL_HOURS", default=24 * 7)),
     "AUTO_REFRESH": False,

@@ -16,6 +16,7 @@ from trials.forms import apply_validation_error
 from trials.selectors import patient_get, site_list
 
 from . import selectors, services
+from .filters import DataQueryFilter
 from .forms import (
     STATUS_CHOICES,
     LockForm,
@@ -37,16 +38,9 @@ def _back(request: HttpRequest, default: str) -> HttpResponse:
 
 @login_required
 def query_list(request: HttpRequest) -> HttpResponse:
-    site = request.GET.get("site", "")
-    status = request.GET.get("status", "")
-    qs = selectors.query_list(
-        user=request.user,
-        status=status,
-        site=int(site) if site.isdigit() and len(site) < 10 else None,
-        overdue=request.GET.get("overdue") == "1",
-        form_code=request.GET.get("form", "")[:30],
-    )
-    page = Paginator(qs, 50).get_page(request.GET.get("page"))
+    # The API's FilterSet; an invalid value is ignored here (the list shown unfiltered by it).
+    filters = DataQueryFilter(request.GET, queryset=selectors.query_list(user=request.user))
+    page = Paginator(filters.qs, 50).get_page(request.GET.get("page"))
     for query in page:
         query.overdue = selectors.is_overdue(query)
     return render(

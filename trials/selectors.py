@@ -9,13 +9,26 @@ from django.db.models import Count, Q, QuerySet
 from django.http import Http404
 
 from . import eligibility, history, roles
-from .models import Patient, PatientStatus, RoleGrantRequest, ScoreRecord, Screening, Site
+from .models import (
+    Patient,
+    PatientStatus,
+    RoleGrantRequest,
+    ScoreRecord,
+    Screening,
+    Site,
+    Trial,
+)
 
 
 def site_list(*, user) -> QuerySet[Site]:
     ids = roles.user_site_ids(user)
     qs = Site.objects.select_related("trial").order_by("code")
     return qs if ids is None else qs.filter(pk__in=ids)
+
+
+def trial_list(*, user) -> QuerySet[Trial]:
+    """The trials of the sites the user may see (issue 15's API)."""
+    return Trial.objects.filter(pk__in=site_list(user=user).values("trial_id")).order_by("code")
 
 
 def site_list_for_data_entry(*, user) -> QuerySet[Site]:

@@ -7,21 +7,7 @@ from rest_framework import serializers
 
 from ..dictionary import datasets
 from ..models import ChangeEvent, ExportJob
-from ..selectors import FEED_MAX_LIMIT, ExportFilter
-
-
-class ChangeFeedQuerySerializer(serializers.Serializer):
-    after = serializers.IntegerField(
-        min_value=0, default=0, help_text="Last event id the client has (0 = from the start)."
-    )
-    limit = serializers.IntegerField(min_value=1, max_value=FEED_MAX_LIMIT, default=500)
-    changed_since = serializers.DateTimeField(
-        required=False, help_text="Only events at or after this time (ISO 8601)."
-    )
-    kind = serializers.MultipleChoiceField(
-        choices=ChangeEvent.Kind.choices, required=False, help_text="Repeat to combine."
-    )
-    patient = serializers.IntegerField(min_value=1, required=False)
+from ..selectors import ExportFilter
 
 
 class ChangeEventSerializer(serializers.ModelSerializer):
@@ -57,12 +43,6 @@ class ChangeEventSerializer(serializers.ModelSerializer):
         data = super().to_representation(event)
         data["change"] = ChangeEvent.Change(event.change).label
         return data
-
-
-class ChangeFeedPageSerializer(serializers.Serializer):
-    results = ChangeEventSerializer(many=True)
-    next_after = serializers.IntegerField(help_text="Pass as ?after= for the next page.")
-    has_more = serializers.BooleanField()
 
 
 class ExportQuerySerializer(serializers.Serializer):
@@ -148,3 +128,85 @@ class DatasetIndexSerializer(serializers.Serializer):
     label = serializers.CharField()
     csv = serializers.CharField()
     json = serializers.CharField()
+
+
+# --- audit events (the field-level audit trail) --------------------------------------------
+
+
+class AuditEventQuerySerializer(serializers.Serializer):
+    """Narrow the audit trail (as the audit-log page's filter form). Not a FilterSet: the trail
+    merges every audited model's history table, each filtered by ``trials.history``."""
+
+    user = serializers.CharField(required=False, max_length=150, help_text="Author's login.")
+    date_from = serializers.DateField(required=False)
+    date_to = serializers.DateField(required=False)
+    form = serializers.ChoiceField(
+        choices=[], required=False, help_text="An audited model, e.g. crf.vitalsigns."
+    )
+    field = serializers.CharField(required=False, max_length=60, help_text="One field's changes.")
+    record = serializers.IntegerField(
+        required=False, min_value=1, max_value=2**62, help_text="One record of ``form``."
+    )
+    visit = serializers.IntegerField(required=False, min_value=1, max_value=2**62)
+    page = serializers.IntegerField(required=False, min_value=1, max_value=10**6, default=1)
+
+    def __init__(self, *args, **kwargs):
+        from trials.history import sources
+
+        super().__init__(*args, **kwargs)
+        self.fields["form"].choices = sorted(s.key for s in sources())
+
+    def validate(self, attrs):
+        if (
+            attrs.get("date_from")
+            and attrs.get("date_to")
+            and attrs["date_from"] > attrs["date_to"]
+        ):
+            raise serializers.ValidationError({"date_to": "Must not be before date_from."})
+        if attrs.get("record") and not attrs.get("form"):
+            raise serializers.ValidationError({"record": "Give the form of the record too."})
+        return attrs
+
+    def to_filters(self):
+        from trials.history import Filters
+
+        data = self.validated_data
+        return Filters(
+            username=data.get("user", "").strip(),
+            date_from=data.get("date_from"),
+            date_to=data.get("date_to"),
+            form=data.get("form", ""),
+            field=data.get("field", ""),
+            record=data.get("record"),
+            visit=data.get("visit"),
+        )
+
+
+class AuditChangeSerializer(serializers.Serializer):
+    field = serializers.CharField()
+    label = serializers.CharField()
+    old = serializers.CharField(help_text="As shown in the audit trail; ∅ for empty.")
+    new = serializers.CharField()
+
+
+class AuditEventSerializer(serializers.Serializer):
+    when = serializers.DateTimeField(help_text="Only the date is meaningful when date_only.")
+    date_only = serializers.BooleanField()
+    user = serializers.CharField(help_text="Author (full name and login), or 'system'.")
+    role = serializers.CharField()
+    model = serializers.CharField()
+    source = serializers.CharField(source="source_key", help_text="app_label.model")
+    object_id = serializers.IntegerField()
+    history_id = serializers.IntegerField()
+    record = serializers.CharField(source="object_label")
+    action = serializers.CharField(help_text="created, changed, deleted or entered in error")
+    reason = serializers.CharField()
+    patient = serializers.IntegerField(source="patient_id", allow_null=True)
+    changes = AuditChangeSerializer(many=True)
+
+
+class AuditEventPageSerializer(serializers.Serializer):
+    count = serializers.IntegerField()
+    page = serializers.IntegerField()
+    pages = serializers.IntegerField()
+    results = AuditEventSerializer(many=True)

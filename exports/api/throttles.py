@@ -20,3 +20,14 @@ class ExportThrottle(UserRateThrottle):
 
     def get_rate(self) -> str:
         return getattr(settings, "EXPORTS_FILE_RATE", "60/min")
+
+
+class ApiRateThrottle(UserRateThrottle):
+    """The default of every API view (settings ``DEFAULT_THROTTLE_CLASSES``): generous for a
+    person or a script, but a runaway loop gets 429s with Retry-After, not the whole server.
+    Views with their own throttle (the feed, exports) replace it."""
+
+    scope = "api"
+
+    def get_rate(self) -> str:
+        return getattr(settings, "API_RATE", "1200/min")

@@ -12,6 +12,7 @@ from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
+from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -20,11 +21,14 @@ from trials.api.errors import validation_error_detail
 
 from .. import selectors, services
 from ..dictionary import datasets
+from ..filters import ChangeEventFilter, ExportJobFilter
 from ..models import ExportJob
+from .pagination import ChangeFeedPagination
 from .serializers import (
+    AuditEventPageSerializer,
+    AuditEventQuerySerializer,
+    AuditEventSerializer,
     ChangeEventSerializer,
-    ChangeFeedPageSerializer,
-    ChangeFeedQuerySerializer,
     DatasetIndexSerializer,
     DictionaryQuerySerializer,
     ExportJobInputSerializer,
@@ -42,45 +46,26 @@ ERRORS = {
 }
 
 
-class ChangeFeedApi(APIView):
+class ChangeFeedApi(ListAPIView):
     """Changes after the client's last event id, oldest first, never skipping one.
 
     Store ``next_after`` and pass it as ``?after=`` next time: an event committed later
     always gets a higher id, even when its transaction started earlier (ids are drawn at
-    commit). Scoped to the user's sites; allocations only for unblinded roles.
+    commit). Scoped to the user's sites; allocations only for unblinded roles. Filters
+    (``exports.filters.ChangeEventFilter``): an invalid value is a 400 naming it.
     """
 
     throttle_classes = [ChangeFeedThrottle]
+    serializer_class = ChangeEventSerializer
+    filterset_class = ChangeEventFilter
+    pagination_class = ChangeFeedPagination
 
-    @extend_schema(
-        parameters=[ChangeFeedQuerySerializer],
-        responses={200: ChangeFeedPageSerializer, **ERRORS},
-        operation_id="changes_list",
-    )
-    def get(self, request):
-        query = ChangeFeedQuerySerializer(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        params = query.validated_data
-        limit = params["limit"]
-        events = list(
-            selectors.change_list(
-                user=request.user,
-                after=params["after"],
-                changed_since=params.get("changed_since"),
-                kinds=sorted(params.get("kind") or []),
-                patient=params.get("patient"),
-            )[: limit + 1]
-        )
-        has_more = len(events) > limit
-        events = events[:limit]
-        next_after = events[-1].seq if events else params["after"]
-        return Response(
-            {
-                "results": ChangeEventSerializer(events, many=True).data,
-                "next_after": next_after,
-                "has_more": has_more,
-            }
-        )
+    def get_queryset(self):
+        return selectors.change_list(user=self.request.user)
+
+    @extend_schema(responses={200: ChangeEventSerializer(many=True), **ERRORS})
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
 
 
 # --- exports --------------------------------------------------------------------------------
@@ -184,7 +169,9 @@ class DatasetJsonApi(_DatasetExportApi):
 
 
 class OdmExportApi(APIView):
-    """CDISC ODM 1.3.2 snapshot: metadata, admin data, clinical data with audit records."""
+    """CDISC ODM 1.3.2 (transactional): metadata, admin data, clinical data with the whole
+    audit trail of every form (who, when, where, why; old -> new) and the casebook
+    e-signatures."""
 
     throttle_classes = [ExportThrottle]
 
@@ -226,15 +213,24 @@ class DictionaryApi(APIView):
         return _stream(export)
 
 
-class ExportJobListApi(APIView):
-    """GET your export jobs; POST to queue a large export (Celery) and poll its progress."""
+class ExportJobListApi(ListAPIView):
+    """GET your export jobs (newest first, paginated, filtered by
+    ``exports.filters.ExportJobFilter``); POST to queue a large export (Celery) and poll
+    its progress."""
 
     throttle_classes = [ExportThrottle]
+    serializer_class = ExportJobSerializer
+    filterset_class = ExportJobFilter
 
-    @extend_schema(responses=ExportJobSerializer(many=True), operation_id="exports_jobs_list")
-    def get(self, request):
-        jobs = selectors.export_job_list(user=request.user)[:50]
-        return Response(ExportJobSerializer(jobs, many=True).data)
+    def get_queryset(self):
+        return selectors.export_job_list(user=self.request.user)
+
+    @extend_schema(
+        responses={200: ExportJobSerializer(many=True), **ERRORS},
+        operation_id="exports_jobs_list",
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
 
     @extend_schema(
         request=ExportJobInputSerializer,
@@ -292,3 +288,73 @@ class ExportJobDownloadApi(APIView):
         response["Content-Disposition"] = f'attachment; filename="{job.filename}"'
         response["Cache-Control"] = "no-store"
         return response
+
+
+# --- audit events ---------------------------------------------------------------------------
+
+AUDIT_PAGE_SIZE = 50
+
+
+class AuditEventListApi(APIView):
+    """The trial-wide audit trail (monitors and data managers), newest first, paginated:
+    who, when, which record, what changed (old -> new) and why; blinded like the pages
+    (``trials.selectors.audit_log``)."""
+
+    @extend_schema(
+        parameters=[AuditEventQuerySerializer],
+        responses={200: AuditEventPageSerializer, **ERRORS},
+        operation_id="audit_events_list",
+    )
+    def get(self, request):
+        from trials.selectors import audit_log
+
+        query = AuditEventQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        page = audit_log(
+            user=request.user,
+            filters=query.to_filters(),
+            page=query.validated_data["page"],
+            per_page=AUDIT_PAGE_SIZE,
+        )
+        return Response(
+            {
+                "count": page.total,
+                "page": page.number,
+                "pages": page.num_pages,
+                "results": AuditEventSerializer(page.entries, many=True).data,
+            }
+        )
+
+
+class PatientAuditEventListApi(APIView):
+    """One patient's audit trail, for everyone who may see the patient, newest first,
+    paginated (``trials.selectors.patient_history``: the allocation's trail only for who
+    may see this patient's arm)."""
+
+    @extend_schema(
+        parameters=[AuditEventQuerySerializer],
+        responses={200: AuditEventPageSerializer, **ERRORS},
+        operation_id="patient_audit_events_list",
+    )
+    def get(self, request, patient_pk: int):
+        from trials.selectors import patient_get, patient_history
+
+        patient = patient_get(user=request.user, pk=patient_pk)
+        query = AuditEventQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        entries = patient_history(user=request.user, patient=patient, filters=query.to_filters())
+        pages = max(1, -(-len(entries) // AUDIT_PAGE_SIZE))
+        number = query.validated_data["page"]
+        if number > pages:
+            raise Http404("No such page.")
+        start = (number - 1) * AUDIT_PAGE_SIZE
+        return Response(
+            {
+                "count": len(entries),
+                "page": number,
+                "pages": pages,
+                "results": AuditEventSerializer(
+                    entries[start : start + AUDIT_PAGE_SIZE], many=True
+                ).data,
+            }
+        )

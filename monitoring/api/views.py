@@ -7,8 +7,9 @@ through ``monitoring.services``, so the API follows the same rules as the pages.
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
+from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -17,6 +18,7 @@ from trials.api.errors import validation_error_detail
 from trials.selectors import patient_get
 
 from .. import selectors, services
+from ..filters import DataQueryFilter
 from .serializers import (
     QueryActionInputSerializer,
     QueryOutputSerializer,
@@ -28,30 +30,23 @@ def _as_api_error(exc: ValidationError) -> serializers.ValidationError:
     return serializers.ValidationError(validation_error_detail(exc))
 
 
-class QueryListApi(APIView):
-    """GET the queries the user may see (filters: status, site, overdue=1, form)."""
+class QueryListApi(ListAPIView):
+    """GET the queries the user may see, oldest due first, paginated; filters are the
+    queries page's FilterSet (``monitoring.filters.DataQueryFilter``: status, site, patient,
+    form, overdue, automatic, changed_since), and an invalid value is a 400 naming it."""
+
+    serializer_class = QueryOutputSerializer
+    filterset_class = DataQueryFilter
+
+    def get_queryset(self):
+        return selectors.query_list(user=self.request.user)
 
     @extend_schema(
         operation_id="queries_list",
-        parameters=[
-            OpenApiParameter("status", str, enum=["open", "answered", "closed"]),
-            OpenApiParameter("site", int),
-            OpenApiParameter("overdue", str, enum=["1"]),
-            OpenApiParameter("form", str),
-        ],
-        responses=QueryOutputSerializer(many=True),
+        responses={200: QueryOutputSerializer(many=True), 400: ErrorOutput},
     )
-    def get(self, request):
-        params = request.query_params
-        site = params.get("site", "")
-        qs = selectors.query_list(
-            user=request.user,
-            status=params.get("status", ""),
-            site=int(site) if site.isdigit() and len(site) < 10 else None,
-            overdue=params.get("overdue") == "1",
-            form_code=params.get("form", "")[:30],
-        )[:500]
-        return Response(QueryOutputSerializer(qs, many=True).data)
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
 
 
 class PatientQueryApi(APIView):

@@ -207,9 +207,16 @@ def test_export_query_count_does_not_grow_with_the_data(
         _content(client.get(f"{API}vitals/{fmt}/"))
 
 
-def test_odm_query_count_does_not_grow_with_the_data(client, site, investigator, data_manager):
+def test_odm_query_count_does_not_grow_with_the_data(
+    client, site, investigator, data_manager, django_assert_max_num_queries
+):
+    """Patients, their history and their signatures add no query: a fixed number per chunk
+    of subjects (one per dataset for the rows, one for their history, one for signatures)."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
+
+    from exports.odm import odm_stream
+    from exports.selectors import ExportFilter
 
     client.force_login(data_manager)
     counts = []
@@ -219,6 +226,24 @@ def test_odm_query_count_does_not_grow_with_the_data(client, site, investigator,
             _content(client.get(f"{API}odm/"))
         counts.append(len(ctx.captured_queries))
     assert counts[0] == counts[1], counts
+    with django_assert_max_num_queries(counts[1]):
+        _content(client.get(f"{API}odm/"))
+    # Chunks of 2 subjects: each chunk at most a fixed number of queries (none per subject).
+    from exports.selectors import export_patients
+
+    codes = list(datasets())
+    chunks = -(-export_patients(user=data_manager, flt=ExportFilter()).count() // 2)
+    assert chunks >= 5
+    with CaptureQueriesContext(connection) as one_chunk:
+        list(odm_stream(user=data_manager, codes=codes, flt=ExportFilter(), unblinded=False))
+    with CaptureQueriesContext(connection) as many_chunks:
+        list(
+            odm_stream(
+                user=data_manager, codes=codes, flt=ExportFilter(), unblinded=False, chunk_size=2
+            )
+        )
+    per_chunk = 2 * len(codes) + 1  # rows and history per dataset, then the signatures
+    assert 0 < len(many_chunks) - len(one_chunk) <= (chunks - 1) * per_chunk
 
 
 def test_rows_stream_in_chunks(site, investigator, data_manager, django_assert_max_num_queries):
@@ -261,7 +286,7 @@ def test_a_job_builds_a_zip_of_one_csv_per_form_plus_the_dictionary(
     assert sorted(archive.namelist()) == ["data-dictionary.csv", "patients.csv", "vitals.csv"]
     patients = archive.read("patients.csv").decode("utf-8-sig")
     assert patients.count("\n") == 1 + 2
-    assert [j["id"] for j in client.get(f"{API}jobs/").json()] == [job["id"]]
+    assert [j["id"] for j in client.get(f"{API}jobs/").json()["results"]] == [job["id"]]
 
 
 def test_jobs_are_their_requesters_only_and_validate_input(
@@ -299,10 +324,29 @@ def test_openapi_documents_the_feed_and_exports_with_their_shapes(client, monito
         "changed_since",
         "kind",
         "patient",
+        "site",
+        "form",
     }
     assert set(feed["responses"]) == {"200", "400", "403", "429"}
-    page = schema["components"]["schemas"]["ChangeFeedPage"]["properties"]
+    ref = feed["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
+    page = schema["components"]["schemas"][ref.rsplit("/", 1)[-1]]["properties"]
     assert set(page) == {"results", "next_after", "has_more"}
+    jobs_list = schema["paths"]["/api/v1/exports/jobs/"]["get"]
+    assert {p["name"] for p in jobs_list["parameters"]} == {
+        "status",
+        "file_format",
+        "changed_since",
+        "page",
+    }
+    queries = schema["paths"]["/api/v1/queries/"]["get"]
+    assert {p["name"] for p in queries["parameters"]} >= {
+        "status",
+        "site",
+        "overdue",
+        "form",
+        "changed_since",
+        "page",
+    }
     csv_op = schema["paths"]["/api/v1/exports/{dataset}/csv/"]["get"]
     assert "text/csv" in csv_op["responses"]["200"]["content"]
     assert {p["name"] for p in csv_op["parameters"]} >= {"site", "date_from", "date_to"}

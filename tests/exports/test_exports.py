@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import json
 from decimal import Decimal
@@ -206,41 +207,173 @@ def test_odm_is_valid_against_the_official_1_3_2_schema(client, world, data_mana
     assert not leaks(xml.decode())
 
 
-def test_odm_read_back_equals_the_database(client, world, data_manager):
-    """Parse the ODM (xml.etree) and compare every item of every form with the database."""
+NS = {"odm": "http://www.cdisc.org/ns/odm/v1.3"}
+
+
+def _odm_root(xml: bytes):
     import xml.etree.ElementTree as ET
 
+    return ET.fromstring(xml)  # noqa: S314 (our own export, in a test)
+
+
+def _replay(form) -> tuple[dict[str, str], list[tuple]]:
+    """Apply a FormData's transactional instructions in order, as a consumer would: the final
+    values, and per instruction (type, {item: value}, audit record)."""
+    values: dict[str, str] = {}
+    steps = []
+    for group in form.iterfind("odm:ItemGroupData", NS):
+        changed = {}
+        for item in group.iterfind("odm:ItemData", NS):
+            value = "" if item.get("IsNull") == "Yes" else item.get("Value")
+            changed[item.get("ItemOID")] = value
+            assert item.get("TransactionType") == group.get("TransactionType")
+        values.update(changed)
+        steps.append((group.get("TransactionType"), changed, group.find("odm:AuditRecord", NS)))
+    return {k: v for k, v in values.items() if v != ""}, steps
+
+
+def test_odm_read_back_equals_the_database(client, world, data_manager):
+    """Parse the ODM, replay each form's instructions and compare with the database."""
     from crf.models import AdverseEvent, VitalSigns
 
     client.force_login(data_manager)
-    root = ET.fromstring(  # noqa: S314 (our own export, in a test)
-        _content(client.get(f"{API}odm/", {"forms": ["vitals", "adverse_event"]}))
-    )
-    ns = {"odm": "http://www.cdisc.org/ns/odm/v1.3"}
-    items = {d.get("OID"): d.get("Name") for d in root.iterfind(".//odm:ItemDef", ns)}
+    root = _odm_root(_content(client.get(f"{API}odm/", {"forms": ["vitals", "adverse_event"]})))
+    assert root.get("FileType") == "Transactional"
+    items = {d.get("OID"): d.get("Name") for d in root.iterfind(".//odm:ItemDef", NS)}
     found = {}
-    for subject in root.iterfind(".//odm:SubjectData", ns):
-        for form in subject.iterfind(".//odm:FormData", ns):
-            values = {
-                items[i.get("ItemOID")]: i.get("Value")
-                for i in form.iterfind(".//odm:ItemData", ns)
-            }
-            audit = form.find("odm:AuditRecord", ns)
+    for subject in root.iterfind(".//odm:SubjectData", NS):
+        for form in subject.iterfind(".//odm:FormData", NS):
+            final, steps = _replay(form)
+            values = {items[oid]: value for oid, value in final.items()}
             found.setdefault(form.get("FormOID"), []).append(
-                (subject.get("SubjectKey"), values, audit)
+                (subject.get("SubjectKey"), values, steps)
             )
     vitals = VitalSigns.objects.filter(patient__in=world.values())
     assert len(found["F.VITALS"]) == vitals.count() == 2
-    for subject, values, audit in found["F.VITALS"]:
+    for subject, values, steps in found["F.VITALS"]:
         row = vitals.get(patient__subject_id=subject)
         assert values["weight_kg"] == str(row.weight_kg)
         assert values["heart_rate_bpm"] == "81"
         assert values["status"] == "complete"
-        assert audit.find("odm:ReasonForChange", ns).text == "Transcription error"
+        last = steps[-1][2]
+        assert last.find("odm:ReasonForChange", NS).text == "Transcription error"
     aes = AdverseEvent.objects.filter(patient__in=world.values())
     assert sorted(v["term"] for _s, v, _a in found["F.ADVERSE_EVENT"]) == sorted(
         a.term for a in aes
     )
+
+
+def test_odm_carries_every_change_with_who_when_old_and_new(
+    client, world, data_manager, investigator
+):
+    """Not only the latest state: every version of the form, in order, each with its author,
+    time and reason, and only the items it changed (the old value is the previous one)."""
+    from crf.models import VitalSigns
+
+    client.force_login(data_manager)
+    root = _odm_root(_content(client.get(f"{API}odm/", {"forms": ["vitals"]})))
+    logins = {
+        u.get("OID"): u.find("odm:LoginName", NS).text for u in root.iterfind(".//odm:User", NS)
+    }
+    weight_oid = "IT.VITALS.WEIGHT_KG"
+    for subject in root.iterfind(".//odm:SubjectData", NS):
+        form = subject.find(".//odm:FormData", NS)
+        row = VitalSigns.objects.get(patient__subject_id=subject.get("SubjectKey"))
+        history = list(row.history.order_by("history_date", "history_id"))
+        _final, steps = _replay(form)
+        # One instruction per version that changed an exported item, oldest first.
+        sources = [s[2].find("odm:SourceID", NS).text for s in steps]
+        assert sources == [f"crf.vitalsigns history {h.history_id}" for h in history]
+        assert [s[0] for s in steps] == ["Insert"] + ["Update"] * (len(history) - 1)
+        for (_kind, _changed, audit), version in zip(steps, history, strict=True):
+            user_oid = audit.find("odm:UserRef", NS).get("UserOID")
+            author = version.history_user
+            assert logins[user_oid] == (author.username if author else "system")
+            stamp = audit.find("odm:DateTimeStamp", NS).text
+            assert stamp == version.history_date.astimezone(dt.UTC).isoformat()
+        weights = [s[1][weight_oid] for s in steps if weight_oid in s[1]]
+        assert weights[-2:] == [str(h.weight_kg) for h in history[-2:]]  # old -> new
+        assert weights[-1] != weights[-2]
+        last_changed = steps[-1][1]
+        assert {weight_oid, "IT.VITALS.HEART_RATE_BPM"} <= set(last_changed)
+        assert "IT.VITALS.SYSTOLIC_BP_MMHG" not in last_changed  # only what changed
+        assert logins[steps[-1][2].find("odm:UserRef", NS).get("UserOID")] == (
+            investigator.username
+        )
+
+
+def test_odm_carries_the_casebook_signatures(
+    client, world, data_manager, investigator, principal_investigator
+):
+    """Each casebook e-signature is a Signature (who, where, when, meaning through the
+    SignatureDef); a superseded one comes before the latest, and the file stays valid."""
+    from django.test import RequestFactory
+
+    from crf.models import VitalSigns
+    from monitoring import services as monitoring_services
+    from tests.conftest import PASSWORD
+
+    principal_investigator.first_name, principal_investigator.last_name = "Ana", "Silva"
+    principal_investigator.save()
+    patient = world["A"]
+    request = RequestFactory().post("/")
+    request.user = principal_investigator
+    first = monitoring_services.casebook_sign(
+        request=request, patient=patient, password=PASSWORD, meaning_confirmed=True
+    )
+    row = VitalSigns.objects.get(patient=patient)
+    from crf.services import crf_save
+
+    crf_save(
+        user=investigator,
+        form_code="vitals",
+        visit=row.visit,
+        data={
+            "assessment_date": row.assessment_date,
+            "weight_kg": Decimal("69.0"),
+            "heart_rate_bpm": 81,
+            "systolic_bp_mmhg": 120,
+            "diastolic_bp_mmhg": 70,
+        },
+        complete=True,
+        reason="Scale recalibrated",
+        confirm_out_of_range=True,
+    )
+    second = monitoring_services.casebook_sign(
+        request=request, patient=patient, password=PASSWORD, meaning_confirmed=True
+    )
+    client.force_login(data_manager)
+    xml = _content(client.get(f"{API}odm/"))
+    errors = [str(e) for e in _odm_schema().iter_errors(io.BytesIO(xml))]
+    assert errors == [], errors[:3]
+    root = _odm_root(xml)
+    definition = root.find(".//odm:AdminData/odm:SignatureDef", NS)
+    assert definition.get("Methodology") == "Electronic"
+    assert definition.find("odm:Meaning", NS).text == first.meaning
+    users = {u.get("OID"): u for u in root.iterfind(".//odm:AdminData/odm:User", NS)}
+    subjects = [
+        s
+        for s in root.iterfind(".//odm:SubjectData", NS)
+        if s.get("SubjectKey") == patient.subject_id
+    ]
+    signatures = [s.find("odm:Signature", NS) for s in subjects]
+    assert [s.get("ID") for s in signatures if s is not None] == [
+        f"SIG.{first.pk}",
+        f"SIG.{second.pk}",
+    ]
+    latest = signatures[-1]
+    assert subjects[-1].find(".//odm:FormData", NS) is not None  # the latest goes with the data
+    signer = users[latest.find("odm:UserRef", NS).get("UserOID")]
+    assert signer.find("odm:LoginName", NS).text == principal_investigator.username
+    assert signer.find("odm:FullName", NS).text == "Ana Silva"
+    assert latest.find("odm:SignatureRef", NS).get("SignatureOID") == definition.get("OID")
+    assert latest.find("odm:LocationRef", NS).get("LocationOID") == f"LOC.{patient.site.code}"
+    stamp = latest.find("odm:DateTimeStamp", NS).text
+    assert stamp == second.signed_at.astimezone(dt.UTC).isoformat()
+    # The other patient was never signed.
+    others = [s for s in root.iterfind(".//odm:SubjectData", NS) if s not in subjects]
+    assert all(s.find("odm:Signature", NS) is None for s in others)
+    assert not leaks(xml.decode())
 
 
 def test_odm_reads_back_with_odmlib(client, world, data_manager):
@@ -257,5 +390,12 @@ def test_odm_reads_back_with_odmlib(client, world, data_manager):
     odm = reader.root()
     forms = [f.OID for f in odm.Study[0].MetaDataVersion[0].FormDef]
     assert forms == ["F.VITALS"]
-    subjects = odm.ClinicalData[0].SubjectData
+    subjects = [s for c in odm.ClinicalData for s in c.SubjectData]
     assert {s.SubjectKey for s in subjects} >= {p.subject_id for p in world.values()}
+    # The audit trail reads back too: each instruction with its author, time and reason.
+    logins = {u.OID: u.LoginName._content for u in odm.AdminData[0].User}
+    for subject in subjects:
+        groups = subject.StudyEventData[0].FormData[0].ItemGroupData
+        assert [g.TransactionType for g in groups][:2] == ["Insert", "Update"]
+        assert all(logins[g.AuditRecord.UserRef.UserOID] for g in groups)
+        assert groups[-1].AuditRecord.ReasonForChange._content == "Transcription error"

@@ -547,7 +547,8 @@ def test_query_api_life_cycle_and_permissions(
     client.force_login(monitor)
     closed = client.post(detail, {"action": "close"}, content_type="application/json")
     assert closed.json()["status"] == "closed"
-    assert client.get(reverse("monitoring-api:query-list")).json()[0]["status"] == "closed"
+    listed = client.get(reverse("monitoring-api:query-list")).json()["results"]
+    assert listed[0]["status"] == "closed"
     client.force_login(other_site_investigator)
     assert client.get(detail).status_code == 404
-    assert client.get(reverse("monitoring-api:query-list")).json() == []
+    assert client.get(reverse("monitoring-api:query-list")).json()["results"] == []

@@ -13,7 +13,7 @@ import scoring
 from trials import selectors
 from trials.api.pagination import ScreeningNumberCursorPagination
 from trials.filters import PatientFilter
-from trials.models import Patient
+from trials.models import Patient, ScoreRecord, Site, Trial
 
 
 class PatientOutputSerializer(serializers.ModelSerializer):
@@ -95,3 +95,74 @@ class ScoreCalculateApi(APIView):
             return Response(scoring.calculate(payload))
         except (ValueError, ValidationError) as exc:  # defensive: engine refused an input
             return Response({"non_field_errors": [str(exc)]}, status=status.HTTP_400_BAD_REQUEST)
+
+
+# --- issue 15: trials, sites and stored scores (read-only, scoped like the pages) -----------
+
+
+class TrialOutputSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Trial
+        fields = ["id", "code", "title", "registry_ids", "target_size"]  # never the arm codes
+
+
+class TrialListApi(ListAPIView):
+    """The trials of the user's sites."""
+
+    serializer_class = TrialOutputSerializer
+
+    def get_queryset(self):
+        return selectors.trial_list(user=self.request.user)
+
+
+class SiteOutputSerializer(serializers.ModelSerializer):
+    trial = serializers.CharField(source="trial.code")
+
+    class Meta:
+        model = Site
+        fields = ["id", "code", "name", "trial"]
+
+
+class SiteListApi(ListAPIView):
+    """The sites the user may see (all of them for trial-wide roles)."""
+
+    serializer_class = SiteOutputSerializer
+
+    def get_queryset(self):
+        return selectors.site_list(user=self.request.user)
+
+
+class ScoreRecordOutputSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ScoreRecord
+        fields = [
+            "id",
+            "label",
+            "assessed_on",
+            "clif_sofa",
+            "clif_c_of",
+            "aclf_grade",
+            "clif_c_aclf",
+            "clif_c_ad",
+            "meld",
+            "meld_na",
+            "meld_3",
+            "child_pugh_score",
+            "child_pugh_class",
+            "inputs",
+            "missing",
+            "algorithm_version",
+            "computed_at",
+        ]
+
+
+class PatientScoreListApi(ListAPIView):
+    """A patient's stored scores in time order (the trajectory)."""
+
+    serializer_class = ScoreRecordOutputSerializer
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # drf-spectacular reading the shape
+            return ScoreRecord.objects.none()
+        patient = selectors.patient_get(user=self.request.user, pk=self.kwargs["patient_pk"])
+        return selectors.score_record_list(user=self.request.user, patient=patient)

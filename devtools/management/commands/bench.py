@@ -66,6 +66,8 @@ class Command(BaseCommand):
             for size in sizes:
                 bench.use_database(databases[size])
                 self._writes(results[size], options)
+            say("--- exports")
+            exports_text = bench.export_section(databases)
         finally:
             for name in databases.values():
                 bench.use_database(name)
@@ -75,7 +77,7 @@ class Command(BaseCommand):
             [results[s] for s in sizes],
             command=command or "manage.py bench",
             machine_line=machine_line,
-        )
+        ) + ("\n" + exports_text)
         out = Path(options["out"])
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(text)
