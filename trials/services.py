@@ -26,6 +26,7 @@ import scoring
 from . import eligibility, limits, roles
 from .audit import meaningful_reason, require_reason, save_audited
 from .concurrency import check_version
+from .dictionary import SCORE_INPUT_ITEMS, TYPED_SCORE_INPUTS
 from .models import (
     AccessEvent,
     FormStatus,
@@ -449,54 +450,25 @@ def _score_records_recompute(patient: Patient, *, trigger: str) -> None:
 
 # --- scores ---------------------------------------------------------------------------------
 
-# (analyte, canonical field, canonical unit) for values entered in a selectable unit.
-UNIT_FIELDS = (
-    ("bilirubin", "bilirubin_mg_dl", "mg/dL"),
-    ("creatinine", "creatinine_mg_dl", "mg/dL"),
-    ("albumin", "albumin_g_dl", "g/dL"),
-)
-PLAIN_INPUTS = {
-    "inr": "",
-    "sodium_mmol_l": "mmol/L",
-    "wbc_10e9_l": "10^9/L",
-    "platelets_10e9_l": "10^9/L",
-    "he_grade": "West Haven",
-    "map_mmhg": "mmHg",
-    "dopamine_ug_kg_min": "µg/kg/min",
-    "dobutamine": "",
-    "terlipressin": "",
-    "epinephrine_ug_kg_min": "µg/kg/min",
-    "norepinephrine_ug_kg_min": "µg/kg/min",
-    "pao2_mmhg": "mmHg",
-    "spo2_pct": "%",
-    "fio2": "",
-    "mechanical_ventilation": "",
-    "mechanical_ventilation_for_he": "",
-    "renal_replacement_therapy": "",
-    "dialysis_twice_in_last_week": "",
-    "ascites": "",
-}
-
-
-CANONICAL_PLACES = Decimal("0.00000001")
+# The score inputs' units and typed fields come from the data dictionary (one map).
 
 
 def score_inputs_normalize(instance: ScoreInputs) -> None:
     """Set the canonical-unit fields from what was typed and in which unit."""
-    for analyte, field, _unit in UNIT_FIELDS:
-        entered = getattr(instance, f"{analyte}_entered")
-        unit = getattr(instance, f"{analyte}_unit")
+    for item in TYPED_SCORE_INPUTS:
+        entered = getattr(instance, item.entered)
+        unit = getattr(instance, item.unit_field)
         if entered is None:
-            setattr(instance, field, None)
+            setattr(instance, item.name, None)
             continue
         if not unit:
-            raise ValidationError({f"{analyte}_unit": "Choose the unit of the value entered."})
+            raise ValidationError({item.unit_field: "Choose the unit of the value entered."})
         try:
-            value = scoring.to_canonical(analyte, float(entered), unit)
+            # Exact factor, full precision (8 decimals): a rounded value can cross a
+            # score threshold.
+            setattr(instance, item.name, item.to_canonical(entered, unit))
         except ValueError as exc:
-            raise ValidationError({f"{analyte}_unit": str(exc)}) from exc
-        # Full precision (8 decimals): a rounded value can cross a score threshold.
-        setattr(instance, field, Decimal(repr(value)).quantize(CANONICAL_PLACES))
+            raise ValidationError({item.unit_field: str(exc)}) from exc
 
 
 def score_inputs_collect(
@@ -525,22 +497,22 @@ def score_inputs_from_values(
         "age": {"value": age, "unit": "years", "source": demographics_source or source_label},
         "sex": {"value": sex or None, "unit": "", "source": demographics_source or source_label},
     }
-    for analyte, field, unit in UNIT_FIELDS:
-        value = getattr(instance, field)
-        inputs[field] = {
-            "value": None if value is None else float(value),
-            "unit": unit,
-            "entered": None if value is None else str(getattr(instance, f"{analyte}_entered")),
-            "entered_unit": getattr(instance, f"{analyte}_unit"),
-            "source": source_label,
-        }
-    for field, unit in PLAIN_INPUTS.items():
-        value = getattr(instance, field)
+    for item in SCORE_INPUT_ITEMS:
+        value = getattr(instance, item.name)
+        if item.entered:
+            inputs[item.name] = {
+                "value": None if value is None else float(value),
+                "unit": item.unit,
+                "entered": None if value is None else str(getattr(instance, item.entered)),
+                "entered_unit": getattr(instance, item.unit_field),
+                "source": source_label,
+            }
+            continue
         if isinstance(value, Decimal):
             value = float(value)
         if value == "":
             value = None
-        inputs[field] = {"value": value, "unit": unit, "source": source_label}
+        inputs[item.name] = {"value": value, "unit": item.unit, "source": source_label}
     return inputs
 
 
