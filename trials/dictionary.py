@@ -74,6 +74,7 @@ class Item:
     name: str  # the model field holding the (canonical) value; the export variable
     label: str = ""  # "" = the model field's verbose name
     unit: str = ""  # canonical unit of ``name``
+    scale: str = ""  # a grading scale rather than a unit (e.g. West Haven)
     # Selectable units -> exact factor to the canonical unit (the first is the default).
     units: Mapping[str, Fraction] = field(default_factory=dict)
     entered: str = ""  # model field of the value as typed ("" = typed in ``name`` itself)
@@ -207,7 +208,7 @@ SCORE_INPUT_ITEMS: tuple[Item, ...] = (
         limits=Limits(D(0), D(10), D(800), None, "10⁹/L", min_exclusive=True),
         feeds=("platelets_10e9_l",),
     ),
-    Item("he_grade", unit="West Haven", feeds=("he_grade",), widget="radio"),
+    Item("he_grade", scale="West Haven", feeds=("he_grade",), widget="radio"),
     Item("ascites", feeds=("ascites",)),
     Item(
         "map_mmhg",

@@ -5,7 +5,6 @@ from __future__ import annotations
 from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
-from django.utils.text import capfirst
 
 import scoring
 
@@ -358,7 +357,7 @@ class AuditFilterForm(BootstrapFormMixin, forms.Form):
         for s in sources():
             if not chosen or s.key == chosen:
                 for f in s.fields():
-                    fields.setdefault(f.name, capfirst(str(f.verbose_name)))
+                    fields.setdefault(f.name, s.field_label(f))
         self.fields["field"].choices = [
             ("", "any field"),
             *sorted(fields.items(), key=lambda kv: kv[1].lower()),

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -60,6 +61,11 @@ class AuditSource:
     shown_fields: frozenset[str] | None = None
     # Shown only to unblinded roles (the allocation: its time order per stratum is a clue).
     unblinded_only: bool = False
+    # Field labels from the app's data dictionary (else the model's verbose names).
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+    def field_label(self, f: models.Field) -> str:
+        return self.labels.get(f.name) or capfirst(str(f.verbose_name))
 
     @property
     def key(self) -> str:
@@ -132,12 +138,20 @@ def register(
     hidden_fields: tuple[str, ...] = (),
     shown_fields: tuple[str, ...] | None = None,
     unblinded_only: bool = False,
+    labels: Mapping[str, str] | None = None,
 ) -> None:
     if any(source.model is model for source in _REGISTRY):
         return
     shown = frozenset(shown_fields) if shown_fields is not None else None
     _REGISTRY.append(
-        AuditSource(model, patient_path, frozenset(hidden_fields), shown, unblinded_only)
+        AuditSource(
+            model,
+            patient_path,
+            frozenset(hidden_fields),
+            shown,
+            unblinded_only,
+            dict(labels or {}),
+        )
     )
 
 
@@ -330,7 +344,7 @@ def entries_from_rows(source: AuditSource, rows: list, lookups: Lookups) -> list
         changes = [
             Change(
                 f.name,
-                capfirst(str(f.verbose_name)),
+                source.field_label(f),
                 display(f, getattr(before, f.attname), lookups) if before else EMPTY,
                 display(f, getattr(row, f.attname), lookups),
             )

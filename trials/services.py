@@ -512,7 +512,8 @@ def score_inputs_from_values(
             value = float(value)
         if value == "":
             value = None
-        inputs[item.name] = {"value": value, "unit": item.unit, "source": source_label}
+        unit = item.unit or item.scale
+        inputs[item.name] = {"value": value, "unit": unit, "source": source_label}
     return inputs
 
 

@@ -71,6 +71,22 @@ class FormDictionary:
         name = item.entered or item.name
         return capfirst(str(self.model._meta.get_field(name).verbose_name))
 
+    def audit_labels(self) -> dict[str, str]:
+        """Model field -> its label in the audit trail (the value, as typed, its unit)."""
+        labels: dict[str, str] = {}
+        for item in self.items:
+            label = self.label(item)
+            unit = item.unit or (item.limits.unit if item.limits else "")
+            named = unit and f"({unit})" not in label
+            labels[item.name] = f"{label} ({unit})" if item.units and named else label
+            if item.entered:
+                labels[item.entered] = f"{label} as typed"
+            if item.unit_field:
+                labels[item.unit_field] = f"Unit of {label[:1].lower()}{label[1:]} as typed"
+            if item.typed_text:
+                labels[item.typed_text] = f"{label} as typed (when not in {item.unit})"
+        return labels
+
     def choices(self, item: Item) -> list[tuple[Any, str]]:
         if item.choices is not None:
             return list(item.choices)
