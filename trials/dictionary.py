@@ -91,6 +91,9 @@ class Item:
     choices: tuple[tuple[Any, str], ...] | None = None  # None = the model field's choices
     widget: str = ""  # "radio", "checkboxes", "textarea", "select" ("" = by type)
     derived: bool = False  # set by the service (never typed): export and audit only
+    # The model field, for an item added by its declaration alone (older items keep theirs
+    # in the model class); the form's model inherits it (``FormDictionary.columns``).
+    column: Any = None
 
     @property
     def input_name(self) -> str:

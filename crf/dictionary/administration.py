@@ -14,7 +14,6 @@ from crf.checks import (
     not_before_day1,
     not_future,
 )
-from crf.models import Administration
 from trials.dictionary import Condition, Item, Limits, Section
 
 from .base import FormDictionary
@@ -110,7 +109,7 @@ def administration_rules(result: CheckResult, obj: Any, ctx: CheckContext, compl
 
 FORM = FormDictionary(
     "administration",
-    Administration,
+    "crf.Administration",
     SECTIONS,
     rules=(administration_rules,),
     check_assessment_date=False,  # its date is the infusion start, checked by its rules

@@ -11,7 +11,6 @@ from crf.checks import (
     date_of,
     not_future,
 )
-from crf.models import AdverseEvent
 from trials.dictionary import Condition, Item, Section
 
 from .base import FormDictionary
@@ -116,4 +115,4 @@ def adverse_event_rules(result: CheckResult, obj: Any, ctx: CheckContext, comple
     after_death(result, obj, ("onset_date",), ctx)
 
 
-FORM = FormDictionary("adverse_event", AdverseEvent, SECTIONS, rules=(adverse_event_rules,))
+FORM = FormDictionary("adverse_event", "crf.AdverseEvent", SECTIONS, rules=(adverse_event_rules,))

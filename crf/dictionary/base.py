@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
+from django.apps import apps
 from django.db import models
 from django.utils.text import capfirst
 
@@ -24,7 +26,7 @@ class FormDictionary:
     """Everything declared about one form's data; forms, checks, API and exports read it."""
 
     code: str
-    model: type[models.Model]
+    model_label: str  # "crf.VitalSigns": the model takes its new columns from here
     sections: tuple[Section, ...]
     rules: tuple[CrossFieldRule, ...] = ()
     # The assessment date is checked against day 1, the death date and the visit window
@@ -32,6 +34,22 @@ class FormDictionary:
     check_assessment_date: bool = True
     # Model fields the form does not collect (e.g. an inherited date it never asks for).
     not_collected: tuple[str, ...] = ()
+
+    @cached_property
+    def model(self) -> type[models.Model]:
+        return apps.get_model(self.model_label)
+
+    def columns(self) -> type[models.Model]:
+        """An abstract model with the column of every item declared with one (``column=``):
+        the form's model inherits it, so one ``Item`` + ``makemigrations`` adds a field."""
+        app_label, name = self.model_label.split(".")
+        attrs: dict[str, Any] = {
+            item.name: copy.deepcopy(item.column) for item in self.items if item.column
+        }
+        meta = type("Meta", (), {"abstract": True, "app_label": app_label})
+        return type(
+            f"{name}Columns", (models.Model,), {**attrs, "Meta": meta, "__module__": __name__}
+        )
 
     @cached_property
     def items(self) -> list[Item]:

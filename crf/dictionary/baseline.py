@@ -4,15 +4,24 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db import models
+
 from crf.checks import (
     CheckContext,
     CheckResult,
     not_future,
 )
-from crf.models import BaselineContext
 from trials.dictionary import Condition, Item, PatientCondition, Section
 
 from .base import FormDictionary
+
+
+class Precipitant(models.TextChoices):
+    INFECTION = "infection", "Bacterial infection"
+    ALCOHOLIC_HEPATITIS = "alcoholic_hepatitis", "Alcoholic hepatitis / active drinking"
+    GI_BLEEDING = "gi_bleeding", "Gastrointestinal bleeding"
+    OTHER = "other", "Other"
+    NONE = "none", "None identified"
 
 
 def may_be_pregnant(patient: Any) -> bool:
@@ -43,7 +52,7 @@ SECTIONS = (
                 "precipitating_events",
                 required=True,
                 widget="checkboxes",
-                choices=tuple(BaselineContext.Precipitant.choices),
+                choices=tuple(Precipitant.choices),
             ),
             Item(
                 "precipitating_other",
@@ -96,4 +105,4 @@ def baseline_rules(result: CheckResult, obj: Any, ctx: CheckContext, complete: b
     not_future(result, obj, ("pregnancy_test_date",), ctx)
 
 
-FORM = FormDictionary("baseline", BaselineContext, SECTIONS, rules=(baseline_rules,))
+FORM = FormDictionary("baseline", "crf.BaselineContext", SECTIONS, rules=(baseline_rules,))

@@ -9,7 +9,6 @@ from crf.checks import (
     CheckResult,
     not_future,
 )
-from crf.models import ConcomitantMedication
 from trials.dictionary import Condition, Item, Section
 
 from .base import FormDictionary
@@ -44,4 +43,4 @@ def con_med_rules(result: CheckResult, obj: Any, ctx: CheckContext, complete: bo
     not_future(result, obj, ("start_date", "stop_date"), ctx)
 
 
-FORM = FormDictionary("con_med", ConcomitantMedication, SECTIONS, rules=(con_med_rules,))
+FORM = FormDictionary("con_med", "crf.ConcomitantMedication", SECTIONS, rules=(con_med_rules,))

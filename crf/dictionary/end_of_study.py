@@ -10,7 +10,6 @@ from crf.checks import (
     not_before_day1,
     not_future,
 )
-from crf.models import EndOfStudy
 from trials.dictionary import Condition, Item, Section
 
 from .base import FormDictionary
@@ -61,4 +60,4 @@ def end_of_study_rules(result: CheckResult, obj: Any, ctx: CheckContext, complet
     not_before_day1(result, obj, ("end_date",), ctx)
 
 
-FORM = FormDictionary("end_of_study", EndOfStudy, SECTIONS, rules=(end_of_study_rules,))
+FORM = FormDictionary("end_of_study", "crf.EndOfStudy", SECTIONS, rules=(end_of_study_rules,))

@@ -10,7 +10,6 @@ from crf.checks import (
     not_before_day1,
     not_future,
 )
-from crf.models import FollowUp
 from trials.dictionary import Condition, Item, Section
 
 from .base import FormDictionary
@@ -71,4 +70,4 @@ def follow_up_rules(result: CheckResult, obj: Any, ctx: CheckContext, complete: 
     not_before_day1(result, obj, ("death_date", "transplant_date"), ctx)
 
 
-FORM = FormDictionary("follow_up", FollowUp, SECTIONS, rules=(follow_up_rules,))
+FORM = FormDictionary("follow_up", "crf.FollowUp", SECTIONS, rules=(follow_up_rules,))

@@ -10,7 +10,6 @@ from crf.checks import (
     CheckResult,
     fmt,
 )
-from crf.models import Hemodynamics
 from trials.dictionary import Item, Limits, Section
 
 from .base import FormDictionary
@@ -73,4 +72,4 @@ def hemodynamics_rules(result: CheckResult, obj: Any, ctx: CheckContext, complet
             )
 
 
-FORM = FormDictionary("hemodynamics", Hemodynamics, SECTIONS, rules=(hemodynamics_rules,))
+FORM = FormDictionary("hemodynamics", "crf.Hemodynamics", SECTIONS, rules=(hemodynamics_rules,))

@@ -9,7 +9,6 @@ from crf.checks import (
     CheckResult,
     not_future,
 )
-from crf.models import Infection
 from trials.dictionary import Condition, Item, Section
 
 from .base import FormDictionary
@@ -41,4 +40,4 @@ def infection_rules(result: CheckResult, obj: Any, ctx: CheckContext, complete: 
     not_future(result, obj, ("onset_date", "resolved_date"), ctx)
 
 
-FORM = FormDictionary("infection", Infection, SECTIONS, rules=(infection_rules,))
+FORM = FormDictionary("infection", "crf.Infection", SECTIONS, rules=(infection_rules,))

@@ -7,7 +7,6 @@ from decimal import Decimal
 from fractions import Fraction
 
 from crf.completeness import primary_score_input_choices
-from crf.models import LabResult
 from trials.dictionary import (
     MICRO,
     SCORE_INPUTS,
@@ -141,4 +140,4 @@ SECTIONS = (
     ),
 )
 
-FORM = FormDictionary("labs", LabResult, SECTIONS)
+FORM = FormDictionary("labs", "crf.LabResult", SECTIONS)

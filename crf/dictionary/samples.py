@@ -10,7 +10,6 @@ from crf.checks import (
     after_death,
     not_future,
 )
-from crf.models import BiologicalSample
 from trials.dictionary import Condition, Item, Section
 
 from .base import FormDictionary
@@ -62,7 +61,7 @@ def samples_rules(result: CheckResult, obj: Any, ctx: CheckContext, complete: bo
 
 FORM = FormDictionary(
     "samples",
-    BiologicalSample,
+    "crf.BiologicalSample",
     SECTIONS,
     rules=(samples_rules,),
     not_collected=("assessment_date",),  # each sample has its own collection time

@@ -11,7 +11,6 @@ from crf.checks import (
     CheckResult,
     fmt,
 )
-from crf.models import VitalSigns
 from trials.dictionary import Item, Limits, Section
 
 from .base import FormDictionary
@@ -79,4 +78,4 @@ def vitals_rules(result: CheckResult, obj: Any, ctx: CheckContext, complete: boo
             )
 
 
-FORM = FormDictionary("vitals", VitalSigns, SECTIONS, rules=(vitals_rules,))
+FORM = FormDictionary("vitals", "crf.VitalSigns", SECTIONS, rules=(vitals_rules,))
