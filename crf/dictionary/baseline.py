@@ -69,7 +69,7 @@ SECTIONS = (
                 widget="radio",
                 shown_if=PatientCondition(
                     may_be_pregnant,
-                    "for a woman of child-bearing potential",
+                    "the patient is a woman of child-bearing potential",
                     hidden_values=("not_applicable",),
                 ),
             ),
