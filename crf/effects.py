@@ -19,13 +19,14 @@ from trials.services import score_inputs_collect, score_record_save, scores_comp
 from .checks import CrfSave
 from .completeness import lab_completeness_errors
 from .course import patient_course
-from .models import Administration, AdverseEvent, VisitKind, VitalSigns
+from .models import Administration, AdverseEvent, Visit, VisitKind, VisitStatus, VitalSigns
 from .services import day1_of, visits_reanchor
 
 Errors = dict[str, list[str]]
 
 
-# --- prepare: derived values and the context of the checks -----------------------------------
+# --- prepare: derived values and the context of the checks (read only by the forms that
+# need them: a lab save does not pay for the weight or end-of-study context) ---------------
 
 
 def infusion_date(save: CrfSave) -> None:
@@ -46,6 +47,18 @@ def previous_weight(save: CrfSave) -> None:
         qs = qs.filter(assessment_date__lte=instance.assessment_date)
     row = qs.order_by("-assessment_date", "-pk").values_list("weight_kg", "assessment_date")
     save.ctx.previous_weight = row.first()
+    save.ctx.weight_change_pct = save.patient.trial.weight_change_confirm_pct
+
+
+def last_visit_done(save: CrfSave) -> None:
+    """Whether the last scheduled visit of the protocol (highest study day) is done."""
+    last = (
+        Visit.objects.filter(patient=save.patient, scheduled=True)
+        .order_by("-definition__day", "-definition__order")
+        .values_list("status", flat=True)
+        .first()
+    )
+    save.ctx.last_visit_done = last == VisitStatus.DONE
 
 
 # --- validators: rules across records ---------------------------------------------------------

@@ -123,7 +123,12 @@ FORMS: dict[str, FormSpec] = {
             course_event=True,
         ),
         FormSpec(
-            "end_of_study", "End of study", single=True, randomized_only=True, course_event=True
+            "end_of_study",
+            "End of study",
+            single=True,
+            randomized_only=True,
+            prepare=(effects.last_visit_done,),
+            course_event=True,
         ),
         FormSpec("baseline", "Baseline clinical context", single=True),
         FormSpec("infection", "Infection"),

@@ -10,6 +10,7 @@ from decimal import Decimal
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Q
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from trials.audit import meaningful_reason, reason_is_meaningful, require_reason, save_audited
@@ -23,7 +24,6 @@ from trials.services import score_inputs_normalize
 from . import edit_checks
 from .checks import CheckContext, CrfSave
 from .models import (
-    Administration,
     AdverseEvent,
     EndOfStudy,
     FollowUp,
@@ -425,17 +425,18 @@ def visit_unscheduled_create(*, user, patient: Patient, visit_date: dt.date) -> 
 
 
 def _death_date_elsewhere(patient: Patient, instance) -> dt.date | None:
-    """Earliest death date recorded on another form of the patient."""
-    dates = []
+    """Earliest death date recorded on another form of the patient (one query)."""
     followups = FollowUp.objects.filter(patient=patient, death_date__isnull=False)
     if isinstance(instance, FollowUp) and instance.pk:
         followups = followups.exclude(pk=instance.pk)
-    dates += list(followups.values_list("death_date", flat=True))
+    parts = []
     if not isinstance(instance, EndOfStudy):
-        dates += list(
+        parts.append(
             EndOfStudy.objects.filter(
                 patient=patient, reason=EndOfStudy.Reason.DIED, end_date__isnull=False
-            ).values_list("end_date", flat=True)
+            )
+            .order_by()
+            .values_list("end_date", flat=True)
         )
     # A fatal serious adverse event records a death too (its resolution date, else onset).
     fatal = AdverseEvent.objects.filter(patient=patient, entered_in_error=False).filter(
@@ -443,9 +444,14 @@ def _death_date_elsewhere(patient: Patient, instance) -> dt.date | None:
     )
     if isinstance(instance, AdverseEvent) and instance.pk:
         fatal = fatal.exclude(pk=instance.pk)
-    dates += [end or onset for end, onset in fatal.values_list("end_date", "onset_date")]
-    dates = [d for d in dates if d]
-    return min(dates) if dates else None
+    parts.append(
+        fatal.order_by()
+        .annotate(day=Coalesce("end_date", "onset_date"))
+        .values_list("day", flat=True)
+    )
+    dates = followups.order_by().values_list("death_date", flat=True).union(*parts, all=True)
+    found = [d for d in dates if d]
+    return min(found) if found else None
 
 
 @transaction.atomic
@@ -586,8 +592,6 @@ def crf_save(
         visit=visit,
         day1=day1_of(patient),
         death_date=_death_date_elsewhere(patient, instance),
-        weight_change_pct=patient.trial.weight_change_confirm_pct,
-        last_visit_done=_last_protocol_visit_done(patient),
     )
     save = CrfSave(
         spec=spec,
@@ -627,24 +631,14 @@ def crf_save(
     for effect in spec.effects:
         effect(save)
     if visit is not None:
-        visit.refresh_from_db()
+        # Re-read: an effect may have moved the plan (day 1 re-anchored on dose 1).
+        visit = Visit.objects.select_related("definition").get(pk=visit.pk)
         _visit_progress_update(visit=visit, user=user, trigger=spec.label)
     if spec.course_event:
         from .course import patient_course_sync
 
         patient_course_sync(patient=patient, user=user, trigger=spec.label)
     return instance
-
-
-def _last_protocol_visit_done(patient: Patient) -> bool:
-    """Whether the last scheduled visit of the protocol (highest study day) is done."""
-    last = (
-        Visit.objects.filter(patient=patient, scheduled=True)
-        .order_by("-definition__day", "-definition__order")
-        .values_list("status", flat=True)
-        .first()
-    )
-    return last == VisitStatus.DONE
 
 
 def _withdrawal_check(spec, instance, *, patient: Patient, checks) -> None:
@@ -660,25 +654,42 @@ def _withdrawal_check(spec, instance, *, patient: Patient, checks) -> None:
         checks.error("__all__", f"No further data may be collected: {course.ended_by}.")
 
 
-def visit_forms_status(visit: Visit) -> dict[str, str]:
-    """form code -> "draft" / "complete" of the forms entered at ``visit`` (one query each)."""
+def _visit_forms(visit: Visit) -> dict[str, dict]:
+    """form code -> {"status", "assessment_date", ...} of the forms entered at ``visit``,
+    in one query (a LEFT JOIN per form: each is one-to-one with the visit)."""
     from .registry import VISIT_FORMS
 
-    found = {}
-    for code, spec in VISIT_FORMS.items():
-        status = spec.model.objects.filter(visit=visit).values_list("status", flat=True).first()
-        if status:
-            found[code] = status
-    return found
+    columns = {
+        (code, column): f"{spec.related_name}__{column}"
+        for code, spec in VISIT_FORMS.items()
+        for column in ("status", "assessment_date")
+    }
+    given = f"{VISIT_FORMS['administration'].related_name}__given"
+    columns[("administration", "given")] = given
+    row = Visit.objects.filter(pk=visit.pk).values(*columns.values()).first() or {}
+    found: dict[str, dict] = {}
+    for (code, column), path in columns.items():
+        found.setdefault(code, {})[column] = row.get(path)
+    return {code: values for code, values in found.items() if values["status"]}
+
+
+def visit_forms_status(visit: Visit) -> dict[str, str]:
+    """form code -> "draft" / "complete" of the forms entered at ``visit`` (one query)."""
+    return {code: values["status"] for code, values in _visit_forms(visit).items()}
 
 
 def _visit_progress_update(*, visit: Visit, user, trigger: str) -> None:
     """A visit is done when every expected form is complete; its date is the earliest one."""
     if not visit.scheduled:
         return
-    statuses = visit_forms_status(visit)
+    forms = _visit_forms(visit)
+    statuses = {code: values["status"] for code, values in forms.items()}
     required = visit_required_forms(visit)
-    if visit.definition.kind == VisitKind.DOSING and _dose_not_given(visit):
+    administration = forms.get("administration", {})
+    dose_not_given = (
+        administration.get("status") == FormStatus.COMPLETE and administration["given"] is False
+    )
+    if visit.definition.kind == VisitKind.DOSING and dose_not_given:
         # A dose not given is recorded by its administration form alone.
         required = ["administration"]
     required = required or list(statuses)
@@ -687,7 +698,8 @@ def _visit_progress_update(*, visit: Visit, user, trigger: str) -> None:
     )
     if all_complete:
         new_status = VisitStatus.DONE
-        actual = _earliest_assessment(visit) or timezone.localdate()
+        dates = [v["assessment_date"] for v in forms.values() if v["assessment_date"]]
+        actual = min(dates) if dates else timezone.localdate()
     else:
         actual = visit.actual_date if visit.status != VisitStatus.DONE else None
         new_status = (
@@ -710,23 +722,3 @@ def visit_required_forms(visit: Visit) -> list[str]:
     forms, else every expected form)."""
     d = visit.definition
     return list(d.required_forms or d.expected_forms)
-
-
-def _dose_not_given(visit: Visit) -> bool:
-
-    return Administration.objects.filter(
-        visit=visit, status=FormStatus.COMPLETE, given=False
-    ).exists()
-
-
-def _earliest_assessment(visit: Visit) -> dt.date | None:
-    from .registry import VISIT_FORMS
-
-    dates = [
-        d
-        for spec in VISIT_FORMS.values()
-        for d in spec.model.objects.filter(visit=visit, assessment_date__isnull=False).values_list(
-            "assessment_date", flat=True
-        )[:1]
-    ]
-    return min(dates) if dates else None

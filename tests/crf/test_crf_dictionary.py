@@ -300,3 +300,49 @@ def test_shown_if_is_declared_on_real_conditional_items():
     )
     assert conditions[("adverse_event", "serious_date")].item == "serious"
     assert conditions[("baseline", "pregnancy_test")].text.startswith("the patient is a woman")
+
+
+# --- query count of a lab save (issue 12 stretch: crf-side queries) ---------------------------
+
+
+@pytest.mark.django_db
+def test_a_lab_correction_stays_within_its_query_budget(
+    investigator, randomized_patient, django_assert_max_num_queries
+):
+    from tests.crf.test_crf_services import LABS
+
+    visit = Visit.objects.get(patient=randomized_patient, definition__code="dose1")
+    services.crf_save(
+        user=investigator,
+        form_code="labs",
+        visit=visit,
+        data=LABS,
+        complete=True,
+        confirm_out_of_range=True,
+    )
+    corrected = {**LABS, "bilirubin_entered": D(5), "bilirubin_unit": "mg/dL"}
+    # 46 before (one status query per form type, the visit re-read twice, the weight and
+    # end-of-study context read for every form, three death-date queries); savepoints included.
+    with django_assert_max_num_queries(35):
+        services.crf_save(
+            user=investigator,
+            form_code="labs",
+            visit=visit,
+            data=corrected,
+            complete=True,
+            confirm_out_of_range=True,
+            reason="Corrected against the source",
+        )
+
+
+@pytest.mark.django_db
+def test_visit_form_statuses_are_one_query_whatever_the_number_of_forms(
+    investigator, randomized_patient, django_assert_num_queries
+):
+    from tests.crf.test_crf_services import LABS
+
+    visit = Visit.objects.get(patient=randomized_patient, definition__code="dose1")
+    services.crf_save(user=investigator, form_code="labs", visit=visit, data=LABS, complete=False)
+    with django_assert_num_queries(1):
+        statuses = services.visit_forms_status(visit)
+    assert statuses == {"labs": "draft"}
