@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from trials.dictionary import is_blank
+
 from .checks import CheckContext, CheckResult, empty, ranges, visit_date_check
 from .dictionary import DICTIONARIES, FormDictionary
-from .dictionary.base import EMPTY
 
 __all__ = ["CheckContext", "CheckResult", "run"]
 
@@ -35,7 +36,7 @@ def skip_logic(result: CheckResult, form: FormDictionary, obj: Any, patient: Any
     hidden = form.hidden(obj, patient=patient)
     for item in hidden:
         value = getattr(obj, item.name, None)
-        if value in EMPTY or value in item.shown_if.hidden_values:
+        if is_blank(value) or value in item.shown_if.hidden_values:
             continue
         if item.input_name not in result.errors:
             result.error(item.input_name, f"Only when {item.shown_if.text}.")

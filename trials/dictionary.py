@@ -294,3 +294,48 @@ def typed_field_map(items: Iterable[Item]) -> dict[str, str]:
 
 def limits_map(items: Iterable[Item]) -> dict[str, Limits]:
     return {i.name: i.limits for i in items if i.limits is not None}
+
+
+# --- screening: the items only asked after a "Yes" (synopsis: Eligibility, EXC8 and EXC16) ----
+SCREENING_CONDITIONAL_ITEMS: tuple[Item, ...] = (
+    Item(
+        "last_gi_bleed_date",
+        shown_if=Condition("gi_bleed_history", (True,), "there was a gastrointestinal bleeding"),
+    ),
+    Item(
+        "last_investigational_trial_date",
+        shown_if=Condition(
+            "investigational_trial_history", (True,), "the patient took part in another trial"
+        ),
+    ),
+    SCORE_INPUTS["mechanical_ventilation_for_he"],
+)
+
+
+def is_blank(value: Any) -> bool:
+    """Not answered: None, "", an empty list, or an unticked box (0 is an answer)."""
+    return value is None or value is False or (isinstance(value, str | list | tuple) and not value)
+
+
+def hidden_values_given(items: Iterable[Item], obj: Any) -> dict[str, str]:
+    """{field: "Only when …"} for each item given a value while its condition hides it."""
+    errors = {}
+    for item in items:
+        condition = item.shown_if
+        if condition is None or condition.holds(_attrs(obj)):
+            continue
+        value = getattr(obj, item.name, None)
+        if not is_blank(value) and value not in condition.hidden_values:
+            errors[item.input_name] = f"Only when {condition.text}."
+    return errors
+
+
+class _attrs(dict):
+    """An object's attributes read as a mapping (a skip condition on a model instance)."""
+
+    def __init__(self, obj: Any) -> None:
+        super().__init__()
+        self.obj = obj
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return getattr(self.obj, key, default)

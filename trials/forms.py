@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
@@ -14,6 +16,7 @@ from .dictionary import (
     SCORE_INPUT_FORM_FIELDS,
     SCORE_LAB_INPUTS,
     SCORE_ORGAN_ORDER,
+    SCREENING_CONDITIONAL_ITEMS,
     TYPED_SCORE_INPUTS,
     typed_field_map,
 )
@@ -245,6 +248,16 @@ class ScreeningForm(ScoreInputsFormMixin):
                     choices=YES_NO, attrs={"class": "form-select form-select-sm"}
                 )
         self.order_fields([*self.Meta.fields, REASON_FIELD, "aclf_grade_confirmed_as"])
+        # Skip logic from the dictionary, for static/js/crf_skip_logic.js (the server checks
+        # the same rule in ``screening_save``).
+        for item in SCREENING_CONDITIONAL_ITEMS:
+            if item.name in self.fields:
+                self.fields[item.name].widget.attrs.update(
+                    {
+                        "data-shown-if": item.shown_if.item,
+                        "data-shown-values": json.dumps([str(v) for v in item.shown_if.values]),
+                    }
+                )
 
     def data_for_service(self) -> dict:
         """Cleaned data for ``screening_save``: the confirmation names the grade it confirms."""

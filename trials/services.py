@@ -26,7 +26,12 @@ import scoring
 from . import eligibility, limits, roles
 from .audit import meaningful_reason, require_reason, save_audited
 from .concurrency import check_version
-from .dictionary import SCORE_INPUT_ITEMS, TYPED_SCORE_INPUTS
+from .dictionary import (
+    SCORE_INPUT_ITEMS,
+    SCREENING_CONDITIONAL_ITEMS,
+    TYPED_SCORE_INPUTS,
+    hidden_values_given,
+)
 from .models import (
     AccessEvent,
     FormStatus,
@@ -751,6 +756,9 @@ def screening_save(
         raise ValidationError({"screening_date": "Enter the screening date."})
     _screening_dates_check(screening)
     _sex_specific_answers_check(screening, patient.sex)
+    # Skip logic (trials.dictionary): a date given after a "No" is refused, naming the field.
+    if hidden := hidden_values_given(SCREENING_CONDITIONAL_ITEMS, screening):
+        raise ValidationError(hidden)
     score_inputs_normalize(screening)
     ranges = limits.check(screening, limits.SCREENING_LIMITS)
     if ranges.errors:

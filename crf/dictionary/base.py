@@ -17,9 +17,6 @@ from trials.dictionary import Condition, Item, Limits, PatientCondition, Section
 # (result, obj, ctx, complete) -> None: adds errors/warnings to ``result``.
 CrossFieldRule = Callable[[Any, Any, Any, bool], None]
 
-# Values that count as "not given" for an item hidden by its skip condition.
-EMPTY = (None, "", [], False)
-
 
 @dataclass(frozen=True, eq=False)
 class FormDictionary:
@@ -162,7 +159,6 @@ class _Attrs(Mapping):
 
 
 __all__ = [
-    "EMPTY",
     "Condition",
     "CrossFieldRule",
     "FormDictionary",

@@ -1,16 +1,26 @@
-// eCRF skip logic: an item with data-shown-if="<item>" and data-shown-values='["…"]' (from the
-// data dictionary) is shown only while that item has one of the values. A hidden item's inputs
-// are disabled, so nothing hidden is sent; the server checks the same rule on every save.
+// eCRF and screening skip logic: an item (or input) with data-shown-if="<item>" and
+// data-shown-values='["…"]' (from the data dictionary) is shown only while that item has one
+// of the values. A hidden item's inputs are disabled, so nothing hidden is sent; the server
+// checks the same rule on every save.
 (function () {
   "use strict";
-  var form = document.getElementById("crf-form");
+  var form = document.getElementById("crf-form") || document.getElementById("screening-form");
   if (!form) { return; }
   var items = form.querySelectorAll("[data-shown-if]");
+
+  function box(item) {  // an input carrying the attributes hides with its label and help
+    return item.matches("input, select, textarea") ? (item.closest(".mb-2") || item) : item;
+  }
+
+  function inputs(item) {
+    return item.matches("input, select, textarea") ? [item] :
+      Array.prototype.slice.call(item.querySelectorAll("input, select, textarea"));
+  }
 
   function currentValues(name) {
     var values = [];
     form.querySelectorAll("[name='" + name + "']").forEach(function (input) {
-      if (input.disabled) { return; }
+      if (input.disabled && !input.hasAttribute("data-read-only")) { return; }
       if (input.type === "radio") {
         if (input.checked) { values.push(input.value); }
       } else if (input.type === "checkbox") {
@@ -29,8 +39,8 @@
       var shown = currentValues(item.dataset.shownIf).some(function (v) {
         return wanted.indexOf(v) !== -1;
       });
-      item.hidden = !shown;
-      item.querySelectorAll("input, select, textarea").forEach(function (input) {
+      box(item).hidden = !shown;
+      inputs(item).forEach(function (input) {
         if (!input.hasAttribute("data-read-only")) { input.disabled = !shown; }
       });
     });

@@ -346,3 +346,39 @@ def test_visit_form_statuses_are_one_query_whatever_the_number_of_forms(
     with django_assert_num_queries(1):
         statuses = services.visit_forms_status(visit)
     assert statuses == {"labs": "draft"}
+
+
+# --- screening skip logic (trials.dictionary.SCREENING_CONDITIONAL_ITEMS) ---------------------
+
+
+@pytest.mark.django_db
+def test_a_gi_bleed_date_after_a_no_is_refused_naming_the_field(investigator, patient):
+    from tests.trials.screening_data import eligible_screening_data
+    from trials import services as trial_services
+
+    data = eligible_screening_data(gi_bleed_history=False, last_gi_bleed_date=dt.date(2026, 1, 5))
+    with pytest.raises(ValidationError) as exc:
+        trial_services.screening_save(
+            user=investigator, patient=patient, data=data, complete=False
+        )
+    assert exc.value.message_dict["last_gi_bleed_date"] == [
+        "Only when there was a gastrointestinal bleeding."
+    ]
+
+
+@pytest.mark.django_db
+def test_the_screening_page_marks_the_conditional_dates(client, investigator, patient):
+    client.force_login(investigator)
+    html = client.get(reverse("trials:screening-edit", args=[patient.pk])).content.decode()
+    date_input = html.split('name="last_gi_bleed_date"')[1].split(">")[0]
+    assert 'data-shown-if="gi_bleed_history"' in date_input
+    assert "js/crf_skip_logic.js" in html
+
+
+def test_zero_for_a_hidden_item_is_an_answer_and_refused():
+    from crf.models import Administration
+
+    ctx = edit_checks.CheckContext(patient=None, today=dt.date(2026, 3, 2))
+    obj = Administration(given=False, not_given_reason="patient_refusal", volume_infused_ml=D(0))
+    result = edit_checks.run("administration", obj, complete=False, ctx=ctx)
+    assert result.errors["volume_infused_ml"] == ["Only when the dose was given."]
