@@ -16,7 +16,7 @@ from typing import Any
 
 from django.db import models
 
-from trials.dictionary import SCORE_INPUT_ITEMS
+from trials.dictionary import SCORE_INPUT_ITEMS, Limits
 
 # Columns that identify a row in every dataset (ODM keys; Dataset-JSON keySequence).
 SUBJECT, SITE, VISIT, RECORD = "subject", "site", "visit", "record_id"
@@ -60,6 +60,11 @@ class Variable:
     fraction_digits: int | None = None
     field: str | None = None  # model attribute the value comes from (None: computed key)
     key: int | None = None  # key sequence (1-based) of identifying columns
+    # From the data dictionary, for ODM RangeCheck / REDCap validation and branching logic:
+    limits: Limits | None = None  # hard and soft limits, canonical unit
+    required: bool = False  # required to complete the form
+    shown_if: str = ""  # skip condition, e.g. "vital_status in (dead)"
+    help: str = ""
 
 
 @dataclass(frozen=True)
@@ -144,7 +149,24 @@ def _item_variable(f: models.Field, items: Mapping[str, Any], form: Any) -> Vari
     allowed = base.allowed
     if form is not None and form.choices(item):
         allowed = tuple((str(v), str(t)) for v, t in form.choices(item) if v != "")
-    return replace(base, label=label, unit=unit, allowed=allowed)
+    condition = item.shown_if
+    shown_if = ""
+    if condition is not None:
+        shown_if = (
+            f"{condition.item} in ({', '.join(str(v) for v in condition.values)})"
+            if condition.item
+            else condition.text
+        )
+    return replace(
+        base,
+        label=label,
+        unit=unit,
+        allowed=allowed,
+        limits=item.limits,
+        required=item.required,
+        shown_if=shown_if,
+        help=item.help,
+    )
 
 
 def _variables_of(

@@ -71,6 +71,9 @@ def test_form_serializer_and_export_columns_agree_with_the_dictionary(code):
             assert variable.unit == item.unit
         codes = [str(v) for v, _ in form.choices(item) if v != ""]
         assert [v for v, _ in variable.allowed] == codes
+        assert variable.limits == item.limits
+        assert variable.required == item.required
+        assert bool(variable.shown_if) == (item.shown_if is not None)
 
 
 def test_the_score_input_map_is_one_declaration():
