@@ -523,6 +523,31 @@ def crf_get(*, spec, visit: Visit | None = None, patient: Patient | None = None,
     return spec.model.objects.filter(patient=patient, pk=pk).first()
 
 
+def _crf_target_lock(spec, *, visit: Visit | None, patient: Patient | None):
+    """Lock the visit (per-visit forms) or the patient the form is saved for."""
+    if spec.per_visit:
+        if visit is None:
+            raise ValidationError("This form is recorded at a visit.")
+        visit = (
+            Visit.objects.select_for_update(of=("self",))
+            .select_related("definition", "patient__site")
+            .get(pk=visit.pk)
+        )
+        return visit, visit.patient
+    if patient is None:
+        raise ValidationError("This form belongs to a patient.")
+    return visit, Patient.objects.select_for_update().get(pk=patient.pk)
+
+
+def _crf_status_set(instance, *, complete: bool, was_complete: bool, user) -> None:
+    instance.status = FormStatus.COMPLETE if complete else FormStatus.DRAFT
+    if complete and not was_complete:
+        instance.completed_at = timezone.now()
+    elif not complete:
+        instance.completed_at = None
+    instance.updated_by = user
+
+
 @transaction.atomic
 def crf_save(
     *,
@@ -551,19 +576,7 @@ def crf_save(
     spec = FORMS.get(form_code)
     if spec is None:
         raise ValidationError(f"Unknown form {form_code!r}.")
-    if spec.per_visit:
-        if visit is None:
-            raise ValidationError("This form is recorded at a visit.")
-        visit = (
-            Visit.objects.select_for_update(of=("self",))
-            .select_related("definition", "patient__site")
-            .get(pk=visit.pk)
-        )
-        patient = visit.patient
-    elif patient is None:
-        raise ValidationError("This form belongs to a patient.")
-    else:
-        patient = Patient.objects.select_for_update().get(pk=patient.pk)
+    visit, patient = _crf_target_lock(spec, visit=visit, patient=patient)
     if not can_enter_data(user, patient.site_id):
         raise PermissionDenied("Only the site's investigators enter data.")
     sequencing_check(spec, patient=patient, visit=visit)
@@ -617,12 +630,7 @@ def crf_save(
     for hook in spec.before_store:
         hook(save)
 
-    instance.status = FormStatus.COMPLETE if complete else FormStatus.DRAFT
-    if complete and not was_complete:
-        instance.completed_at = timezone.now()
-    elif not complete:
-        instance.completed_at = None
-    instance.updated_by = user
+    _crf_status_set(instance, complete=complete, was_complete=was_complete, user=user)
     default_reason = f"{spec.label} entered" if created else f"{spec.label} updated"
     save_audited(instance, reason=reason or default_reason, user=user)
     crf_saved(
