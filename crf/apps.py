@@ -8,17 +8,11 @@ class CrfConfig(AppConfig):
     def ready(self) -> None:
         from trials import history
 
-        from . import models
+        from . import models, registry
 
         history.register(models.Visit, patient_path="patient_id")
-        for model in (
-            models.VitalSigns,
-            models.LabResult,
-            models.Hemodynamics,
-            models.Administration,
-            models.BiologicalSample,
-            models.FollowUp,
-            models.AdverseEvent,
-            models.EndOfStudy,
-        ):
-            history.register(model, patient_path="patient_id")
+        # Every eCRF, its field labels in the audit trail from its data dictionary.
+        for spec in registry.FORMS.values():
+            history.register(
+                spec.model, patient_path="patient_id", labels=spec.dictionary.audit_labels()
+            )

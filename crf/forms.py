@@ -1,41 +1,76 @@
-"""eCRF forms: input parsing and field types only; edit checks run in ``crf.services``."""
+"""eCRF forms generated from the data dictionary: input parsing and field types only.
+
+Edit checks run in ``crf.services``; the fields, their order, sections, labels, units, help,
+required-to-complete markers, radio buttons and skip-logic attributes all come from the
+form's dictionary (``crf.dictionary``).
+"""
 
 from __future__ import annotations
+
+import json
+from functools import cache
+from typing import Any
 
 from django import forms
 
 from trials.audit import REASON_FIELD
 from trials.concurrency import VERSION_FIELD
-from trials.forms import (
-    SCORE_INPUT_FIELDS,
-    YES_NO,
-    BootstrapFormMixin,
-    ScoreInputsFormMixin,
-    lock_version_field,
-)
+from trials.dictionary import Condition, Item
+from trials.forms import BootstrapFormMixin, ScoreInputsFormMixin, lock_version_field
 
 from . import models
-from .completeness import primary_score_input_choices
-from .units import unit_choices
+from .dictionary import FormDictionary
 
 CONFIRM_FIELD = "confirm_out_of_range"
 CONTROL_FIELDS = (REASON_FIELD, CONFIRM_FIELD, VERSION_FIELD)
 DATETIME_FORMAT = "%Y-%m-%dT%H:%M"
+RADIO_MAX_OPTIONS = 5  # longer code lists stay a drop-down
+YES_NO_RADIO = [("True", "Yes"), ("False", "No")]
+
+
+def _form_value(value: Any) -> str:
+    """A skip-condition value as the page's inputs send it."""
+    return "" if value is None else str(value)
+
+
+def shown_if_attrs(item: Item) -> dict[str, str]:
+    """Data attributes for static/js/crf_skip_logic.js (no inline script: CSP)."""
+    condition = item.shown_if
+    if not isinstance(condition, Condition):
+        return {}
+    return {
+        "data-shown-if": condition.item,
+        "data-shown-values": json.dumps([_form_value(v) for v in condition.values]),
+    }
 
 
 class CrfFormMixin:
-    """Yes/No selects, native date/time inputs, autofocus, control fields, read-only mode.
+    """A form generated from ``dictionary``: widgets by item type, control fields, read-only.
 
-    ``sections`` = [(title, [field names])] lays the page out in the order a nurse reads the
-    source document; a ``<x>_entered`` field is shown with its ``<x>_unit`` selector.
+    ``layout`` lays the page out by the dictionary's sections, in the order a nurse reads
+    the source document; an item typed with a unit is shown with its unit selector.
     """
 
-    sections: list[tuple[str, list[str]]] = []
+    dictionary: FormDictionary
 
-    def __init__(self, *args, read_only: bool = False, **kwargs) -> None:
+    def __init__(self, *args, read_only: bool = False, patient: Any = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.read_only = read_only
         self.warnings: dict[str, list[str]] = {}  # soft-limit warnings from the service
+        # Items a fact of the patient hides (e.g. the pregnancy test for a man) are not asked.
+        self.hidden_items = {
+            item.name
+            for item in self.dictionary.items
+            if item.shown_if is not None
+            and not item.shown_if.item
+            and patient is not None
+            and not item.shown_if.holds({}, patient)
+        }
+        for item in self.dictionary.items:
+            self._shape(item)
+            if item.name in self.hidden_items:
+                for name in item.form_fields:
+                    self.fields.pop(name, None)
         self.fields[REASON_FIELD] = forms.CharField(
             required=False,
             label="Reason for change",
@@ -49,16 +84,12 @@ class CrfFormMixin:
             widget=forms.CheckboxInput(attrs={"class": "form-check-input"}),
         )
         for name, field in self.fields.items():
-            if isinstance(field, forms.NullBooleanField):
-                field.widget = forms.Select(
-                    choices=YES_NO, attrs={"class": "form-select form-select-sm"}
-                )
-            elif isinstance(field, forms.DateTimeField):
+            if isinstance(field.widget, forms.DateTimeInput):
                 field.widget = forms.DateTimeInput(
                     format=DATETIME_FORMAT,
                     attrs={"type": "datetime-local", "class": "form-control form-control-sm"},
                 )
-            elif isinstance(field, forms.DateField):
+            elif isinstance(field.widget, forms.DateInput):
                 field.widget = forms.DateInput(
                     format="%Y-%m-%d",
                     attrs={"type": "date", "class": "form-control form-control-sm"},
@@ -68,6 +99,48 @@ class CrfFormMixin:
         first = next(iter(self.fields.values()), None)
         if first is not None and not read_only:
             first.widget.attrs["autofocus"] = "autofocus"
+
+    def _shape(self, item: Item) -> None:
+        """The widget, label, help and markers of one item's form fields."""
+        name = item.input_name
+        if name not in self.fields:
+            return
+        field = self.fields[name]
+        choices = self.dictionary.choices(item)
+        kind = self.dictionary.type(item)
+        if item.widget == "checkboxes" or kind == "multiple":
+            field = forms.MultipleChoiceField(
+                choices=choices, required=False, widget=forms.CheckboxSelectMultiple
+            )
+        elif isinstance(field, forms.NullBooleanField):
+            field.widget = forms.RadioSelect(
+                choices=YES_NO_RADIO, attrs={"class": "form-check-input"}
+            )
+        elif choices and (item.widget == "radio" or len(choices) <= RADIO_MAX_OPTIONS):
+            field.widget = forms.RadioSelect(
+                choices=[(v, t) for v, t in choices if v not in ("", None)],
+                attrs={"class": "form-check-input"},
+            )
+        elif item.widget == "textarea":
+            field.widget = forms.Textarea(attrs={"rows": 2, "class": "form-control"})
+        elif item.widget == "time":
+            field.widget = forms.TimeInput(
+                attrs={"type": "time", "class": "form-control form-control-sm"}
+            )
+        field.label = self.dictionary.label(item)
+        field.help_text = item.help or field.help_text
+        field.required_to_complete = item.required
+        if item.required:
+            field.widget.attrs["aria-required"] = "true"
+        self.fields[name] = field
+        if item.unit_field and item.unit_field in self.fields:
+            self.fields[item.unit_field] = forms.ChoiceField(
+                choices=[(u, u) for u in item.units],
+                required=False,
+                label="Unit",
+                initial=item.default_unit,
+                widget=forms.Select(attrs={"class": "form-select form-select-sm"}),
+            )
 
     def full_clean(self) -> None:
         super().full_clean()
@@ -79,26 +152,30 @@ class CrfFormMixin:
 
     @property
     def layout(self) -> list[tuple[str, list[dict]]]:
-        """[(section title, [{"fields": [field, unit?], "warnings": [...]}])] for the page."""
-        placed: set[str] = set()
+        """[(section title, [{"fields": [field, unit?], "warnings", "required", "attrs"}])]."""
         rows = []
-        sections = self.sections or [("", [n for n in self.fields if n not in CONTROL_FIELDS])]
-        for title, names in sections:
+        for section in self.dictionary.sections:
             cells = []
-            for name in names:
-                if name not in self.fields or name in placed:
+            for item in section.items:
+                names = [n for n in item.form_fields if n in self.fields]
+                if not names:
                     continue
-                cell = {"fields": [self[name]], "warnings": list(self.warnings.get(name, []))}
-                placed.add(name)
-                if name.endswith(("_entered", "weight_kg")):
-                    unit = name.removesuffix("_entered").removesuffix("_kg") + "_unit"
-                    if unit in self.fields:
-                        cell["fields"].append(self[unit])
-                        cell["warnings"] += self.warnings.get(unit, [])
-                        placed.add(unit)
-                cells.append(cell)
-            rows.append((title, cells))
+                cells.append(
+                    {
+                        "name": item.input_name,
+                        "fields": [self[n] for n in names],
+                        "warnings": [w for n in names for w in self.warnings.get(n, [])],
+                        "required": item.required,
+                        "attrs": shown_if_attrs(item),
+                    }
+                )
+            if cells:
+                rows.append((section.title, cells))
         return rows
+
+    @property
+    def has_required(self) -> bool:
+        return any(item.required for item in self.dictionary.items)
 
     def data_for_service(self) -> dict:
         """Cleaned model fields, without the reason and confirmation controls."""
@@ -109,339 +186,15 @@ class CrfForm(CrfFormMixin, BootstrapFormMixin, forms.ModelForm):
     pass
 
 
-VITALS = [
-    "assessment_date",
-    "weight_kg",
-    "weight_unit",
-    "temperature_c",
-    "heart_rate_bpm",
-    "systolic_bp_mmhg",
-    "diastolic_bp_mmhg",
-    "respiratory_rate",
-    "spo2_pct",
-]
-
-
-class VitalSignsForm(CrfForm):
-    sections = [("Vital signs and weight", VITALS)]
-
-    class Meta:
-        model = models.VitalSigns
-        fields = VITALS
-        labels = {"assessment_date": "Date measured"}
-        help_texts = {"weight_kg": "Typed in pounds? Set the unit to lb: it is stored in kg."}
-
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        unit = self.fields["weight_unit"]
-        unit.required = False
-        unit.choices = models.WeightUnit.choices
-        unit.widget = forms.Select(
-            choices=models.WeightUnit.choices, attrs={"class": "form-select form-select-sm"}
-        )
-
-
-LAB_EXTRA = [
-    "afp_ng_ml",
-    "bile_acids_umol_l",
-    "ammonia_entered",
-    "ammonia_unit",
-    "lactate_entered",
-    "lactate_unit",
-    "renin_ng_ml_h",
-    "noradrenaline_entered",
-    "noradrenaline_unit",
-    "nitric_oxide_umol_l",
-    "vwf_antigen_pct",
-]
-CYTOKINES = [
-    "il6_pg_ml",
-    "il8_pg_ml",
-    "il10_pg_ml",
-    "tnf_alpha_pg_ml",
-    "il1_beta_pg_ml",
-    "ifn_gamma_pg_ml",
-]
-
-
-ROUTINE_LABS = [
-    "ast_u_l",
-    "alt_u_l",
-    "ggt_u_l",
-    "alp_u_l",
-    "haemoglobin_g_dl",
-    "crp_mg_l",
-    "potassium_mmol_l",
-]
-
-
-class LabResultForm(CrfFormMixin, ScoreInputsFormMixin):
-    extra_unit_fields = ("ammonia", "lactate", "noradrenaline")
-    sections = [
-        ("Sample", ["assessment_date"]),
-        (
-            "Liver and renal function",
-            [
-                "bilirubin_entered",
-                "creatinine_entered",
-                "albumin_entered",
-                "inr",
-                "sodium_mmol_l",
-                "wbc_10e9_l",
-                "platelets_10e9_l",
-            ],
-        ),
-        ("Organ function and support", list(ScoreInputsFormMixin.organ_field_names)),
-        ("Routine laboratory", ROUTINE_LABS),
-        ("Not done", ["not_done", "not_done_reason"]),
-        ("Liver, circulatory and endothelial markers", LAB_EXTRA),
-        ("Cytokine panel", CYTOKINES),
-    ]
-
-    class Meta:
-        model = models.LabResult
-        fields = [
-            "assessment_date",
-            *SCORE_INPUT_FIELDS,
-            *ROUTINE_LABS,
-            "not_done",
-            "not_done_reason",
-            *LAB_EXTRA,
-            *CYTOKINES,
-        ]
-        labels = {"assessment_date": "Date of sampling"}
-
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        disabled = self.fields["not_done"].disabled
-        self.fields["not_done"] = forms.MultipleChoiceField(
-            choices=primary_score_input_choices(),
-            required=False,
-            disabled=disabled,
-            label="Inputs of the primary scores not measured at this visit",
-            widget=forms.CheckboxSelectMultiple,
-        )
-        for analyte in self.extra_unit_fields:
-            choices = unit_choices(analyte)
-            disabled = self.fields[f"{analyte}_unit"].disabled
-            self.fields[f"{analyte}_unit"] = forms.ChoiceField(
-                choices=choices,
-                required=False,
-                label="Unit",
-                initial=choices[0][0],
-                disabled=disabled,
-                widget=forms.Select(attrs={"class": "form-select form-select-sm"}),
-            )
-
-
-HEMO_SPLANCHNIC = [
-    "wedged_hepatic_venous_pressure_mmhg",
-    "free_hepatic_venous_pressure_mmhg",
-    "hvpg_mmhg",
-]
-HEMO_SYSTEMIC = [
-    "right_atrial_pressure_mmhg",
-    "mean_pulmonary_artery_pressure_mmhg",
-    "pulmonary_capillary_wedge_pressure_mmhg",
-    "cardiac_output_l_min",
-    "heart_rate_bpm",
-    "map_mmhg",
-    "svr_dyn_s_cm5",
-]
-
-
-class HemodynamicsForm(CrfForm):
-    sections = [
-        ("Date", ["assessment_date"]),
-        ("Splanchnic", HEMO_SPLANCHNIC),
-        ("Systemic", HEMO_SYSTEMIC),
-    ]
-
-    class Meta:
-        model = models.Hemodynamics
-        fields = ["assessment_date", *HEMO_SPLANCHNIC, *HEMO_SYSTEMIC]
-        labels = {"assessment_date": "Date of the study"}
-
-
-class AdministrationForm(CrfForm):
-    sections = [
-        ("Dose", ["given", "start_time", "end_time", "not_given_reason", "not_given_details"]),
-        ("Infusion", ["volume_infused_ml", "full_dose_given", "interruption_reason"]),
-        ("Infusion reactions", ["infusion_reaction", "infusion_reaction_details"]),
-    ]
-
-    class Meta:
-        model = models.Administration
-        fields = [
-            "given",
-            "start_time",
-            "end_time",
-            "not_given_reason",
-            "not_given_details",
-            "volume_infused_ml",
-            "full_dose_given",
-            "interruption_reason",
-            "infusion_reaction",
-            "infusion_reaction_details",
-        ]
-        widgets = {"infusion_reaction_details": forms.Textarea(attrs={"rows": 2})}
-
-
-class BiologicalSampleForm(CrfForm):
-    sections = [
-        (
-            "Cytokines (serum)",
-            ["cytokine_collected", "cytokine_collected_at", "cytokine_sample_id"],
-        ),
-        (
-            "Transcriptomics (monocytes and PMN)",
-            [
-                "transcriptomics_collected",
-                "transcriptomics_collected_at",
-                "transcriptomics_sample_id",
-            ],
-        ),
-        ("", ["not_collected_reason"]),
-    ]
-
-    class Meta:
-        model = models.BiologicalSample
-        fields = [
-            "cytokine_collected",
-            "cytokine_collected_at",
-            "cytokine_sample_id",
-            "transcriptomics_collected",
-            "transcriptomics_collected_at",
-            "transcriptomics_sample_id",
-            "not_collected_reason",
-        ]
-
-
-class FollowUpForm(CrfForm):
-    sections = [
-        (
-            "Vital status",
-            [
-                "assessment_date",
-                "vital_status",
-                "death_date",
-                "death_cause",
-                "transplant_date",
-                "hospital_status",
-                "last_known_alive_date",
-                "information_source",
-            ],
-        )
-    ]
-
-    class Meta:
-        model = models.FollowUp
-        fields = [
-            "assessment_date",
-            "vital_status",
-            "death_date",
-            "death_cause",
-            "transplant_date",
-            "hospital_status",
-            "last_known_alive_date",
-            "information_source",
-        ]
-        labels = {"assessment_date": "Date of contact"}
-
-
-class AdverseEventForm(CrfForm):
-    sections = [
-        (
-            "Event",
-            [
-                "term",
-                "onset_date",
-                "onset_time",
-                "end_date",
-                "severity_grade",
-                "outcome",
-            ],
-        ),
-        (
-            "Study treatment",
-            ["related_dose_number", "relatedness", "expectedness", "action_taken"],
-        ),
-        (
-            "Seriousness",
-            [
-                "serious",
-                "serious_date",
-                "sae_death",
-                "sae_life_threatening",
-                "sae_hospitalization",
-                "sae_disability",
-                "sae_congenital_anomaly",
-                "sae_other_important",
-                "reported_to_sponsor_within_24h",
-            ],
-        ),
-        (
-            "MedDRA coding",
-            ["meddra_llt_code", "meddra_llt_name", "meddra_pt_code", "meddra_pt_name"],
-        ),
-    ]
-
-    class Meta:
-        model = models.AdverseEvent
-        fields = [
-            "term",
-            "onset_date",
-            "onset_time",
-            "end_date",
-            "severity_grade",
-            "outcome",
-            "related_dose_number",
-            "relatedness",
-            "expectedness",
-            "action_taken",
-            "serious",
-            "serious_date",
-            "sae_death",
-            "sae_life_threatening",
-            "sae_hospitalization",
-            "sae_disability",
-            "sae_congenital_anomaly",
-            "sae_other_important",
-            "reported_to_sponsor_within_24h",
-            "meddra_llt_code",
-            "meddra_llt_name",
-            "meddra_pt_code",
-            "meddra_pt_name",
-        ]
-        widgets = {"onset_time": forms.TimeInput(attrs={"type": "time"})}
-
-
-class EndOfStudyForm(CrfForm):
-    sections = [
-        (
-            "End of study",
-            [
-                "reason",
-                "end_date",
-                "death_cause",
-                "withdrawal_scope",
-                "early_termination_reason",
-                "comments",
-            ],
-        )
-    ]
-
-    class Meta:
-        model = models.EndOfStudy
-        fields = [
-            "reason",
-            "end_date",
-            "death_cause",
-            "withdrawal_scope",
-            "early_termination_reason",
-            "comments",
-        ]
-        widgets = {"comments": forms.Textarea(attrs={"rows": 2})}
+@cache
+def crf_form_class(dictionary: FormDictionary) -> type[forms.ModelForm]:
+    """The ModelForm of one eCRF, generated from its dictionary (score inputs are checked
+    by the scoring engine as well, as on the screening page)."""
+    feeds_scores = any(item.feeds for item in dictionary.items)
+    bases = (CrfFormMixin, ScoreInputsFormMixin) if feeds_scores else (CrfForm,)
+    meta = type("Meta", (), {"model": dictionary.model, "fields": dictionary.form_fields})
+    name = f"{dictionary.model.__name__}Form"
+    return type(name, bases, {"Meta": meta, "dictionary": dictionary, "__module__": __name__})
 
 
 class VisitDefinitionForm(BootstrapFormMixin, forms.ModelForm):
@@ -472,55 +225,3 @@ class VisitDefinitionForm(BootstrapFormMixin, forms.ModelForm):
         if self.instance.pk and not self.is_bound:
             self.initial["expected_forms"] = list(self.instance.expected_forms)
             self.initial["required_forms"] = list(self.instance.required_forms)
-
-
-class BaselineContextForm(CrfForm):
-    sections = [
-        ("Liver disease", ["aetiology", "aetiology_other", "transplant_listing"]),
-        ("ACLF precipitating event", ["precipitating_events", "precipitating_other"]),
-        ("Women of child-bearing potential", ["pregnancy_test", "pregnancy_test_date"]),
-    ]
-
-    class Meta:
-        model = models.BaselineContext
-        fields = [
-            "aetiology",
-            "aetiology_other",
-            "transplant_listing",
-            "precipitating_events",
-            "precipitating_other",
-            "pregnancy_test",
-            "pregnancy_test_date",
-        ]
-
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        disabled = self.fields["precipitating_events"].disabled
-        self.fields["precipitating_events"] = forms.MultipleChoiceField(
-            choices=models.BaselineContext.Precipitant.choices,
-            required=False,
-            disabled=disabled,
-            label="ACLF precipitating event(s)",
-            widget=forms.CheckboxSelectMultiple,
-        )
-        self.order_fields(self.Meta.fields)
-
-
-class InfectionForm(CrfForm):
-    class Meta:
-        model = models.Infection
-        fields = ["site", "onset_date", "culture", "organism", "resolved_date"]
-
-
-class ConcomitantMedicationForm(CrfForm):
-    class Meta:
-        model = models.ConcomitantMedication
-        fields = [
-            "name",
-            "drug_class",
-            "dose",
-            "indication",
-            "start_date",
-            "stop_date",
-            "ongoing",
-        ]

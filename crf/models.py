@@ -13,6 +13,8 @@ from simple_history.models import HistoricalRecords
 
 from trials.models import FormStatus, Patient, ScoreInputs, Trial
 
+from . import dictionary
+
 
 class VisitKind(models.TextChoices):
     SCREENING = "screening", "Screening"
@@ -190,7 +192,7 @@ class WeightUnit(models.TextChoices):
     LB = "lb", "lb"
 
 
-class VitalSigns(VisitCrf):
+class VitalSigns(dictionary.vitals.FORM.columns(), VisitCrf):
     weight_kg = _dec("Weight (kg)", 5, 1)
     # The weight may be typed in pounds; it is stored in kg and the typed text kept for audit.
     weight_unit = models.CharField(
@@ -215,7 +217,7 @@ class VitalSigns(VisitCrf):
         verbose_name_plural = "vital signs and weight"
 
 
-class LabResult(ScoreInputs, VisitCrf):
+class LabResult(dictionary.labs.FORM.columns(), ScoreInputs, VisitCrf):
     """Laboratory and organ function; the ScoreInputs fields feed the scores on save."""
 
     class AmmoniaUnit(models.TextChoices):
@@ -260,7 +262,7 @@ class LabResult(ScoreInputs, VisitCrf):
         verbose_name_plural = "laboratory and organ function"
 
 
-class Hemodynamics(VisitCrf):
+class Hemodynamics(dictionary.hemodynamics.FORM.columns(), VisitCrf):
     """Systemic and splanchnic hemodynamics (synopsis: Outcomes 2)."""
 
     wedged_hepatic_venous_pressure_mmhg = _dec("Wedged hepatic venous pressure (mmHg)", 4, 1)
@@ -281,7 +283,7 @@ class Hemodynamics(VisitCrf):
         verbose_name_plural = "hemodynamics"
 
 
-class Administration(VisitCrf):
+class Administration(dictionary.administration.FORM.columns(), VisitCrf):
     """Study drug administration of one dose: given or not, times, reactions. No arm data."""
 
     class NotGivenReason(models.TextChoices):
@@ -315,7 +317,7 @@ class Administration(VisitCrf):
         verbose_name_plural = "study drug administrations"
 
 
-class BiologicalSample(VisitCrf):
+class BiologicalSample(dictionary.samples.FORM.columns(), VisitCrf):
     """Samples for the cytokine panel and monocyte/PMN transcriptomics (records only ids)."""
 
     cytokine_collected = models.BooleanField(
@@ -350,7 +352,7 @@ class InformationSource(models.TextChoices):
     OTHER = "other", "Other"
 
 
-class FollowUp(VisitCrf):
+class FollowUp(dictionary.follow_up.FORM.columns(), VisitCrf):
     """Survival follow-up (synopsis: Outcomes 4): vital status, transplant, hospital status."""
 
     class HospitalStatus(models.TextChoices):
@@ -378,7 +380,7 @@ class FollowUp(VisitCrf):
         verbose_name_plural = "follow-ups"
 
 
-class AdverseEvent(CrfBase):
+class AdverseEvent(dictionary.adverse_event.FORM.columns(), CrfBase):
     """An adverse event or serious adverse event, recordable at any time."""
 
     class Severity(models.IntegerChoices):
@@ -476,7 +478,7 @@ class AdverseEvent(CrfBase):
         return f"AE {self.term or '(no term)'} — {self.patient}"
 
 
-class EndOfStudy(CrfBase):
+class EndOfStudy(dictionary.end_of_study.FORM.columns(), CrfBase):
     class Reason(models.TextChoices):
         COMPLETED = "completed", "Completed the study"
         DIED = "died", "Died"
@@ -523,7 +525,7 @@ class EndOfStudy(CrfBase):
 # --- baseline clinical context (issue 13) --------------------------------------------------
 
 
-class BaselineContext(CrfBase):
+class BaselineContext(dictionary.baseline.FORM.columns(), CrfBase):
     """Cirrhosis aetiology, the ACLF precipitating event, transplant listing, pregnancy test."""
 
     class Aetiology(models.TextChoices):
@@ -536,12 +538,7 @@ class BaselineContext(CrfBase):
         CRYPTOGENIC = "cryptogenic", "Cryptogenic"
         OTHER = "other", "Other"
 
-    class Precipitant(models.TextChoices):
-        INFECTION = "infection", "Bacterial infection"
-        ALCOHOLIC_HEPATITIS = "alcoholic_hepatitis", "Alcoholic hepatitis / active drinking"
-        GI_BLEEDING = "gi_bleeding", "Gastrointestinal bleeding"
-        OTHER = "other", "Other"
-        NONE = "none", "None identified"
+    Precipitant = dictionary.baseline.Precipitant  # the code list is declared there
 
     class Listing(models.TextChoices):
         NOT_LISTED = "not_listed", "Not listed"
@@ -582,7 +579,7 @@ class BaselineContext(CrfBase):
         return f"Baseline context — {self.patient}"
 
 
-class Infection(CrfBase):
+class Infection(dictionary.infection.FORM.columns(), CrfBase):
     """One infection episode with its cultures (a log: any number per patient)."""
 
     class Site(models.TextChoices):
@@ -613,7 +610,7 @@ class Infection(CrfBase):
         return f"Infection {self.get_site_display() or '(site not given)'} — {self.patient}"
 
 
-class ConcomitantMedication(CrfBase):
+class ConcomitantMedication(dictionary.con_med.FORM.columns(), CrfBase):
     """One medication of the concomitant-medication log, with start/stop and its class."""
 
     class DrugClass(models.TextChoices):

@@ -1,34 +1,72 @@
-"""The eCRF registry: form code -> model, form, label and the visits it may be recorded at.
+"""The eCRF registry: form code -> data dictionary, model, visits, and what saving it does.
 
 One generic page (``crf.views.crf_edit``), one generic API (``crf.api.views.CrfDetailApi``)
-and one service (``crf.services.crf_save``) serve every form listed here; adding a CRF is a
-model, a form class and one entry below.
+and one service (``crf.services.crf_save``) serve every form listed here. A spec carries the
+form's items and sections and cross-field rules (its ``crf.dictionary`` module) and its hooks
+(``crf.effects``); the form class, serializers and export columns are generated from it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 
 from django.db import models as dj_models
 
-from . import forms, models
+from . import effects
+from .dictionary import DICTIONARIES, FormDictionary
+from .forms import crf_form_class
 from .models import VisitKind
 
 VISIT_KINDS_ALL = frozenset(
     {VisitKind.SCREENING, VisitKind.DOSING, VisitKind.FOLLOW_UP, VisitKind.UNSCHEDULED}
 )
+Hook = Callable[[effects.CrfSave], object]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class FormSpec:
     code: str
     label: str
-    model: type[dj_models.Model]
-    form_class: type
     # Visit kinds the form may be recorded at; empty = patient-level form (no visit).
     visit_kinds: frozenset[str] = frozenset()
     # Patient-level: one per patient (True) or a log of any number of records (False).
     single: bool = False
+    # Sequencing (synopsis: Schedule): recorded for randomized patients only, even outside
+    # visits; a later dose only after dose 1 is given (or missed).
+    randomized_only: bool = False
+    after_dose1: bool = False
+    prepare: tuple[Hook, ...] = ()  # derived values and check context, before the checks
+    validators: tuple[Hook, ...] = ()  # rules reading other records -> {field: [messages]}
+    before_store: tuple[Hook, ...] = ()  # after the checks; may still refuse
+    effects: tuple[Hook, ...] = ()  # once stored, before the visit status is updated
+    # Can record a course event (death, transplant, end of study) or end the dosing.
+    course_event: bool = False
+
+    @cached_property
+    def dictionary(self) -> FormDictionary:
+        return DICTIONARIES[self.code]
+
+    @property
+    def model(self) -> type[dj_models.Model]:
+        return self.dictionary.model
+
+    @property
+    def items(self):
+        return self.dictionary.items
+
+    @property
+    def sections(self):
+        return self.dictionary.sections
+
+    @property
+    def rules(self):
+        return self.dictionary.rules
+
+    @property
+    def form_class(self) -> type:
+        return crf_form_class(self.dictionary)
 
     @property
     def per_visit(self) -> bool:
@@ -46,63 +84,55 @@ FORMS: dict[str, FormSpec] = {
         FormSpec(
             "vitals",
             "Vital signs and weight",
-            models.VitalSigns,
-            forms.VitalSignsForm,
             VISIT_KINDS_ALL,
+            prepare=(effects.previous_weight,),
         ),
         FormSpec(
             "labs",
             "Laboratory and organ function",
-            models.LabResult,
-            forms.LabResultForm,
             VISIT_KINDS_ALL,
+            before_store=(effects.lab_scores_compute,),
+            effects=(effects.lab_scores_store,),
         ),
-        FormSpec(
-            "hemodynamics",
-            "Hemodynamics",
-            models.Hemodynamics,
-            forms.HemodynamicsForm,
-            VISIT_KINDS_ALL,
-        ),
+        FormSpec("hemodynamics", "Hemodynamics", VISIT_KINDS_ALL),
         FormSpec(
             "administration",
             "Study drug administration",
-            models.Administration,
-            forms.AdministrationForm,
             frozenset({VisitKind.DOSING}),
+            after_dose1=True,
+            prepare=(effects.infusion_date,),
+            validators=(effects.dosing_allowed, effects.infusion_reaction_reported),
+            effects=(effects.day1_from_dose1,),
+            course_event=True,
         ),
         FormSpec(
             "samples",
             "Biological samples",
-            models.BiologicalSample,
-            forms.BiologicalSampleForm,
             frozenset({VisitKind.DOSING, VisitKind.FOLLOW_UP, VisitKind.UNSCHEDULED}),
         ),
         FormSpec(
             "follow_up",
             "Follow-up (vital status)",
-            models.FollowUp,
-            forms.FollowUpForm,
             frozenset({VisitKind.FOLLOW_UP, VisitKind.UNSCHEDULED}),
-        ),
-        FormSpec("adverse_event", "Adverse event", models.AdverseEvent, forms.AdverseEventForm),
-        FormSpec(
-            "end_of_study", "End of study", models.EndOfStudy, forms.EndOfStudyForm, single=True
+            course_event=True,
         ),
         FormSpec(
-            "baseline",
-            "Baseline clinical context",
-            models.BaselineContext,
-            forms.BaselineContextForm,
+            "adverse_event",
+            "Adverse event",
+            validators=(effects.ae_linked_dose,),
+            course_event=True,
+        ),
+        FormSpec(
+            "end_of_study",
+            "End of study",
             single=True,
+            randomized_only=True,
+            prepare=(effects.last_visit_done,),
+            course_event=True,
         ),
-        FormSpec("infection", "Infection", models.Infection, forms.InfectionForm),
-        FormSpec(
-            "con_med",
-            "Concomitant medication",
-            models.ConcomitantMedication,
-            forms.ConcomitantMedicationForm,
-        ),
+        FormSpec("baseline", "Baseline clinical context", single=True),
+        FormSpec("infection", "Infection"),
+        FormSpec("con_med", "Concomitant medication"),
     )
 }
 # Patient-level records served by the generic record pages (AE and end of study have theirs).

@@ -20,7 +20,7 @@ def sequencing_check(spec, *, patient: Patient, visit: Visit | None) -> None:
     """Protocol order: no visit CRFs before randomization (except screening), no closed
     visits, the form must belong to the visit kind, doses 2–4 only after dose 1."""
     if visit is None:
-        if spec.code == "end_of_study" and not is_randomized(patient):
+        if spec.randomized_only and not is_randomized(patient):
             raise ValidationError("End of study is recorded for randomized patients only.")
         return
     kind = visit.definition.kind
@@ -35,7 +35,7 @@ def sequencing_check(spec, *, patient: Patient, visit: Visit | None) -> None:
     if kind not in spec.visit_kinds:
         raise ValidationError(f"{spec.label} is not recorded at a {kind.replace('_', ' ')} visit.")
     dose = visit.definition.dose_number
-    if spec.code == "administration" and dose and dose > 1:
+    if spec.after_dose1 and dose and dose > 1:
         done = Administration.objects.filter(
             patient=patient,
             visit__definition__dose_number=1,

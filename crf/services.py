@@ -5,24 +5,25 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Q
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from trials.audit import meaningful_reason, reason_is_meaningful, require_reason, save_audited
 from trials.concurrency import check_version
-from trials.limits import TYPED_FIELD, OutOfRangeWarning
+from trials.dictionary import TYPED_SCORE_INPUTS
+from trials.limits import OutOfRangeWarning
 from trials.models import FormStatus, Patient, PatientStatus, Trial
 from trials.roles import can_enter_data
+from trials.services import score_inputs_normalize
 
 from . import edit_checks, hooks
-from .completeness import lab_completeness_errors
-from .edit_checks import CheckContext
+from .checks import CheckContext, CrfSave
 from .models import (
-    Administration,
     AdverseEvent,
     EndOfStudy,
     FollowUp,
@@ -33,12 +34,10 @@ from .models import (
 )
 from .rules import is_randomized, sequencing_check
 from .schedule import DEFAULT_SCHEDULE, visit_window
-from .units import EXTRA_UNITS, extra_to_canonical
 
 logger = logging.getLogger(__name__)
 
 SYSTEM_REASON_PLAN = "Planned from the visit schedule"
-LB_TO_KG = Decimal("0.45359237")  # international avoirdupois pound
 
 # --- schedule configuration ----------------------------------------------------------------
 
@@ -426,17 +425,18 @@ def visit_unscheduled_create(*, user, patient: Patient, visit_date: dt.date) -> 
 
 
 def _death_date_elsewhere(patient: Patient, instance) -> dt.date | None:
-    """Earliest death date recorded on another form of the patient."""
-    dates = []
+    """Earliest death date recorded on another form of the patient (one query)."""
     followups = FollowUp.objects.filter(patient=patient, death_date__isnull=False)
     if isinstance(instance, FollowUp) and instance.pk:
         followups = followups.exclude(pk=instance.pk)
-    dates += list(followups.values_list("death_date", flat=True))
+    parts = []
     if not isinstance(instance, EndOfStudy):
-        dates += list(
+        parts.append(
             EndOfStudy.objects.filter(
                 patient=patient, reason=EndOfStudy.Reason.DIED, end_date__isnull=False
-            ).values_list("end_date", flat=True)
+            )
+            .order_by()
+            .values_list("end_date", flat=True)
         )
     # A fatal serious adverse event records a death too (its resolution date, else onset).
     fatal = AdverseEvent.objects.filter(patient=patient, entered_in_error=False).filter(
@@ -444,54 +444,14 @@ def _death_date_elsewhere(patient: Patient, instance) -> dt.date | None:
     )
     if isinstance(instance, AdverseEvent) and instance.pk:
         fatal = fatal.exclude(pk=instance.pk)
-    dates += [end or onset for end, onset in fatal.values_list("end_date", "onset_date")]
-    dates = [d for d in dates if d]
-    return min(dates) if dates else None
-
-
-def _dose_administration(patient: Patient, dose_number: int | None) -> Administration | None:
-    if dose_number is None:
-        return None
-    return (
-        Administration.objects.filter(
-            patient=patient, given=True, visit__definition__dose_number=dose_number
-        )
-        .exclude(start_time=None)
-        .first()
+    parts.append(
+        fatal.order_by()
+        .annotate(day=Coalesce("end_date", "onset_date"))
+        .values_list("day", flat=True)
     )
-
-
-def _linked_record_errors(code: str, instance, patient: Patient, complete: bool) -> dict:
-    """Checks across forms: an AE names the dose it followed (time since infusion derived);
-    an infusion reaction is reported as an adverse event linked to that dose (issue 13)."""
-    errors: dict[str, list[str]] = {}
-    if code == "adverse_event":
-        instance.hours_since_infusion = None
-        if instance.related_dose_number is not None:
-            given = _dose_administration(patient, instance.related_dose_number)
-            if given is None:
-                errors["related_dose_number"] = [
-                    f"Dose {instance.related_dose_number} is not recorded as given."
-                ]
-            elif instance.onset_date:
-                onset_time = instance.onset_time or dt.time(0, 0)
-                onset = timezone.make_aware(dt.datetime.combine(instance.onset_date, onset_time))
-                if instance.onset_date < timezone.localtime(given.start_time).date():
-                    errors["related_dose_number"] = ["The event started before this dose."]
-                else:
-                    hours = max((onset - given.start_time).total_seconds() / 3600, 0)
-                    instance.hours_since_infusion = Decimal(f"{hours:.1f}")
-    if code == "administration" and complete and instance.infusion_reaction:
-        dose = instance.visit.definition.dose_number
-        linked = AdverseEvent.objects.filter(
-            patient=patient, related_dose_number=dose, entered_in_error=False
-        )
-        if dose is not None and not linked.exists():
-            errors["infusion_reaction"] = [
-                f"Record the reaction as an adverse event linked to dose {dose}, then complete "
-                "this form."
-            ]
-    return errors
+    dates = followups.order_by().values_list("death_date", flat=True).union(*parts, all=True)
+    found = [d for d in dates if d]
+    return min(found) if found else None
 
 
 @transaction.atomic
@@ -513,43 +473,43 @@ def adverse_event_enter_in_error(*, user, event: AdverseEvent, reason: str) -> A
     return event
 
 
-def _normalize_units(instance) -> None:
-    from trials.services import score_inputs_normalize
+def units_normalize(form, instance) -> None:
+    """Store every value typed with a unit in its canonical unit, keeping what was typed.
 
-    score_inputs_normalize(instance)
-    for analyte, (canonical, _factors) in EXTRA_UNITS.items():
-        entered = getattr(instance, f"{analyte}_entered")
-        unit_field = f"{analyte}_unit"
-        if entered is None:
-            setattr(instance, canonical, None)
+    Items typed in a separate field (``entered`` + ``unit_field``) get their canonical field
+    set (the score inputs need their unit; other analytes default to the first unit); items
+    typed in place (the weight) are converted in place, the typed text kept for the audit.
+    """
+    score_typed = {item.entered for item in TYPED_SCORE_INPUTS}
+    if any(item.entered in score_typed for item in form.items if item.entered):
+        score_inputs_normalize(instance)
+    for item in form.items:
+        if not item.units or item.entered in score_typed:
             continue
-        unit = getattr(instance, unit_field) or next(iter(EXTRA_UNITS[analyte][1]))
-        setattr(instance, unit_field, unit)
-        try:
-            setattr(instance, canonical, extra_to_canonical(analyte, entered, unit))
-        except ValueError as exc:
-            raise ValidationError({unit_field: str(exc)}) from exc
-
-
-def _lab_scores(instance, *, patient: Patient, visit: Visit) -> tuple[dict, dict]:
-    """Collect and compute the scores of a lab CRF before anything is stored."""
-    from trials.services import score_inputs_collect, scores_compute
-
-    inputs = score_inputs_collect(
-        instance,
-        patient=patient,
-        on=instance.assessment_date or visit.target_date,
-        source_label=visit.definition.name,
-    )
-    try:
-        result = scores_compute(inputs)
-    except ValidationError as exc:
-        if hasattr(exc, "error_dict"):
-            raise ValidationError(
-                {TYPED_FIELD.get(k, k): v for k, v in exc.error_dict.items()}
-            ) from exc
-        raise
-    return inputs, result
+        if item.entered:
+            entered = getattr(instance, item.entered)
+            if entered is None:
+                setattr(instance, item.name, None)
+                continue
+            unit = getattr(instance, item.unit_field) or item.default_unit
+            setattr(instance, item.unit_field, unit)
+            try:
+                setattr(instance, item.name, item.to_canonical(entered, unit))
+            except ValueError as exc:
+                raise ValidationError({item.unit_field: str(exc)}) from exc
+            continue
+        typed, unit = getattr(instance, item.name), getattr(instance, item.unit_field)
+        unit = unit or item.default_unit
+        if unit not in item.units:
+            raise ValidationError({item.unit_field: f"Choose {' or '.join(item.units)}."})
+        if typed is None or unit == item.default_unit:
+            as_typed = ""
+        else:
+            as_typed = f"{Decimal(typed).normalize():f} {unit}"
+            setattr(instance, item.name, item.to_canonical(typed, unit))
+        if item.typed_text:
+            setattr(instance, item.typed_text, as_typed)
+        setattr(instance, item.unit_field, item.default_unit)
 
 
 def crf_get(*, spec, visit: Visit | None = None, patient: Patient | None = None, pk=None):
@@ -561,6 +521,31 @@ def crf_get(*, spec, visit: Visit | None = None, patient: Patient | None = None,
     if pk is None:
         return None
     return spec.model.objects.filter(patient=patient, pk=pk).first()
+
+
+def _crf_target_lock(spec, *, visit: Visit | None, patient: Patient | None):
+    """Lock the visit (per-visit forms) or the patient the form is saved for."""
+    if spec.per_visit:
+        if visit is None:
+            raise ValidationError("This form is recorded at a visit.")
+        visit = (
+            Visit.objects.select_for_update(of=("self",))
+            .select_related("definition", "patient__site")
+            .get(pk=visit.pk)
+        )
+        return visit, visit.patient
+    if patient is None:
+        raise ValidationError("This form belongs to a patient.")
+    return visit, Patient.objects.select_for_update().get(pk=patient.pk)
+
+
+def _crf_status_set(instance, *, complete: bool, was_complete: bool, user) -> None:
+    instance.status = FormStatus.COMPLETE if complete else FormStatus.DRAFT
+    if complete and not was_complete:
+        instance.completed_at = timezone.now()
+    elif not complete:
+        instance.completed_at = None
+    instance.updated_by = user
 
 
 @transaction.atomic
@@ -591,19 +576,7 @@ def crf_save(
     spec = FORMS.get(form_code)
     if spec is None:
         raise ValidationError(f"Unknown form {form_code!r}.")
-    if spec.per_visit:
-        if visit is None:
-            raise ValidationError("This form is recorded at a visit.")
-        visit = (
-            Visit.objects.select_for_update(of=("self",))
-            .select_related("definition", "patient__site")
-            .get(pk=visit.pk)
-        )
-        patient = visit.patient
-    elif patient is None:
-        raise ValidationError("This form belongs to a patient.")
-    else:
-        patient = Patient.objects.select_for_update().get(pk=patient.pk)
+    visit, patient = _crf_target_lock(spec, visit=visit, patient=patient)
     if not can_enter_data(user, patient.site_id):
         raise PermissionDenied("Only the site's investigators enter data.")
     sequencing_check(spec, patient=patient, visit=visit)
@@ -622,49 +595,41 @@ def crf_save(
         instance = spec.model(patient=patient)
         if spec.per_visit:
             instance.visit = visit
-    for name in spec.form_class._meta.fields:
+    for name in spec.dictionary.form_fields:
         if name in data:
             setattr(instance, name, data[name])
-
-    if spec.code == "labs":
-        _normalize_units(instance)
-    if spec.code == "vitals":
-        _normalize_weight(instance)
-    if spec.code == "administration":
-        start = instance.start_time
-        instance.assessment_date = timezone.localtime(start).date() if start else None
+    units_normalize(spec.dictionary, instance)
     ctx = CheckContext(
         patient=patient,
         visit=visit,
         day1=day1_of(patient),
         death_date=_death_date_elsewhere(patient, instance),
-        previous_weight=_previous_weight(patient, instance) if spec.code == "vitals" else None,
-        weight_change_pct=patient.trial.weight_change_confirm_pct,
-        last_visit_done=_last_protocol_visit_done(patient),
     )
-    checks = edit_checks.run(spec.code, instance, complete=complete, ctx=ctx)
-    _course_check(spec, instance, patient=patient, checks=checks)
-    for name, messages in _linked_record_errors(spec.code, instance, patient, complete).items():
-        checks.errors.setdefault(name, []).extend(messages)
+    save = CrfSave(
+        spec=spec,
+        user=user,
+        patient=patient,
+        visit=visit,
+        instance=instance,
+        complete=complete,
+        ctx=ctx,
+    )
+    for hook in spec.prepare:
+        hook(save)
+    checks = save.checks = edit_checks.run(spec.code, instance, complete=complete, ctx=ctx)
+    _withdrawal_check(spec, instance, patient=patient, checks=checks)
+    for validate in spec.validators:
+        for name, messages in validate(save).items():
+            checks.errors.setdefault(name, []).extend(messages)
     if checks.errors:
         raise ValidationError(checks.errors)
     if checks.warnings and not confirm_out_of_range:
         raise OutOfRangeWarning(checks.warnings)
     instance.out_of_range_confirmed = sorted(checks.warnings)
-    scores = _lab_scores(instance, patient=patient, visit=visit) if spec.code == "labs" else None
-    if (
-        scores is not None
-        and complete
-        and (missing := lab_completeness_errors(instance, scores[1]))
-    ):
-        raise ValidationError(missing)
+    for hook in spec.before_store:
+        hook(save)
 
-    instance.status = FormStatus.COMPLETE if complete else FormStatus.DRAFT
-    if complete and not was_complete:
-        instance.completed_at = timezone.now()
-    elif not complete:
-        instance.completed_at = None
-    instance.updated_by = user
+    _crf_status_set(instance, complete=complete, was_complete=was_complete, user=user)
     default_reason = f"{spec.label} entered" if created else f"{spec.label} updated"
     save_audited(instance, reason=reason or default_reason, user=user)
     for hook in hooks.after_save:  # SDV of changed data, automatic queries (monitoring)
@@ -675,133 +640,68 @@ def crf_save(
             warnings=checks.warnings,
             reason=reason,
         )
-
-    if scores is not None:
-        from trials.services import score_record_save
-
-        inputs, result = scores
-        score_record_save(
-            patient=patient,
-            source=instance,
-            label=visit.definition.name,
-            assessed_on=instance.assessment_date or visit.target_date,
-            inputs=inputs,
-            result=result,
-            trigger=f"{spec.label} CRF saved ({visit.definition.name})",
-        )
-    if spec.code == "administration":
-        _day1_from_dose1(instance, visit=visit, patient=patient, user=user)
+    for effect in spec.effects:
+        effect(save)
     if visit is not None:
-        visit.refresh_from_db()
+        # Re-read: an effect may have moved the plan (day 1 re-anchored on dose 1).
+        visit = Visit.objects.select_related("definition").get(pk=visit.pk)
         _visit_progress_update(visit=visit, user=user, trigger=spec.label)
-    if spec.code in COURSE_FORMS:
+    if spec.course_event:
         from .course import patient_course_sync
 
         patient_course_sync(patient=patient, user=user, trigger=spec.label)
     return instance
 
 
-# Forms that can record a course event (death, transplant, end of study) or end the dosing.
-COURSE_FORMS = {"follow_up", "adverse_event", "end_of_study", "administration"}
-
-
-def _normalize_weight(instance) -> None:
-    """Store the weight in kg whatever unit was typed; keep what was typed for the audit."""
-    from .models import WeightUnit
-
-    unit = instance.weight_unit or WeightUnit.KG
-    if instance.weight_kg is None:
-        instance.weight_entered = ""
-        instance.weight_unit = WeightUnit.KG
-        return
-    typed = Decimal(instance.weight_kg)
-    if unit == WeightUnit.LB:
-        instance.weight_entered = f"{typed.normalize():f} lb"
-        instance.weight_kg = (typed * LB_TO_KG).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
-    elif unit != WeightUnit.KG:
-        raise ValidationError({"weight_unit": "Choose kg or lb."})
-    else:
-        instance.weight_entered = ""
-    instance.weight_unit = WeightUnit.KG
-
-
-def _previous_weight(patient: Patient, instance) -> tuple[Decimal, dt.date] | None:
-    """The latest other recorded weight before this form's date (for the >10 % check)."""
-    from .models import VitalSigns
-
-    qs = VitalSigns.objects.filter(
-        patient=patient, weight_kg__isnull=False, assessment_date__isnull=False
-    )
-    if instance.pk:
-        qs = qs.exclude(pk=instance.pk)
-    if instance.assessment_date:
-        qs = qs.filter(assessment_date__lte=instance.assessment_date)
-    row = qs.order_by("-assessment_date", "-pk").values_list("weight_kg", "assessment_date")
-    return row.first()
-
-
-def _last_protocol_visit_done(patient: Patient) -> bool:
-    """Whether the last scheduled visit of the protocol (highest study day) is done."""
-    last = (
-        Visit.objects.filter(patient=patient, scheduled=True)
-        .order_by("-definition__day", "-definition__order")
-        .values_list("status", flat=True)
-        .first()
-    )
-    return last == VisitStatus.DONE
-
-
-def _course_check(spec, instance, *, patient: Patient, checks) -> None:
-    """Rules of the patient course: no dose after the treatment ended, no data after a
-    withdrawal of consent to data collection."""
+def _withdrawal_check(spec, instance, *, patient: Patient, checks) -> None:
+    """No new visit data after a withdrawal of consent to data collection."""
     from .course import patient_course
 
-    if spec.code != "administration" and patient.status != PatientStatus.WITHDRAWN:
-        return  # only a withdrawal limits the other forms (saves the derivation queries)
+    if patient.status != PatientStatus.WITHDRAWN:
+        return  # only a withdrawal limits the forms (saves the derivation queries)
     course = patient_course(patient)
     # Safety reporting (adverse events) and the end-of-study record go on after a withdrawal
     # of consent to data collection (ICH E2A); new visit data does not.
     if not course.collects_data and not instance.pk and spec.per_visit:
         checks.error("__all__", f"No further data may be collected: {course.ended_by}.")
-        return
-    if spec.code == "administration" and instance.given:
-        start = instance.start_time
-        on = timezone.localtime(start).date() if start else None
-        refusal = course.dosing_refusal(on)
-        if refusal:
-            checks.error("given", refusal)
 
 
-def _day1_from_dose1(instance, *, visit: Visit, patient: Patient, user) -> None:
-    """Day 1 is the day dose 1 was given: re-anchor the provisional plan on it."""
-    if visit.definition.kind != VisitKind.DOSING or visit.definition.dose_number != 1:
-        return
-    if instance.status != FormStatus.COMPLETE or not instance.given or not instance.start_time:
-        return
-    given_on = timezone.localtime(instance.start_time).date()
-    if given_on != day1_of(patient):
-        visits_reanchor(patient=patient, day1=given_on, user=user)
+def _visit_forms(visit: Visit) -> dict[str, dict]:
+    """form code -> {"status", "assessment_date", ...} of the forms entered at ``visit``,
+    in one query (a LEFT JOIN per form: each is one-to-one with the visit)."""
+    from .registry import VISIT_FORMS
+
+    columns = {
+        (code, column): f"{spec.related_name}__{column}"
+        for code, spec in VISIT_FORMS.items()
+        for column in ("status", "assessment_date")
+    }
+    given = f"{VISIT_FORMS['administration'].related_name}__given"
+    columns[("administration", "given")] = given
+    row = Visit.objects.filter(pk=visit.pk).values(*columns.values()).first() or {}
+    found: dict[str, dict] = {}
+    for (code, column), path in columns.items():
+        found.setdefault(code, {})[column] = row.get(path)
+    return {code: values for code, values in found.items() if values["status"]}
 
 
 def visit_forms_status(visit: Visit) -> dict[str, str]:
-    """form code -> "draft" / "complete" of the forms entered at ``visit`` (one query each)."""
-    from .registry import VISIT_FORMS
-
-    found = {}
-    for code, spec in VISIT_FORMS.items():
-        status = spec.model.objects.filter(visit=visit).values_list("status", flat=True).first()
-        if status:
-            found[code] = status
-    return found
+    """form code -> "draft" / "complete" of the forms entered at ``visit`` (one query)."""
+    return {code: values["status"] for code, values in _visit_forms(visit).items()}
 
 
 def _visit_progress_update(*, visit: Visit, user, trigger: str) -> None:
     """A visit is done when every expected form is complete; its date is the earliest one."""
     if not visit.scheduled:
         return
-    statuses = visit_forms_status(visit)
+    forms = _visit_forms(visit)
+    statuses = {code: values["status"] for code, values in forms.items()}
     required = visit_required_forms(visit)
-    if visit.definition.kind == VisitKind.DOSING and _dose_not_given(visit):
+    administration = forms.get("administration", {})
+    dose_not_given = (
+        administration.get("status") == FormStatus.COMPLETE and administration["given"] is False
+    )
+    if visit.definition.kind == VisitKind.DOSING and dose_not_given:
         # A dose not given is recorded by its administration form alone.
         required = ["administration"]
     required = required or list(statuses)
@@ -810,7 +710,8 @@ def _visit_progress_update(*, visit: Visit, user, trigger: str) -> None:
     )
     if all_complete:
         new_status = VisitStatus.DONE
-        actual = _earliest_assessment(visit) or timezone.localdate()
+        dates = [v["assessment_date"] for v in forms.values() if v["assessment_date"]]
+        actual = min(dates) if dates else timezone.localdate()
     else:
         actual = visit.actual_date if visit.status != VisitStatus.DONE else None
         new_status = (
@@ -833,24 +734,3 @@ def visit_required_forms(visit: Visit) -> list[str]:
     forms, else every expected form)."""
     d = visit.definition
     return list(d.required_forms or d.expected_forms)
-
-
-def _dose_not_given(visit: Visit) -> bool:
-    from .models import Administration
-
-    return Administration.objects.filter(
-        visit=visit, status=FormStatus.COMPLETE, given=False
-    ).exists()
-
-
-def _earliest_assessment(visit: Visit) -> dt.date | None:
-    from .registry import VISIT_FORMS
-
-    dates = [
-        d
-        for spec in VISIT_FORMS.values()
-        for d in spec.model.objects.filter(visit=visit, assessment_date__isnull=False).values_list(
-            "assessment_date", flat=True
-        )[:1]
-    ]
-    return min(dates) if dates else None

@@ -55,6 +55,7 @@ def _crf_page(
         request.POST if request.method == "POST" else None,
         instance=instance,
         read_only=not can_write or bool(blocked),
+        patient=patient,
     )
     if request.method == "POST" and not blocked and form.is_valid():
 

@@ -1,18 +1,22 @@
 """The data dictionary of every exported dataset: variable, label, type, unit, allowed values.
 
-Derived in one place from the eCRF registry (``crf.registry.FORMS``) and the models' field
-metadata (verbose names, choices, decimal places), so CSV, Dataset-JSON and ODM exports and
-the dictionary CSV never disagree. When the data dictionary module of issue #12 lands, only
-``_variables_of`` needs to read from it instead.
+Derived in one place: each eCRF's data dictionary (``crf.dictionary``: label, unit, code
+list) and, for the score inputs of screening, ``trials.dictionary``; the models' field
+metadata gives the type, length and decimals. CSV, Dataset-JSON and ODM exports and the
+dictionary CSV never disagree. Fields outside a dictionary (patients) keep their labels.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from functools import cache
+from typing import Any
 
 from django.db import models
+
+from trials.dictionary import SCORE_INPUT_ITEMS, Limits
 
 # Columns that identify a row in every dataset (ODM keys; Dataset-JSON keySequence).
 SUBJECT, SITE, VISIT, RECORD = "subject", "site", "visit", "record_id"
@@ -56,6 +60,11 @@ class Variable:
     fraction_digits: int | None = None
     field: str | None = None  # model attribute the value comes from (None: computed key)
     key: int | None = None  # key sequence (1-based) of identifying columns
+    # From the data dictionary, for ODM RangeCheck / REDCap validation and branching logic:
+    limits: Limits | None = None  # hard and soft limits, canonical unit
+    required: bool = False  # required to complete the form
+    shown_if: str = ""  # skip condition, e.g. "vital_status in (dead)"
+    help: str = ""
 
 
 @dataclass(frozen=True)
@@ -119,11 +128,59 @@ def variable_of(f: models.Field) -> Variable:
     )
 
 
-def _variables_of(model: type[models.Model], *, only: list[str] | None = None) -> list[Variable]:
+def _item_variable(f: models.Field, items: Mapping[str, Any], form: Any) -> Variable:
+    """The column of model field ``f``, described by its data-dictionary item."""
+    base = variable_of(f)
+    item = items.get(f.name)
+    if item is None:
+        return base
+    label = form.label(item) if form is not None else (item.label or base.label)
+    if f.name == item.unit_field:
+        return replace(
+            base,
+            label=f"Unit of {label.lower()} as typed",
+            allowed=tuple((u, u) for u in item.units),
+        )
+    if f.name == item.entered:
+        return replace(base, label=f"{label} as typed", unit="")
+    if f.name == item.typed_text:
+        return replace(base, label=f"{label} as typed (when not in {item.unit})", unit="")
+    unit = item.unit or (item.limits.unit if item.limits else "") or base.unit
+    allowed = base.allowed
+    if form is not None and form.choices(item):
+        allowed = tuple((str(v), str(t)) for v, t in form.choices(item) if v != "")
+    condition = item.shown_if
+    shown_if = ""
+    if condition is not None:
+        shown_if = (
+            f"{condition.item} in ({', '.join(str(v) for v in condition.values)})"
+            if condition.item
+            else condition.text
+        )
+    return replace(
+        base,
+        label=label,
+        unit=unit,
+        allowed=allowed,
+        limits=item.limits,
+        required=item.required,
+        shown_if=shown_if,
+        help=item.help,
+    )
+
+
+def _variables_of(
+    model: type[models.Model], *, only: list[str] | None = None, form: Any = None
+) -> list[Variable]:
     fields = [f for f in model._meta.concrete_fields if f.name not in _SKIP]
     if only is not None:
         fields = [f for name in only for f in fields if f.name == name]
-    return [variable_of(f) for f in fields]
+    if form is not None:
+        items = dict(form.by_field)
+    else:  # screening: the score inputs' declarations
+        items = {name: i for i in SCORE_INPUT_ITEMS for name in i.model_fields}
+        items = {k: v for k, v in items.items() if hasattr(model, k)}
+    return [_item_variable(f, items, form) for f in fields]
 
 
 # The date the export's date range applies to, for the forms recorded per patient.
@@ -202,7 +259,10 @@ def datasets() -> dict[str, Dataset]:
                 per_visit=spec.per_visit,
                 repeating=not spec.per_visit and not spec.single,
                 date_field=date_field,
-                variables=tuple(_keys(per_visit=spec.per_visit) + _variables_of(spec.model)),
+                variables=tuple(
+                    _keys(per_visit=spec.per_visit)
+                    + _variables_of(spec.model, form=spec.dictionary)
+                ),
             )
         )
     return {d.code: d for d in result}

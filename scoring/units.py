@@ -42,6 +42,8 @@ _UNIT_ALIASES: Final[dict[str, str]] = {
     "10^3/\u03bcL": "10^3/\u00b5L",
 }
 
+UNIT_ALIASES: Final = _UNIT_ALIASES  # public: the data dictionary accepts the same spellings
+
 # Exact divisors behind the non-unit factors in UNITS.
 _DIVISORS: Final[dict[tuple[str, str], float]] = {
     ("bilirubin", UMOL_L): BILIRUBIN_UMOL_PER_MG_DL,

@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import json
+
 from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
-from django.utils.text import capfirst
 
 import scoring
 
 from .audit import REASON_FIELD
 from .concurrency import VERSION_FIELD, StaleEdit
-from .models import Patient, ScoreInputs, Screening, Site
+from .dictionary import (
+    SCORE_INPUT_FORM_FIELDS,
+    SCORE_LAB_INPUTS,
+    SCORE_ORGAN_ORDER,
+    SCREENING_CONDITIONAL_ITEMS,
+    TYPED_SCORE_INPUTS,
+    typed_field_map,
+)
+from .models import Patient, Screening, Site
 
 YES_NO = [("", "—"), ("True", "Yes"), ("False", "No")]
 
@@ -81,10 +90,6 @@ class BootstrapFormMixin:
                 widget.attrs["class"] = widget.attrs.get("class", "") + " is-invalid"
 
 
-def _unit_choices(analyte: str) -> list[tuple[str, str]]:
-    return [(u, u) for u in scoring.UNITS[analyte]]
-
-
 class PatientCreateForm(BootstrapFormMixin, forms.ModelForm):
     site = forms.ModelChoiceField(queryset=Site.objects.none())
 
@@ -113,45 +118,30 @@ class PatientCreateForm(BootstrapFormMixin, forms.ModelForm):
 
 
 class ScoreInputsFormMixin(BootstrapFormMixin, forms.ModelForm):
-    """Unit selectors and the scoring engine's range checks as field errors."""
+    """Unit selectors and the scoring engine's range checks as field errors, from the one
+    map of the score inputs (``trials.dictionary.SCORE_INPUT_ITEMS``)."""
 
-    unit_fields = ("bilirubin", "creatinine", "albumin")
+    typed_items = TYPED_SCORE_INPUTS
+    lab_field_names = SCORE_LAB_INPUTS
+    organ_field_names = SCORE_ORGAN_ORDER
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        for analyte in self.unit_fields:
-            field = f"{analyte}_unit"
-            if field in self.fields:
-                self.fields[field] = forms.ChoiceField(
-                    choices=_unit_choices(analyte),
+        for item in self.typed_items:
+            if item.unit_field in self.fields:
+                choices = [(u, u) for u in item.units]
+                self.fields[item.unit_field] = forms.ChoiceField(
+                    choices=choices,
                     required=False,
                     label="Unit",
-                    initial=_unit_choices(analyte)[0][0],
+                    initial=item.default_unit,
+                    disabled=self.fields[item.unit_field].disabled,
                     widget=forms.Select(attrs={"class": "form-select form-select-sm"}),
                 )
 
-    lab_field_names = ("inr", "sodium_mmol_l", "wbc_10e9_l", "platelets_10e9_l")
-    organ_field_names = (
-        "he_grade",
-        "ascites",
-        "map_mmhg",
-        "dopamine_ug_kg_min",
-        "dobutamine",
-        "terlipressin",
-        "epinephrine_ug_kg_min",
-        "norepinephrine_ug_kg_min",
-        "pao2_mmhg",
-        "spo2_pct",
-        "fio2",
-        "mechanical_ventilation",
-        "mechanical_ventilation_for_he",
-        "renal_replacement_therapy",
-        "dialysis_twice_in_last_week",
-    )
-
     @property
     def unit_pairs(self) -> list[tuple]:
-        return [(self[f"{a}_entered"], self[f"{a}_unit"]) for a in self.unit_fields]
+        return [(self[i.entered], self[i.unit_field]) for i in self.typed_items]
 
     @property
     def lab_fields(self) -> list:
@@ -164,35 +154,27 @@ class ScoreInputsFormMixin(BootstrapFormMixin, forms.ModelForm):
     def clean(self):
         data = super().clean()
         probe = {}
-        for analyte in self.unit_fields:
-            value = data.get(f"{analyte}_entered")
-            if value is not None:
+        for item in self.typed_items:
+            value = data.get(item.entered)
+            if value is not None and item.entered in self.fields:
                 try:
-                    probe[f"{analyte}_{'g_dl' if analyte == 'albumin' else 'mg_dl'}"] = (
-                        scoring.to_canonical(analyte, float(value), data.get(f"{analyte}_unit"))
-                    )
+                    unit = data.get(item.unit_field)
+                    probe[item.name] = float(item.to_canonical(value, unit))
                 except ValueError as exc:
-                    self.add_error(f"{analyte}_unit", str(exc))
+                    self.add_error(item.unit_field, str(exc))
         # Every scoring input that is also a field of this form, checked by the engine itself.
         for key in scoring.INPUT_KEYS:
             if key in self.fields and key not in probe and data.get(key) not in (None, ""):
                 probe[key] = float(data[key]) if hasattr(data[key], "as_tuple") else data[key]
+        typed = typed_field_map(self.typed_items)
         for key, message in scoring.validate_inputs(probe).items():
-            target = {
-                "bilirubin_mg_dl": "bilirubin_entered",
-                "creatinine_mg_dl": "creatinine_entered",
-                "albumin_g_dl": "albumin_entered",
-            }.get(key, key)
+            target = typed.get(key, key)
             if target in self.fields and target not in self.errors:
                 self.add_error(target, message)
         return data
 
 
-SCORE_INPUT_FIELDS = [
-    f.name
-    for f in ScoreInputs._meta.get_fields()
-    if f.name not in {"bilirubin_mg_dl", "creatinine_mg_dl", "albumin_g_dl"}
-]
+SCORE_INPUT_FIELDS = SCORE_INPUT_FORM_FIELDS
 
 
 EXCLUSION_FIELDS = (  # synopsis: Eligibility, exclusion 1–18 (EXC6 is renal_replacement_therapy)
@@ -266,6 +248,16 @@ class ScreeningForm(ScoreInputsFormMixin):
                     choices=YES_NO, attrs={"class": "form-select form-select-sm"}
                 )
         self.order_fields([*self.Meta.fields, REASON_FIELD, "aclf_grade_confirmed_as"])
+        # Skip logic from the dictionary, for static/js/crf_skip_logic.js (the server checks
+        # the same rule in ``screening_save``).
+        for item in SCREENING_CONDITIONAL_ITEMS:
+            if item.name in self.fields:
+                self.fields[item.name].widget.attrs.update(
+                    {
+                        "data-shown-if": item.shown_if.item,
+                        "data-shown-values": json.dumps([str(v) for v in item.shown_if.values]),
+                    }
+                )
 
     def data_for_service(self) -> dict:
         """Cleaned data for ``screening_save``: the confirmation names the grade it confirms."""
@@ -378,7 +370,7 @@ class AuditFilterForm(BootstrapFormMixin, forms.Form):
         for s in sources():
             if not chosen or s.key == chosen:
                 for f in s.fields():
-                    fields.setdefault(f.name, capfirst(str(f.verbose_name)))
+                    fields.setdefault(f.name, s.field_label(f))
         self.fields["field"].choices = [
             ("", "any field"),
             *sorted(fields.items(), key=lambda kv: kv[1].lower()),

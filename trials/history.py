@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -72,10 +72,15 @@ class AuditSource:
     # (patient None: the trial-wide log). The allocation: its time order per stratum is a
     # clue, so ``randomization`` registers it with its blinding rule.
     visible_to: Callable[[Any, Any], bool] | None = None
+    # Field labels from the app's data dictionary (else the model's verbose names).
+    labels: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def unblinded_only(self) -> bool:
         return self.visible_to is not None
+
+    def field_label(self, f: models.Field) -> str:
+        return self.labels.get(f.name) or capfirst(str(f.verbose_name))
 
     @property
     def key(self) -> str:
@@ -148,11 +153,21 @@ def register(
     hidden_fields: tuple[str, ...] = (),
     shown_fields: tuple[str, ...] | None = None,
     visible_to: Callable[[Any, Any], bool] | None = None,
+    labels: Mapping[str, str] | None = None,
 ) -> None:
     if any(source.model is model for source in _REGISTRY):
         return
     shown = frozenset(shown_fields) if shown_fields is not None else None
-    _REGISTRY.append(AuditSource(model, patient_path, frozenset(hidden_fields), shown, visible_to))
+    _REGISTRY.append(
+        AuditSource(
+            model,
+            patient_path,
+            frozenset(hidden_fields),
+            shown,
+            visible_to,
+            dict(labels or {}),
+        )
+    )
 
 
 def sources(*, unblinded: bool = True) -> list[AuditSource]:
@@ -350,7 +365,7 @@ def entries_from_rows(source: AuditSource, rows: list, lookups: Lookups) -> list
         changes = [
             Change(
                 f.name,
-                capfirst(str(f.verbose_name)),
+                source.field_label(f),
                 display(f, getattr(before, f.attname), lookups) if before else EMPTY,
                 display(f, getattr(row, f.attname), lookups),
             )

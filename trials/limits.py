@@ -15,46 +15,25 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 
+from .dictionary import (
+    SCORE_INPUT_ITEMS,
+    Limits,
+    limits_map,
+    typed_field_map,
+)
+
 D = Decimal
 
+__all__ = ["SCORE_INPUT_LIMITS", "SCREENING_LIMITS", "TYPED_FIELD", "Limits", "check"]
 
-@dataclass(frozen=True)
-class Limits:
-    hard_min: Decimal | None = None
-    soft_min: Decimal | None = None
-    soft_max: Decimal | None = None
-    hard_max: Decimal | None = None
-    unit: str = ""
-    min_exclusive: bool = False  # hard_min itself is impossible too (a bilirubin of 0)
-
-
-# Typical ACLF ranges (CANONIC cohort, Moreau et al., Gastroenterology 2013;144:1426) inform
-# the soft limits; they warn, they never decide.
-SCORE_INPUT_LIMITS: dict[str, Limits] = {
-    "bilirubin_mg_dl": Limits(D(0), None, D(40), None, "mg/dL", min_exclusive=True),
-    "creatinine_mg_dl": Limits(D(0), None, D(10), None, "mg/dL", min_exclusive=True),
-    "albumin_g_dl": Limits(D(0), D("1.5"), D("5.5"), None, "g/dL", min_exclusive=True),
-    "inr": Limits(D(0), None, D(8), None, "", min_exclusive=True),
-    "sodium_mmol_l": Limits(None, D(115), D(160), None, "mmol/L"),
-    "platelets_10e9_l": Limits(D(0), D(10), D(800), None, "10⁹/L", min_exclusive=True),
-    "wbc_10e9_l": Limits(D(0), D(1), D(50), None, "10⁹/L", min_exclusive=True),
-    "map_mmhg": Limits(D(0), D(40), D(130), None, "mmHg", min_exclusive=True),
-    "spo2_pct": Limits(D(0), D(70), None, None, "%", min_exclusive=True),
-    "pao2_mmhg": Limits(D(0), D(40), D(600), None, "mmHg", min_exclusive=True),
-    "dopamine_ug_kg_min": Limits(D(0), None, D(20), None, "µg/kg/min"),
-    "epinephrine_ug_kg_min": Limits(D(0), None, D(1), None, "µg/kg/min"),
-    "norepinephrine_ug_kg_min": Limits(D(0), None, D(1), None, "µg/kg/min"),
-}
+# Derived from the data dictionary (trials.dictionary.SCORE_INPUT_ITEMS): one declaration.
+SCORE_INPUT_LIMITS: dict[str, Limits] = limits_map(SCORE_INPUT_ITEMS)
 SCREENING_LIMITS: dict[str, Limits] = {
     **SCORE_INPUT_LIMITS,
     "afp_ng_ml": Limits(D(0), None, D(100_000), D(10_000_000), "ng/mL"),
 }
 # A canonical field's errors are shown on the field the user typed (value + unit).
-TYPED_FIELD = {
-    "bilirubin_mg_dl": "bilirubin_entered",
-    "creatinine_mg_dl": "creatinine_entered",
-    "albumin_g_dl": "albumin_entered",
-}
+TYPED_FIELD = typed_field_map(SCORE_INPUT_ITEMS)
 
 
 def _fmt(value: Decimal) -> str:

@@ -26,6 +26,12 @@ import scoring
 from . import eligibility, history, limits, roles
 from .audit import meaningful_reason, require_reason, save_audited
 from .concurrency import check_version
+from .dictionary import (
+    SCORE_INPUT_ITEMS,
+    SCREENING_CONDITIONAL_ITEMS,
+    TYPED_SCORE_INPUTS,
+    hidden_values_given,
+)
 from .models import (
     AccessEvent,
     FormStatus,
@@ -442,54 +448,25 @@ def _score_records_recompute(patient: Patient, *, trigger: str) -> None:
 
 # --- scores ---------------------------------------------------------------------------------
 
-# (analyte, canonical field, canonical unit) for values entered in a selectable unit.
-UNIT_FIELDS = (
-    ("bilirubin", "bilirubin_mg_dl", "mg/dL"),
-    ("creatinine", "creatinine_mg_dl", "mg/dL"),
-    ("albumin", "albumin_g_dl", "g/dL"),
-)
-PLAIN_INPUTS = {
-    "inr": "",
-    "sodium_mmol_l": "mmol/L",
-    "wbc_10e9_l": "10^9/L",
-    "platelets_10e9_l": "10^9/L",
-    "he_grade": "West Haven",
-    "map_mmhg": "mmHg",
-    "dopamine_ug_kg_min": "µg/kg/min",
-    "dobutamine": "",
-    "terlipressin": "",
-    "epinephrine_ug_kg_min": "µg/kg/min",
-    "norepinephrine_ug_kg_min": "µg/kg/min",
-    "pao2_mmhg": "mmHg",
-    "spo2_pct": "%",
-    "fio2": "",
-    "mechanical_ventilation": "",
-    "mechanical_ventilation_for_he": "",
-    "renal_replacement_therapy": "",
-    "dialysis_twice_in_last_week": "",
-    "ascites": "",
-}
-
-
-CANONICAL_PLACES = Decimal("0.00000001")
+# The score inputs' units and typed fields come from the data dictionary (one map).
 
 
 def score_inputs_normalize(instance: ScoreInputs) -> None:
     """Set the canonical-unit fields from what was typed and in which unit."""
-    for analyte, field, _unit in UNIT_FIELDS:
-        entered = getattr(instance, f"{analyte}_entered")
-        unit = getattr(instance, f"{analyte}_unit")
+    for item in TYPED_SCORE_INPUTS:
+        entered = getattr(instance, item.entered)
+        unit = getattr(instance, item.unit_field)
         if entered is None:
-            setattr(instance, field, None)
+            setattr(instance, item.name, None)
             continue
         if not unit:
-            raise ValidationError({f"{analyte}_unit": "Choose the unit of the value entered."})
+            raise ValidationError({item.unit_field: "Choose the unit of the value entered."})
         try:
-            value = scoring.to_canonical(analyte, float(entered), unit)
+            # Exact factor, full precision (8 decimals): a rounded value can cross a
+            # score threshold.
+            setattr(instance, item.name, item.to_canonical(entered, unit))
         except ValueError as exc:
-            raise ValidationError({f"{analyte}_unit": str(exc)}) from exc
-        # Full precision (8 decimals): a rounded value can cross a score threshold.
-        setattr(instance, field, Decimal(repr(value)).quantize(CANONICAL_PLACES))
+            raise ValidationError({item.unit_field: str(exc)}) from exc
 
 
 def score_inputs_collect(
@@ -518,22 +495,23 @@ def score_inputs_from_values(
         "age": {"value": age, "unit": "years", "source": demographics_source or source_label},
         "sex": {"value": sex or None, "unit": "", "source": demographics_source or source_label},
     }
-    for analyte, field, unit in UNIT_FIELDS:
-        value = getattr(instance, field)
-        inputs[field] = {
-            "value": None if value is None else float(value),
-            "unit": unit,
-            "entered": None if value is None else str(getattr(instance, f"{analyte}_entered")),
-            "entered_unit": getattr(instance, f"{analyte}_unit"),
-            "source": source_label,
-        }
-    for field, unit in PLAIN_INPUTS.items():
-        value = getattr(instance, field)
+    for item in SCORE_INPUT_ITEMS:
+        value = getattr(instance, item.name)
+        if item.entered:
+            inputs[item.name] = {
+                "value": None if value is None else float(value),
+                "unit": item.unit,
+                "entered": None if value is None else str(getattr(instance, item.entered)),
+                "entered_unit": getattr(instance, item.unit_field),
+                "source": source_label,
+            }
+            continue
         if isinstance(value, Decimal):
             value = float(value)
         if value == "":
             value = None
-        inputs[field] = {"value": value, "unit": unit, "source": source_label}
+        unit = item.unit or item.scale
+        inputs[item.name] = {"value": value, "unit": unit, "source": source_label}
     return inputs
 
 
@@ -560,12 +538,13 @@ SCORE_FIELDS = (
 
 # Defaults of each scoring input (unit, and the extra keys of values typed in a unit): the
 # compact JSON stores only what differs from these (#16).
+# The units are those ``score_inputs_from_values`` writes, from the data dictionary.
 INPUT_UNITS: dict[str, str] = {
     "age": "years",
     "sex": "",
-    **{field: unit for _a, field, unit in UNIT_FIELDS},
-    **PLAIN_INPUTS,
+    **{item.name: item.unit or item.scale for item in SCORE_INPUT_ITEMS},
 }
+_TYPED_INPUTS = frozenset(item.name for item in SCORE_INPUT_ITEMS if item.entered)
 _ENTERED_DEFAULTS = {"entered": None, "entered_unit": ""}
 _DEMOGRAPHICS = ("age", "sex")
 
@@ -576,7 +555,7 @@ def _input_default(key: str, *, label: str, demographics: str) -> dict[str, Any]
         "unit": INPUT_UNITS.get(key, ""),
         "source": demographics if key in _DEMOGRAPHICS else label,
     }
-    if key in {field for _a, field, _u in UNIT_FIELDS}:
+    if key in _TYPED_INPUTS:
         item.update(_ENTERED_DEFAULTS)
     return item
 
@@ -848,6 +827,9 @@ def screening_save(
         raise ValidationError({"screening_date": "Enter the screening date."})
     _screening_dates_check(screening)
     _sex_specific_answers_check(screening, patient.sex)
+    # Skip logic (trials.dictionary): a date given after a "No" is refused, naming the field.
+    if hidden := hidden_values_given(SCREENING_CONDITIONAL_ITEMS, screening):
+        raise ValidationError(hidden)
     score_inputs_normalize(screening)
     ranges = limits.check(screening, limits.SCREENING_LIMITS)
     if ranges.errors:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.core.exceptions import ValidationError
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
@@ -12,6 +14,7 @@ from rest_framework.views import APIView
 import scoring
 from trials import selectors
 from trials.api.pagination import ScreeningNumberCursorPagination
+from trials.dictionary import TYPED_SCORE_INPUTS
 from trials.filters import PatientFilter
 from trials.models import Patient, ScoreRecord, Site, Trial
 
@@ -74,20 +77,18 @@ class ScoreCalculateApi(APIView):
         serializer = self.InputSerializer(data={"units": payload.pop("units", {})})
         serializer.is_valid(raise_exception=True)
         errors: dict[str, list[str]] = {}
-        canonical = {
-            "bilirubin": "bilirubin_mg_dl",
-            "creatinine": "creatinine_mg_dl",
-            "albumin": "albumin_g_dl",
-        }
+        # analyte -> its item in the one map of the score inputs (trials.dictionary)
+        typed = {item.entered.removesuffix("_entered"): item for item in TYPED_SCORE_INPUTS}
         for analyte, unit in serializer.validated_data.get("units", {}).items():
-            key = canonical.get(analyte)
-            if key is None:
+            item = typed.get(analyte)
+            if item is None:
                 errors[f"units.{analyte}"] = ["Only bilirubin, creatinine and albumin."]
-            elif payload.get(key) is not None:
+            elif payload.get(item.name) is not None:
                 try:
-                    payload[key] = scoring.to_canonical(analyte, float(payload[key]), unit)
-                except (TypeError, ValueError) as exc:
-                    errors[key] = [str(exc)]
+                    value = item.to_canonical(Decimal(str(payload[item.name])), unit)
+                    payload[item.name] = float(value)
+                except (TypeError, ValueError, ArithmeticError) as exc:
+                    errors[item.name] = [str(exc)]
         errors.update({key: [msg] for key, msg in scoring.validate_inputs(payload).items()})
         if errors:
             return Response(errors, status=status.HTTP_400_BAD_REQUEST)

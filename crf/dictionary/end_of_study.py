@@ -1,0 +1,63 @@
+"""End of study: why and when the patient's participation ended."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from crf.checks import (
+    CheckContext,
+    CheckResult,
+    not_before_day1,
+    not_future,
+)
+from trials.dictionary import Condition, Item, Section
+
+from .base import FormDictionary
+
+SECTIONS = (
+    Section(
+        "End of study",
+        (
+            Item("reason", required=True, widget="radio"),
+            Item("end_date", required=True),
+            Item("death_cause", shown_if=Condition("reason", ("died",), "the patient died")),
+            Item(
+                "withdrawal_scope",
+                widget="radio",
+                shown_if=Condition(
+                    "reason", ("withdrew_consent",), "the patient withdrew consent"
+                ),
+            ),
+            Item("early_termination_reason"),
+            Item("comments", "Comments", widget="textarea"),
+        ),
+    ),
+)
+
+
+def end_of_study_rules(result: CheckResult, obj: Any, ctx: CheckContext, complete: bool) -> None:
+    if obj.reason == "died" and complete and not obj.death_cause:
+        result.error("death_cause", "Give the cause of death.")
+    if obj.reason != "died" and obj.death_cause:
+        result.error("death_cause", "Only when the patient died.")
+    if obj.reason == "completed" and ctx.death_date is not None:
+        result.error("reason", f"Death was recorded on {ctx.death_date:%Y-%m-%d}.")
+    if (
+        obj.reason == "completed"
+        and not ctx.last_visit_done
+        and not (obj.early_termination_reason or "").strip()
+    ):
+        result.error(
+            "early_termination_reason",
+            "The last protocol visit is not done: 'completed' needs the early termination "
+            "reason (e.g. the trial was stopped).",
+        )
+    if obj.reason == "withdrew_consent" and complete and not obj.withdrawal_scope:
+        result.error("withdrawal_scope", "Say what the patient still consents to.")
+    if obj.reason != "withdrew_consent" and obj.withdrawal_scope:
+        result.error("withdrawal_scope", "Only when the patient withdrew consent.")
+    not_future(result, obj, ("end_date",), ctx)
+    not_before_day1(result, obj, ("end_date",), ctx)
+
+
+FORM = FormDictionary("end_of_study", "crf.EndOfStudy", SECTIONS, rules=(end_of_study_rules,))
