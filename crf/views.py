@@ -16,6 +16,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from trials import roles
@@ -30,6 +31,27 @@ from trials.selectors import patient_get
 from . import registry, selectors, services
 from .forms import CONFIRM_FIELD, VisitDefinitionForm
 from .rules import sequencing_error
+
+
+# Date fields of a visit's forms that are usually "today" when the visit is entered on its day.
+TODAY_FIELDS = ("assessment_date",)
+
+
+def _prefill_today(form, *, visit, instance) -> None:
+    """A new form of a visit whose window includes today starts with today's date (issue 17).
+
+    Only a suggestion shown in the empty form: nothing is saved until the user saves.
+    """
+    if instance is not None or visit is None:
+        return
+    today = timezone.localdate()
+    start = visit.window_start or visit.target_date
+    end = visit.window_end or visit.target_date
+    if start and end and not (start <= today <= end):
+        return
+    for name in TODAY_FIELDS:
+        if name in form.fields:
+            form.initial.setdefault(name, today)
 
 
 def _crf_page(
@@ -58,6 +80,8 @@ def _crf_page(
         instance=instance,
         read_only=not can_write or bool(blocked),
     )
+    if request.method != "POST" and can_write and not blocked:
+        _prefill_today(form, visit=visit, instance=instance)
     if request.method == "POST" and not blocked and form.is_valid():
 
         def save() -> str:
