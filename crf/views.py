@@ -32,7 +32,6 @@ from . import registry, selectors, services
 from .forms import CONFIRM_FIELD, VisitDefinitionForm
 from .rules import sequencing_error
 
-
 # Date fields of a visit's forms that are usually "today" when the visit is entered on its day.
 TODAY_FIELDS = ("assessment_date",)
 

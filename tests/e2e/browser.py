@@ -74,7 +74,9 @@ class Counts:
     loads: int = 0  # full page loads
 
     def __sub__(self, other: Counts) -> Counts:
-        return Counts(self.clicks - other.clicks, self.typed - other.typed, self.loads - other.loads)
+        return Counts(
+            self.clicks - other.clicks, self.typed - other.typed, self.loads - other.loads
+        )
 
 
 @dataclass

@@ -28,7 +28,7 @@ def browser():
             browser = p.chromium.launch(
                 executable_path=CHROMIUM, headless=True, args=["--no-sandbox"]
             )
-        except Exception as exc:  # noqa: BLE001 - any launch failure fails CI loudly
+        except Exception as exc:
             pytest.fail(f"Chromium at {CHROMIUM} did not start: {exc}", pytrace=False)
         yield browser
         browser.close()

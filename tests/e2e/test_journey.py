@@ -20,7 +20,7 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from tests.e2e.browser import Actor, Counts
+from tests.e2e.browser import Actor, Counts, arm_leaks
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -184,10 +184,73 @@ def test_main_journey(actors, trial_setup):
     inv.follow("patient record")
     scores = inv.page.locator("table", has_text="CLIF-SOFA").first
     expect(scores).to_contain_text("Dose 1")
-    journey = inv.counts - start
+    # The measured journey: log in, then the eligible patient from registration to scores.
+    journey = start + (inv.counts - before_eligible)
     inv.screenshot("investigator_patient_page")
     _write_bench(journey)
-    del ineligible_counts, before_eligible
+    assert ineligible_counts.loads > 0
+
+    # Monitor raises a query on the heart rate of day 1.
+    mon = actors("monitor")
+    mon.screenshot("monitor_dashboard")
+    mon.goto(patient_url)
+    mon.follow("All visits and forms")
+    open_form(mon, "Dose 1", "Vital signs")
+    vitals_url = mon.page.url
+    tools = mon.page.locator("[name=heart_rate_bpm]").locator(
+        "xpath=ancestor::div[contains(@class,'col-')][1]"
+    )
+    mon.click(tools.get_by_role("link", name="raise query"))
+    mon.fill("text", "Source says 92 bpm: please check.")
+    mon.follow("Raise query")
+    query_url = mon.page.url
+
+    # Investigator: the open query, corrects the value with a reason, answers.
+    inv.follow("Queries")
+    inv.click(inv.page.get_by_role("link", name=re.compile("Source says 92")))
+    inv.follow("open the form")
+    inv.fill("heart_rate_bpm", "92")
+    inv.fill("reason_for_change", "Transcription error, corrected from source")
+    inv.follow("Save as complete")
+    saved(inv)
+    inv.goto(query_url)
+    inv.fill("answer", "Corrected to 92 from the source document.")
+    inv.follow("Answer")
+    assert "Answered" in inv.text()
+
+    # Monitor: old -> new in the field's history, then closes the query.
+    mon.goto(vitals_url)
+    tools = mon.page.locator("[name=heart_rate_bpm]").locator(
+        "xpath=ancestor::div[contains(@class,'col-')][1]"
+    )
+    mon.click(tools.get_by_role("link", name="history"))
+    change = mon.page.locator("td", has_text="Heart rate").first
+    expect(change).to_contain_text("88")
+    expect(change).to_contain_text("92")
+    assert "Transcription error" in mon.text()
+    mon.goto(query_url)
+    mon.fill("note", "Checked against source.")
+    mon.follow("Close")
+    assert "Closed by" in mon.text()
+
+    # Data manager exports ODM.
+    dm = actors("data_manager")
+    dm.screenshot("data_manager_dashboard")
+    dm.follow("Exports")
+    dm.choose("format", "CDISC ODM 1.3.2 XML (one file)")
+    dm.click(dm.page.get_by_role("button", name="Export", exact=True))
+    link = dm.page.get_by_role("link", name=re.compile(r"\.xml"))
+    expect(link.first).to_be_visible(timeout=30_000)
+    with dm.page.expect_download() as download:
+        link.first.click()
+    odm = Path(download.value.path()).read_text(encoding="utf-8")
+    assert "<ODM" in odm
+    assert "ClinicalData" in odm
+    assert not arm_leaks(odm), "the blinded ODM names the arm"
+
+    # Every other role's landing page, for review (and axe + blinding on each).
+    for role in ("unblinded_statistician", "trial_admin"):
+        actors(role).screenshot(f"{role}_dashboard")
 
 
 def _write_bench(journey: Counts) -> None:
@@ -203,9 +266,9 @@ def _write_bench(journey: Counts) -> None:
         "# Investigator journey in a real browser (issue 17)",
         "",
         "Measured by `tests/e2e/test_journey.py` (Playwright + Chromium, headless) on every run:",
-        "log in, register and screen an ineligible patient (seeing why), register and screen",
-        "an eligible patient, randomize, day-1 vital signs, administration and laboratory",
-        "CRFs, see the scores. A <select> counts two clicks (open, pick), a radio button one;",
+        "log in, register and screen an eligible patient, randomize, day-1 vital signs,",
+        "administration and laboratory CRFs, see the scores (the ineligible patient the test",
+        "also screens is not counted). A <select> counts two clicks (open, pick), a radio one;",
         "a field already holding the right value (a prefilled date) is not typed.",
         "",
         "| | before (issue 17 report) | now |",
