@@ -180,6 +180,26 @@ class TimelineRow:
     def required_complete_count(self) -> int:
         return sum(1 for f in self.forms if f.required and f.status == FormStatus.COMPLETE)
 
+    def next_form(self, after: str | None = None) -> FormCell | None:
+        """The form to enter next (issue 17): the first expected form not yet complete,
+        starting after ``after`` and wrapping round; the first form when all are complete."""
+        expected = [f for f in self.forms if f.expected] or list(self.forms)
+        codes = [f.code for f in expected]
+        start = codes.index(after) + 1 if after in codes else 0
+        for cell in expected[start:] + expected[:start]:
+            if cell.code != after and cell.status != FormStatus.COMPLETE:
+                return cell
+        return None if after else (expected[0] if expected else None)
+
+    @property
+    def first_open_form(self) -> FormCell | None:
+        return self.next_form()
+
+
+def visit_next_form(*, user, visit: Visit, after: str) -> FormCell | None:
+    """The visit's next expected form not complete after ``after`` (save and next form)."""
+    return _rows([visit_get(user=user, pk=visit.pk)])[0].next_form(after)
+
 
 def patient_course_get(*, user, patient: Patient):
     """The patient's course (state, what it allows, conflicting records); 404 if not visible.

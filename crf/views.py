@@ -34,6 +34,7 @@ from .rules import sequencing_error
 
 # Date fields of a visit's forms that are usually "today" when the visit is entered on its day.
 TODAY_FIELDS = ("assessment_date",)
+NEXT = "next"  # value of the "Save and next form" button (name "complete")
 
 
 def _prefill_today(form, *, visit, instance) -> None:
@@ -96,11 +97,20 @@ def _crf_page(
                 pk=pk,
                 expected_version=form.cleaned_data.get(VERSION_FIELD),
             )
+            if request.POST.get("complete") == NEXT and visit is not None:
+                # Save and next form (issue 17): straight on to the visit's next open form.
+                cell = selectors.visit_next_form(user=request.user, visit=visit, after=spec.code)
+                if cell is not None:
+                    return reverse(
+                        "crf:crf-edit", kwargs={"visit_pk": visit.pk, "form_code": cell.code}
+                    )
             return success_url
 
         try:
             # A new record (e.g. an AE) is created once per form token, even if re-posted.
-            _, replayed = page_once(request, save) if instance is None else (save(), False)
+            success_url, replayed = (
+                page_once(request, save) if instance is None else (save(), False)
+            )
         except StaleEdit as exc:
             show_stale_edit(form, exc)
         except services.OutOfRangeWarning as warning:
@@ -129,6 +139,9 @@ def _crf_page(
             "was_complete": instance is not None and instance.status == FormStatus.COMPLETE,
             "cancel_url": cancel_url,
             "monitoring": monitoring,
+            "next_form": selectors.visit_next_form(user=request.user, visit=visit, after=spec.code)
+            if visit is not None and can_write and not blocked
+            else None,
         },
     )
 

@@ -78,6 +78,11 @@ class Counts:
             self.clicks - other.clicks, self.typed - other.typed, self.loads - other.loads
         )
 
+    def __add__(self, other: Counts) -> Counts:
+        return Counts(
+            self.clicks + other.clicks, self.typed + other.typed, self.loads + other.loads
+        )
+
 
 @dataclass
 class Actor:

@@ -84,6 +84,18 @@ def register(inv: Actor, initials: str) -> None:
 
 
 def screen(inv: Actor, *, hiv: bool = False) -> None:
+    if hiv:
+        # Enter in a field saves as complete (never the draft); the error summary at the top
+        # links to the field and the focus is on the first error.
+        inv.fill("screening_date", "")
+        inv.page.locator("[name=afp_ng_ml]").press("Enter")
+        inv.page.wait_for_load_state("load")
+        inv._loaded()
+        summary = inv.page.locator(".error-summary")
+        expect(summary).to_contain_text("Screening date")
+        focused = inv.page.evaluate("document.activeElement.name")
+        assert focused == "screening_date"
+        inv.fill("screening_date", timezone.localdate().isoformat())
     inv.choose("cirrhosis", "Yes")
     for name in EXCLUSIONS_NO:
         inv.choose(name, "Yes" if (hiv and name == "hiv_infection") else NO)
@@ -136,12 +148,20 @@ def test_main_journey(actors, trial_setup):
     assert "Randomization number" in inv.text()
     patient_url = inv.page.url
 
-    # Day 1: vital signs (the weight the pharmacist's dose needs), from the timeline.
-    inv.follow("All visits and forms")
-    open_form(inv, "Dose 1", "Vital signs")
+    # Day 1: vital signs (the weight the pharmacist's dose needs), then "save and next
+    # form" through the visit: laboratory, then administration.
+    # The patient page's visit rows open the visit's first open form.
+    inv.click(inv.page.get_by_role("link", name="Dose 1 (day 1)"))
+    expect(inv.page.locator("h1")).to_contain_text("Vital signs")
     for name, value in DAY1_VITALS.items():
         inv.fill(name, value)
-    inv.follow("Save as complete")
+    inv.follow("Save as complete and go to Laboratory")
+    saved(inv)
+    for name, value in SCREENING_LABS.items():
+        inv.fill(name, value)
+    inv.choose("he_grade", "0 – none")
+    inv.choose("ascites", "Mild")
+    inv.follow("Save as complete and go to Study drug administration")
     saved(inv)
 
     # Pharmacist: sees the arm and the computed dose, records the preparation.
@@ -159,12 +179,8 @@ def test_main_journey(actors, trial_setup):
     ph.fill("checked_by", "Second Pharmacist")
     ph.follow("Save")
     saved(ph)
-    assert "Dose 1" in ph.text()
 
-    # Investigator: administration and laboratory CRFs of day 1, then the scores.
-    inv.goto(patient_url)
-    inv.follow("All visits and forms")
-    open_form(inv, "Dose 1", "Study drug administration")
+    # Investigator: the administration form (opened by "save and next"), then the scores.
     inv.choose("given", "Yes")
     now = timezone.localtime()
     inv.fill("start_time", (now - dt.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M"))
@@ -172,14 +188,7 @@ def test_main_journey(actors, trial_setup):
     inv.fill("volume_infused_ml", "50")
     inv.choose("full_dose_given", "Yes")
     inv.choose("infusion_reaction", "No")
-    inv.follow("Save as complete")
-    saved(inv)
-    open_form(inv, "Dose 1", "Laboratory")
-    for name, value in SCREENING_LABS.items():
-        inv.fill(name, value)
-    inv.choose("he_grade", "0 – none")
-    inv.choose("ascites", "Mild")
-    inv.follow("Save as complete")
+    inv.follow("Save as complete", exact=True)
     saved(inv)
     inv.follow("patient record")
     scores = inv.page.locator("table", has_text="CLIF-SOFA").first
