@@ -397,3 +397,29 @@ def dashboard_panel_context(*, user) -> dict | None:
     rows = visit_worklist(user=user).order_by().values("status").annotate(n=Count("pk"))
     counts.update({row["status"]: row["n"] for row in rows})
     return {"title": "Visits due and overdue", "visits": visits, "counts": counts}
+
+
+# CONSORT stages read from visits and administrations (issue 17); blind-neutral.
+DOSE_CODES = ("dose1", "dose2", "dose3", "dose4")
+FOLLOW_UP_CODES = ("fu_d28", "fu_m3", "fu_m12")
+
+
+def consort_visit_stages(*, patient_ids) -> dict[str, set[int]]:
+    """Patients who received each dose (administration "given") and completed each follow-up
+    visit (status done), keyed by visit code: two queries whatever the number of patients."""
+    from .models import Administration, VisitStatus
+
+    stages: dict[str, set[int]] = {code: set() for code in (*DOSE_CODES, *FOLLOW_UP_CODES)}
+    given = Administration.objects.filter(
+        patient_id__in=patient_ids, given=True, visit__definition__code__in=DOSE_CODES
+    ).values_list("visit__definition__code", "patient_id")
+    for code, pk in given:
+        stages[code].add(pk)
+    done = Visit.objects.filter(
+        patient_id__in=patient_ids,
+        definition__code__in=FOLLOW_UP_CODES,
+        status=VisitStatus.DONE,
+    ).values_list("definition__code", "patient_id")
+    for code, pk in done:
+        stages[code].add(pk)
+    return stages

@@ -5,6 +5,7 @@ from . import account_views, views
 app_name = "trials"
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
+    path("overview/", views.trial_overview, name="trial-overview"),
     path("patients/", views.patient_list, name="patient-list"),
     path("patients/new/", views.patient_create, name="patient-create"),
     path("patients/<int:pk>/", views.patient_detail, name="patient-detail"),

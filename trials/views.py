@@ -68,6 +68,21 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+def trial_overview(request: HttpRequest) -> HttpResponse:
+    """Live CONSORT flow (pooled; by arm for the unblinded statistician) and recruitment."""
+    flow = selectors.consort_flow(user=request.user)
+    if request.GET.get("format") == "svg":
+        response = HttpResponse(flow.svg, content_type="image/svg+xml; charset=utf-8")
+        response["Content-Disposition"] = 'attachment; filename="consort_flow.svg"'
+        return response
+    return render(
+        request,
+        "trials/trial_overview.html",
+        {"flow": flow, "recruitment": selectors.recruitment(user=request.user)},
+    )
+
+
+@login_required
 def patient_list(request: HttpRequest) -> HttpResponse:
     # The same FilterSet as the API; an invalid filter value is ignored here (shown unfiltered).
     filters = PatientFilter(request.GET, queryset=selectors.patient_list(user=request.user))
@@ -117,6 +132,7 @@ def patient_create(request: HttpRequest) -> HttpResponse:
 def patient_detail(request: HttpRequest, pk: int) -> HttpResponse:
     patient = selectors.patient_get(user=request.user, pk=pk)
     screening = selectors.screening_get(user=request.user, patient=patient)
+    scores = list(selectors.score_record_list(user=request.user, patient=patient))
     return render(
         request,
         "trials/patient_detail.html",
@@ -126,7 +142,8 @@ def patient_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "assessment": selectors.screening_assessment(screening=screening)
             if screening
             else None,
-            "scores": selectors.score_record_list(user=request.user, patient=patient),
+            "scores": scores,
+            "score_charts": selectors.score_trajectory_charts(scores=scores),
             "can_enter_data": roles.can_enter_data(request.user, patient.site_id),
             "panels": _panels("patient", user=request.user, patient=patient),
         },

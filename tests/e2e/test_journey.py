@@ -242,6 +242,15 @@ def test_main_journey(actors, trial_setup):
     mon.follow("Close")
     assert "Closed by" in mon.text()
 
+    # The live CONSORT flow: pooled for the monitor, by arm for the unblinded statistician.
+    mon.follow("Overview")
+    expect(mon.page.locator("svg.flow")).to_contain_text("Randomized: 1")
+    mon.screenshot("monitor_trial_overview")
+    stat = actors("unblinded_statistician")
+    stat.follow("Overview")
+    expect(stat.page.locator("svg.flow")).to_contain_text("Allocated: 1")
+    stat.screenshot("unblinded_statistician_trial_overview")
+
     # Data manager exports ODM.
     dm = actors("data_manager")
     dm.screenshot("data_manager_dashboard")
@@ -258,8 +267,9 @@ def test_main_journey(actors, trial_setup):
     assert not arm_leaks(odm), "the blinded ODM names the arm"
 
     # Every other role's landing page, for review (and axe + blinding on each).
-    for role in ("unblinded_statistician", "trial_admin"):
-        actors(role).screenshot(f"{role}_dashboard")
+    stat.goto("/")
+    stat.screenshot("unblinded_statistician_dashboard")
+    actors("trial_admin").screenshot("trial_admin_dashboard")
 
 
 def _write_bench(journey: Counts) -> None:
