@@ -396,7 +396,46 @@ def dashboard_panel_context(*, user) -> dict | None:
     counts = {"due": 0, "overdue": 0}
     rows = visit_worklist(user=user).order_by().values("status").annotate(n=Count("pk"))
     counts.update({row["status"]: row["n"] for row in rows})
-    return {"title": "Visits due and overdue", "visits": visits, "counts": counts}
+    context = {"title": "Visits due and overdue", "visits": visits, "counts": counts}
+    if roles.has_role(user, roles.Role.MONITOR, roles.Role.DATA_MANAGER):
+        context["completeness"] = visit_completeness(user=user)
+    return context
+
+
+def visit_completeness(*, user) -> list[dict]:
+    """Per visit of the schedule: how many are done, missed, due/overdue or still planned at
+    the user's sites (one grouped query): the data manager's completeness view (issue 17)."""
+    from .models import VisitStatus
+
+    visits = Visit.objects.all()
+    ids = roles.user_site_ids(user)
+    if ids is not None:
+        visits = visits.filter(patient__site_id__in=ids)
+    rows: dict[str, dict] = {}
+    grouped = (
+        visits.order_by()
+        .values("definition__order", "definition__name", "status")
+        .annotate(n=Count("pk"))
+        .order_by("definition__order")
+    )
+    for row in grouped:
+        entry = rows.setdefault(
+            row["definition__name"],
+            {"visit": row["definition__name"], "done": 0, "missed": 0, "open": 0, "total": 0},
+        )
+        status = row["status"]
+        if status == VisitStatus.DONE:
+            entry["done"] += row["n"]
+        elif status == VisitStatus.MISSED:
+            entry["missed"] += row["n"]
+        elif status in (VisitStatus.DUE, VisitStatus.OVERDUE):
+            entry["open"] += row["n"]
+        if status != VisitStatus.NOT_APPLICABLE:
+            entry["total"] += row["n"]
+    for entry in rows.values():
+        closed = entry["done"] + entry["missed"]
+        entry["pct_done"] = round(100 * entry["done"] / closed) if closed else None
+    return list(rows.values())
 
 
 # CONSORT stages read from visits and administrations (issue 17); blind-neutral.

@@ -485,6 +485,8 @@ def dashboard_panel_context(*, user) -> dict | None:
         )
         context["statistician"] = True
         context["active_list"] = rlist
+        overview = randomization_list_overview(user=user)
+        context["balance"] = overview["balance"] if overview else []
     return context or None
 
 
@@ -521,7 +523,10 @@ def consort_counts_by_arm(
     allocations = allocation_list_unblinded(
         user=user, patients=patients, purpose="CONSORT flow by arm"
     )
-    labels = sorted({a.arm_label for a in allocations.values()})
+    # Every arm of the active list, also one nobody was allocated to yet (a column of zeros).
+    active = RandomizationList.objects.filter(status=RandomizationList.Status.ACTIVE).first()
+    listed = set(active.arm_labels.values()) if active else set()
+    labels = sorted(listed | {a.arm_label for a in allocations.values()})
     result = []
     for label in labels:
         members = {pk for pk, a in allocations.items() if a.arm_label == label}

@@ -410,3 +410,28 @@ def recruitment(*, user) -> dict:
         chart_id="recruitment",
     )
     return {"months": list(zip(months, cumulative, strict=True)), "target": trial, "svg": svg}
+
+
+def screening_in_progress(*, user, limit: int = 10) -> list[Patient]:
+    """The investigator's worklist: patients still in screening at the sites they enter data."""
+    return list(
+        patient_list(user=user)
+        .filter(status=PatientStatus.SCREENING, site__in=site_list_for_data_entry(user=user))
+        .order_by("created_at")[:limit]
+    )
+
+
+def recruitment_by_site(*, user) -> list[dict]:
+    """Registered, screen-failed and randomized patients per site (one grouped query)."""
+    not_randomized = [PatientStatus.SCREENING, PatientStatus.SCREEN_FAILED]
+    return list(
+        patient_list(user=user)
+        .order_by()
+        .values("site__code", "site__name")
+        .annotate(
+            registered=Count("pk"),
+            screen_failed=Count("pk", filter=Q(status=PatientStatus.SCREEN_FAILED)),
+            randomized=Count("pk", filter=~Q(status__in=not_randomized)),
+        )
+        .order_by("site__code")
+    )

@@ -63,6 +63,11 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "recent": selectors.patient_list(user=user).order_by("-created_at")[:10],
         "role_set": {r.value for r in roles.user_roles(user)},
         "panels": _panels("dashboard", user=user),
+        # issue 17: what each role starts from.
+        "screening_open": selectors.screening_in_progress(user=user),
+        "by_site": selectors.recruitment_by_site(user=user)
+        if roles.has_role(user, roles.Role.MONITOR, roles.Role.DATA_MANAGER)
+        else None,
     }
     return render(request, "trials/dashboard.html", context)
 
