@@ -199,6 +199,14 @@ def test_main_journey(actors, trial_setup):
     _write_bench(journey)
     assert ineligible_counts.loads > 0
 
+    # Spanish: the investigator switches language; the patient page is checked again (axe,
+    # blinding) in Spanish, then back to English.
+    inv.click(inv.page.get_by_role("button", name="Español"))
+    expect(inv.page.locator("html")).to_have_attribute("lang", "es")
+    expect(inv.page.get_by_role("link", name="Pacientes")).to_be_visible()
+    inv.screenshot("investigator_patient_page_es")
+    inv.click(inv.page.get_by_role("button", name="English"))
+
     # Monitor raises a query on the heart rate of day 1.
     mon = actors("monitor")
     mon.screenshot("monitor_dashboard")
