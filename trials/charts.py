@@ -7,6 +7,7 @@ numbers as a table. Output is escaped; inputs are labels and numbers only.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
@@ -49,7 +50,7 @@ def line_chart_svg(
 
     ``target`` draws a dashed horizontal line with its label (e.g. the enrolment target).
     """
-    left, right, top, bottom = 40, 12, 24, 44
+    left, right, top, bottom = 40, 12, 30, 44
     plot_w, plot_h = width - left - right, height - top - bottom
     values = [v for _, vs in series for v in vs if v is not None]
     if target:
@@ -58,6 +59,10 @@ def line_chart_svg(
     hi = y_max if y_max is not None else max([*values, 1])
     if hi <= lo:
         hi = lo + 1
+    if y_max is None:
+        # Headroom for the value labels above the highest marker, up to a round number.
+        step = 5 if hi - lo <= 50 else 10
+        hi = lo + math.ceil((hi - lo) * 1.15 / step) * step
     n = max(len(labels), 1)
 
     def x_at(i: int) -> float:
