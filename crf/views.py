@@ -13,7 +13,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -418,3 +418,55 @@ def schedule_edit(request: HttpRequest, definition_pk: int) -> HttpResponse:
             )
             return redirect("crf:schedule-list")
     return render(request, "crf/schedule_edit.html", {"form": form, "definition": definition})
+
+
+# What the lab CRF shows live while typing (issue 17): the primary scores and their gaps.
+PREVIEW_SCORES = (
+    ("clif_sofa", "CLIF-SOFA"),
+    ("aclf_grade", "ACLF grade"),
+    ("clif_c_aclf", "CLIF-C ACLF"),
+    ("meld", "MELD"),
+    ("child_pugh_score", "Child-Pugh"),
+)
+
+
+@login_required
+@require_POST
+def labs_preview(request: HttpRequest, visit_pk: int) -> JsonResponse:
+    """The scores the typed lab values would give (nothing saved), as the score calculator
+    computes them: the same unit conversion, inputs and scoring engine as the save."""
+    from trials import services as trial_services
+    from trials.forms import SCORE_INPUT_FIELDS
+    from trials.models import Screening
+    from trials.templatetags.scores import input_labels
+
+    visit = selectors.visit_get(user=request.user, pk=visit_pk)
+    patient = visit.patient
+    if not roles.can_enter_data(request.user, patient.site_id):
+        raise Http404("No such visit.")
+    form = registry.VISIT_FORMS["labs"].form_class(request.POST)
+    form.is_valid()  # a half-typed form still previews what can be computed
+    values = Screening(patient=patient)  # an unsaved holder of the shared score inputs
+    for name in SCORE_INPUT_FIELDS:
+        setattr(values, name, form.cleaned_data.get(name))
+    on = form.cleaned_data.get("assessment_date") or visit.target_date
+    try:
+        trial_services.score_inputs_normalize(values)
+        inputs = trial_services.score_inputs_collect(
+            values, patient=patient, on=on, source_label="preview"
+        )
+        result = trial_services.scores_compute(inputs)
+    except ValidationError as exc:
+        return JsonResponse({"errors": exc.message_dict if hasattr(exc, "error_dict") else {}})
+    return JsonResponse(
+        {
+            "scores": [
+                {"key": key, "label": label, "value": result.get(key)}
+                for key, label in PREVIEW_SCORES
+            ],
+            # Labels, not internal names (the same labels as the patient page's "How?").
+            "missing": input_labels(
+                sorted(set(result["missing"]["clif_sofa"]) | set(result["missing"]["clif_c_aclf"]))
+            ),
+        }
+    )

@@ -72,15 +72,22 @@ class Counts:
     clicks: int = 0  # clicks and selections (a <select> counts two)
     typed: int = 0  # fields typed into
     loads: int = 0  # full page loads
+    selects: int = 0  # of the clicks: choices made on a <select> (2 clicks each)
 
     def __sub__(self, other: Counts) -> Counts:
         return Counts(
-            self.clicks - other.clicks, self.typed - other.typed, self.loads - other.loads
+            self.clicks - other.clicks,
+            self.typed - other.typed,
+            self.loads - other.loads,
+            self.selects - other.selects,
         )
 
     def __add__(self, other: Counts) -> Counts:
         return Counts(
-            self.clicks + other.clicks, self.typed + other.typed, self.loads + other.loads
+            self.clicks + other.clicks,
+            self.typed + other.typed,
+            self.loads + other.loads,
+            self.selects + other.selects,
         )
 
 
@@ -150,7 +157,10 @@ class Actor:
             current = loc.evaluate("e => e.selectedOptions[0] ? e.selectedOptions[0].text : ''")
             if current.strip() == value:
                 return
-        self.counts.clicks += choose(self.page, name, value)
+        clicks = choose(self.page, name, value)
+        self.counts.clicks += clicks
+        if clicks == 2:
+            self.counts.selects += 1
 
     def check(self, name: str) -> None:
         loc = _field(self.page, name).first

@@ -14,24 +14,31 @@ from tests.e2e.browser import CHROMIUM, Actor
 from trials import services
 from trials.roles import Role
 
-# Playwright's sync API runs an event loop in this thread; Django would otherwise refuse ORM
-# calls made from the test body ("You cannot call this from an async context").
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
-
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
+    """Chromium for this module only. Playwright's sync API runs an event loop in this
+    thread, so Django's async guard is lifted while it runs and restored after (it must not
+    leak: ``check --deploy`` in a later test refuses that variable)."""
     from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as p:
-        try:
-            browser = p.chromium.launch(
-                executable_path=CHROMIUM, headless=True, args=["--no-sandbox"]
-            )
-        except Exception as exc:
-            pytest.fail(f"Chromium at {CHROMIUM} did not start: {exc}", pytrace=False)
-        yield browser
-        browser.close()
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        with sync_playwright() as p:
+            try:
+                browser = p.chromium.launch(
+                    executable_path=CHROMIUM, headless=True, args=["--no-sandbox"]
+                )
+            except Exception as exc:
+                pytest.fail(f"Chromium at {CHROMIUM} did not start: {exc}", pytrace=False)
+            yield browser
+            browser.close()
+    finally:
+        if previous is None:
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
 @pytest.fixture
