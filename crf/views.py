@@ -17,6 +17,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from trials import roles
@@ -118,11 +119,14 @@ def _crf_page(
         except ValidationError as exc:
             apply_validation_error(form, exc)
         else:
-            state = "complete" if "complete" in request.POST else "saved as draft"
             if replayed:
-                messages.info(request, f"{spec.label} was already saved: sent twice.")
+                messages.info(
+                    request, _("%(form)s was already saved: sent twice.") % {"form": spec.label}
+                )
+            elif "complete" in request.POST:
+                messages.success(request, _("%(form)s complete.") % {"form": spec.label})
             else:
-                messages.success(request, f"{spec.label} {state}.")
+                messages.success(request, _("%(form)s saved as draft.") % {"form": spec.label})
             return redirect(success_url)
     return render(
         request,
@@ -210,7 +214,7 @@ def visit_create(request: HttpRequest, patient_pk: int) -> HttpResponse:
         return timeline.url
 
     try:
-        _, replayed = page_once(request, create)
+        _url, replayed = page_once(request, create)
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:

@@ -13,6 +13,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.module_loading import import_string
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from . import idempotency, roles, selectors, services
@@ -115,7 +116,10 @@ def patient_create(request: HttpRequest) -> HttpResponse:
 
         def create() -> str:
             patient = services.patient_create(user=request.user, **form.cleaned_data)
-            messages.success(request, f"Patient {patient.screening_number} registered.")
+            messages.success(
+                request,
+                _("Patient %(number)s registered.") % {"number": patient.screening_number},
+            )
             return reverse("trials:screening-edit", kwargs={"pk": patient.pk})
 
         try:
@@ -124,7 +128,7 @@ def patient_create(request: HttpRequest) -> HttpResponse:
             apply_validation_error(form, exc)
         else:
             if replayed:
-                messages.info(request, "This patient was already registered: sent twice.")
+                messages.info(request, _("This patient was already registered: sent twice."))
             return redirect(url)
     return render(
         request,
@@ -180,7 +184,7 @@ def screening_edit(request: HttpRequest, pk: int) -> HttpResponse:
         except ValidationError as exc:
             apply_validation_error(form, exc)
         else:
-            messages.success(request, "Screening saved.")
+            messages.success(request, _("Screening saved."))
             return redirect("trials:patient-detail", pk=patient.pk)
     return render(
         request,

@@ -49,3 +49,16 @@ def test_decimals_and_dates_formatted_for_the_language_stored_the_same():
         assert template.render(context).startswith("72,5 2 de marzo de 2026")
     with translation.override("en-gb"):
         assert template.render(context).startswith("72.5 2 Mar 2026")
+
+
+def test_messages_follow_the_language(client, investigator, patient):
+    from tests.trials.screening_data import as_post, eligible_screening_data
+
+    client.force_login(investigator)
+    client.post(reverse("set_language"), {"language": "es", "next": "/"})
+    response = client.post(
+        reverse("trials:screening-edit", kwargs={"pk": patient.pk}),
+        {**as_post(eligible_screening_data()), "draft": "1"},
+        follow=True,
+    )
+    assert "Selección guardada." in response.content.decode()
