@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install setup lint format bench worker beat run-prod clean chaos
+.PHONY: run test install setup lint format bench worker beat run-prod clean chaos e2e
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is required ($(PYTHON) not found)"; exit 1; }
@@ -66,4 +66,9 @@ chaos: install
 	$(PY) scripts/chaos.py
 
 clean:
-	rm -rf $(VENV) db.sqlite3 staticfiles .pytest_cache
+	rm -rf $(VENV) db.sqlite3 staticfiles .pytest_cache e2e-artifacts
+
+# Real-browser journey only (Playwright + Debian's Chromium at /usr/bin/chromium; screenshots
+# in e2e-artifacts/, clicks and page loads in benchmarks/e2e_journey.md). Part of `make test`.
+e2e: install
+	SECRET_KEY=$${SECRET_KEY:-test-only-secret-key} DEBUG=0 $(PY) -m pytest tests/e2e -p no:cacheprovider $(PYTEST_ARGS)

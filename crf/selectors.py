@@ -180,6 +180,26 @@ class TimelineRow:
     def required_complete_count(self) -> int:
         return sum(1 for f in self.forms if f.required and f.status == FormStatus.COMPLETE)
 
+    def next_form(self, after: str | None = None) -> FormCell | None:
+        """The form to enter next (issue 17): the first expected form not yet complete,
+        starting after ``after`` and wrapping round; the first form when all are complete."""
+        expected = [f for f in self.forms if f.expected] or list(self.forms)
+        codes = [f.code for f in expected]
+        start = codes.index(after) + 1 if after in codes else 0
+        for cell in expected[start:] + expected[:start]:
+            if cell.code != after and cell.status != FormStatus.COMPLETE:
+                return cell
+        return None if after else (expected[0] if expected else None)
+
+    @property
+    def first_open_form(self) -> FormCell | None:
+        return self.next_form()
+
+
+def visit_next_form(*, user, visit: Visit, after: str) -> FormCell | None:
+    """The visit's next expected form not complete after ``after`` (save and next form)."""
+    return _rows([visit_get(user=user, pk=visit.pk)])[0].next_form(after)
+
 
 def patient_course_get(*, user, patient: Patient):
     """The patient's course (state, what it allows, conflicting records); 404 if not visible.
@@ -385,4 +405,69 @@ def dashboard_panel_context(*, user) -> dict | None:
     counts = {"due": 0, "overdue": 0}
     rows = visit_worklist(user=user).order_by().values("status").annotate(n=Count("pk"))
     counts.update({row["status"]: row["n"] for row in rows})
-    return {"title": "Visits due and overdue", "visits": visits, "counts": counts}
+    context = {"title": "Visits due and overdue", "visits": visits, "counts": counts}
+    if roles.has_role(user, roles.Role.MONITOR, roles.Role.DATA_MANAGER):
+        context["completeness"] = visit_completeness(user=user)
+    return context
+
+
+def visit_completeness(*, user) -> list[dict]:
+    """Per visit of the schedule: how many are done, missed, due/overdue or still planned at
+    the user's sites (one grouped query): the data manager's completeness view (issue 17)."""
+    from .models import VisitStatus
+
+    visits = Visit.objects.all()
+    ids = roles.user_site_ids(user)
+    if ids is not None:
+        visits = visits.filter(patient__site_id__in=ids)
+    rows: dict[str, dict] = {}
+    grouped = (
+        visits.order_by()
+        .values("definition__order", "definition__name", "status")
+        .annotate(n=Count("pk"))
+        .order_by("definition__order")
+    )
+    for row in grouped:
+        entry = rows.setdefault(
+            row["definition__name"],
+            {"visit": row["definition__name"], "done": 0, "missed": 0, "open": 0, "total": 0},
+        )
+        status = row["status"]
+        if status == VisitStatus.DONE:
+            entry["done"] += row["n"]
+        elif status == VisitStatus.MISSED:
+            entry["missed"] += row["n"]
+        elif status in (VisitStatus.DUE, VisitStatus.OVERDUE):
+            entry["open"] += row["n"]
+        if status != VisitStatus.NOT_APPLICABLE:
+            entry["total"] += row["n"]
+    for entry in rows.values():
+        closed = entry["done"] + entry["missed"]
+        entry["pct_done"] = round(100 * entry["done"] / closed) if closed else None
+    return list(rows.values())
+
+
+# CONSORT stages read from visits and administrations (issue 17); blind-neutral.
+DOSE_CODES = ("dose1", "dose2", "dose3", "dose4")
+FOLLOW_UP_CODES = ("fu_d28", "fu_m3", "fu_m12")
+
+
+def consort_visit_stages(*, patient_ids) -> dict[str, set[int]]:
+    """Patients who received each dose (administration "given") and completed each follow-up
+    visit (status done), keyed by visit code: two queries whatever the number of patients."""
+    from .models import Administration, VisitStatus
+
+    stages: dict[str, set[int]] = {code: set() for code in (*DOSE_CODES, *FOLLOW_UP_CODES)}
+    given = Administration.objects.filter(
+        patient_id__in=patient_ids, given=True, visit__definition__code__in=DOSE_CODES
+    ).values_list("visit__definition__code", "patient_id")
+    for code, pk in given:
+        stages[code].add(pk)
+    done = Visit.objects.filter(
+        patient_id__in=patient_ids,
+        definition__code__in=FOLLOW_UP_CODES,
+        status=VisitStatus.DONE,
+    ).values_list("definition__code", "patient_id")
+    for code, pk in done:
+        stages[code].add(pk)
+    return stages

@@ -8,6 +8,7 @@ urlpatterns = [
     path("patients/<int:patient_pk>/timeline/", views.patient_timeline, name="patient-timeline"),
     path("patients/<int:patient_pk>/visits/new/", views.visit_create, name="visit-create"),
     path("patients/<int:patient_pk>/visits/replan/", views.visit_replan, name="visit-replan"),
+    path("visits/<int:visit_pk>/forms/labs/preview/", views.labs_preview, name="labs-preview"),
     path("visits/<int:visit_pk>/forms/<slug:form_code>/", views.crf_edit, name="crf-edit"),
     path("patients/<int:patient_pk>/adverse-events/", views.ae_list, name="ae-list"),
     path("patients/<int:patient_pk>/adverse-events/new/", views.ae_create, name="ae-create"),

@@ -13,9 +13,11 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from trials import roles
@@ -30,6 +32,27 @@ from trials.selectors import patient_get
 from . import hooks, registry, selectors, services
 from .forms import CONFIRM_FIELD, VisitDefinitionForm
 from .rules import sequencing_error
+
+# Date fields of a visit's forms that are usually "today" when the visit is entered on its day.
+TODAY_FIELDS = ("assessment_date",)
+NEXT = "next"  # value of the "Save and next form" button (name "complete")
+
+
+def _prefill_today(form, *, visit, instance) -> None:
+    """A new form of a visit whose window includes today starts with today's date (issue 17).
+
+    Only a suggestion shown in the empty form: nothing is saved until the user saves.
+    """
+    if instance is not None or visit is None:
+        return
+    today = timezone.localdate()
+    start = visit.window_start or visit.target_date
+    end = visit.window_end or visit.target_date
+    if start and end and not (start <= today <= end):
+        return
+    for name in TODAY_FIELDS:
+        if name in form.fields:
+            form.initial.setdefault(name, today)
 
 
 def _crf_page(
@@ -57,6 +80,8 @@ def _crf_page(
         read_only=not can_write or bool(blocked),
         patient=patient,
     )
+    if request.method != "POST" and can_write and not blocked:
+        _prefill_today(form, visit=visit, instance=instance)
     if request.method == "POST" and not blocked and form.is_valid():
 
         def save() -> str:
@@ -72,11 +97,20 @@ def _crf_page(
                 pk=pk,
                 expected_version=form.cleaned_data.get(VERSION_FIELD),
             )
+            if request.POST.get("complete") == NEXT and visit is not None:
+                # Save and next form (issue 17): straight on to the visit's next open form.
+                cell = selectors.visit_next_form(user=request.user, visit=visit, after=spec.code)
+                if cell is not None:
+                    return reverse(
+                        "crf:crf-edit", kwargs={"visit_pk": visit.pk, "form_code": cell.code}
+                    )
             return success_url
 
         try:
             # A new record (e.g. an AE) is created once per form token, even if re-posted.
-            _, replayed = page_once(request, save) if instance is None else (save(), False)
+            success_url, replayed = (
+                page_once(request, save) if instance is None else (save(), False)
+            )
         except StaleEdit as exc:
             show_stale_edit(form, exc)
         except services.OutOfRangeWarning as warning:
@@ -84,11 +118,14 @@ def _crf_page(
         except ValidationError as exc:
             apply_validation_error(form, exc)
         else:
-            state = "complete" if "complete" in request.POST else "saved as draft"
             if replayed:
-                messages.info(request, f"{spec.label} was already saved: sent twice.")
+                messages.info(
+                    request, _("%(form)s was already saved: sent twice.") % {"form": spec.label}
+                )
+            elif "complete" in request.POST:
+                messages.success(request, _("%(form)s complete.") % {"form": spec.label})
             else:
-                messages.success(request, f"{spec.label} {state}.")
+                messages.success(request, _("%(form)s saved as draft.") % {"form": spec.label})
             return redirect(success_url)
     return render(
         request,
@@ -105,6 +142,9 @@ def _crf_page(
             "was_complete": instance is not None and instance.status == FormStatus.COMPLETE,
             "cancel_url": cancel_url,
             "monitoring": monitoring,
+            "next_form": selectors.visit_next_form(user=request.user, visit=visit, after=spec.code)
+            if visit is not None and can_write and not blocked
+            else None,
         },
     )
 
@@ -173,7 +213,7 @@ def visit_create(request: HttpRequest, patient_pk: int) -> HttpResponse:
         return timeline.url
 
     try:
-        _, replayed = page_once(request, create)
+        _url, replayed = page_once(request, create)
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:
@@ -375,3 +415,55 @@ def schedule_edit(request: HttpRequest, definition_pk: int) -> HttpResponse:
             )
             return redirect("crf:schedule-list")
     return render(request, "crf/schedule_edit.html", {"form": form, "definition": definition})
+
+
+# What the lab CRF shows live while typing (issue 17): the primary scores and their gaps.
+PREVIEW_SCORES = (
+    ("clif_sofa", "CLIF-SOFA"),
+    ("aclf_grade", "ACLF grade"),
+    ("clif_c_aclf", "CLIF-C ACLF"),
+    ("meld", "MELD"),
+    ("child_pugh_score", "Child-Pugh"),
+)
+
+
+@login_required
+@require_POST
+def labs_preview(request: HttpRequest, visit_pk: int) -> JsonResponse:
+    """The scores the typed lab values would give (nothing saved), as the score calculator
+    computes them: the same unit conversion, inputs and scoring engine as the save."""
+    from trials import services as trial_services
+    from trials.forms import SCORE_INPUT_FIELDS
+    from trials.models import Screening
+    from trials.templatetags.scores import input_labels
+
+    visit = selectors.visit_get(user=request.user, pk=visit_pk)
+    patient = visit.patient
+    if not roles.can_enter_data(request.user, patient.site_id):
+        raise Http404("No such visit.")
+    form = registry.VISIT_FORMS["labs"].form_class(request.POST)
+    form.is_valid()  # a half-typed form still previews what can be computed
+    values = Screening(patient=patient)  # an unsaved holder of the shared score inputs
+    for name in SCORE_INPUT_FIELDS:
+        setattr(values, name, form.cleaned_data.get(name))
+    on = form.cleaned_data.get("assessment_date") or visit.target_date
+    try:
+        trial_services.score_inputs_normalize(values)
+        inputs = trial_services.score_inputs_collect(
+            values, patient=patient, on=on, source_label="preview"
+        )
+        result = trial_services.scores_compute(inputs)
+    except ValidationError as exc:
+        return JsonResponse({"errors": exc.message_dict if hasattr(exc, "error_dict") else {}})
+    return JsonResponse(
+        {
+            "scores": [
+                {"key": key, "label": label, "value": result.get(key)}
+                for key, label in PREVIEW_SCORES
+            ],
+            # Labels, not internal names (the same labels as the patient page's "How?").
+            "missing": input_labels(
+                sorted(set(result["missing"]["clif_sofa"]) | set(result["missing"]["clif_c_aclf"]))
+            ),
+        }
+    )

@@ -58,6 +58,8 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "liveradvance.session.SessionIdleRefreshMiddleware",  # idle expiry, few writes (#16)
+    # issue 17: Spanish or English, from the user's choice (language cookie), else the browser.
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -145,6 +147,13 @@ LOGIN_REDIRECT_URL = "trials:dashboard"
 LOGOUT_REDIRECT_URL = "login"
 
 LANGUAGE_CODE = "en-gb"
+# issue 17: the sites are Spanish hospitals. Dates and decimals are formatted for the
+# language on display; stored values do not change. The compiled catalogue
+# (locale/es/LC_MESSAGES/django.mo) is committed, so run time needs no gettext.
+LANGUAGES = [("en-gb", "English"), ("es", "Español")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+LANGUAGE_COOKIE_AGE = 365 * 24 * 3600  # the choice of language outlives the session
+LANGUAGE_COOKIE_SAMESITE = "Lax"
 TIME_ZONE = env.str("TIME_ZONE", default="Europe/Madrid")  # the single site is in Barcelona
 USE_I18N = True
 USE_TZ = True  # timestamps stored in UTC (ICH E6(R3) 4.2.2(d))

@@ -20,6 +20,8 @@ urlpatterns = [
         name="favicon",
     ),
     path("healthz/", healthz, name="healthz"),
+    # issue 17: the language switch (POST, sets the language cookie; Django's view).
+    path("i18n/", include("django.conf.urls.i18n")),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     # issue 11: password change, and reset by e-mail (Django's views, our templates).

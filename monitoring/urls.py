@@ -4,6 +4,7 @@ from . import views
 
 app_name = "monitoring"
 urlpatterns = [
+    path("overview/", views.trial_overview, name="trial-overview"),
     path("queries/", views.query_list, name="query-list"),
     path("queries/<int:query_pk>/", views.query_detail, name="query-detail"),
     path("patients/<int:patient_pk>/", views.patient_monitoring, name="patient-monitoring"),

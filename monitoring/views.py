@@ -15,7 +15,7 @@ from django.views.decorators.http import require_POST
 from trials.forms import apply_validation_error
 from trials.selectors import patient_get, site_list
 
-from . import selectors, services
+from . import overview, selectors, services
 from .filters import DataQueryFilter
 from .forms import (
     STATUS_CHOICES,
@@ -250,4 +250,19 @@ def casebook_sign(request: HttpRequest, patient_pk: int) -> HttpResponse:
             "state": selectors.signature_state(user=request.user, patient=patient),
             "may_sign": services.may_sign(request.user, patient),
         },
+    )
+
+
+@login_required
+def trial_overview(request: HttpRequest) -> HttpResponse:
+    """Live CONSORT flow (pooled; by arm for the unblinded statistician) and recruitment."""
+    flow = overview.consort_flow(user=request.user)
+    if request.GET.get("format") == "svg":
+        response = HttpResponse(flow.svg, content_type="image/svg+xml; charset=utf-8")
+        response["Content-Disposition"] = 'attachment; filename="consort_flow.svg"'
+        return response
+    return render(
+        request,
+        "monitoring/trial_overview.html",
+        {"flow": flow, "recruitment": overview.recruitment(user=request.user)},
     )

@@ -485,6 +485,8 @@ def dashboard_panel_context(*, user) -> dict | None:
         )
         context["statistician"] = True
         context["active_list"] = rlist
+        overview = randomization_list_overview(user=user)
+        context["balance"] = overview["balance"] if overview else []
     return context or None
 
 
@@ -495,3 +497,38 @@ def demo_list_active(*, user) -> bool:
     return RandomizationList.objects.filter(
         status=RandomizationList.Status.ACTIVE, is_demo=True
     ).exists()
+
+
+def randomization_dates(*, user, patient_ids) -> list:
+    """Blinded: the date each visible patient was randomized (recruitment over time)."""
+    allowed = trial_selectors.patient_list(user=user).filter(pk__in=patient_ids)
+    return [
+        timezone.localtime(at).date()
+        for at in Allocation.objects.filter(patient__in=allowed)
+        .order_by("randomized_at")
+        .values_list("randomized_at", flat=True)
+    ]
+
+
+def consort_counts_by_arm(
+    *, user, stages: dict[str, set[int]]
+) -> list[tuple[str, dict[str, int]]] | None:
+    """CONSORT stage counts per arm for the unblinded statistician only (None for anyone
+    else: blinded roles and pharmacists see the pooled flow). Arms come from the batched
+    guarded reader, which checks ``may_see_arm`` per patient and logs each access."""
+    if not roles.can_manage_randomization_list(user):
+        return None
+    ids = set().union(*stages.values()) if stages else set()
+    patients = list(Patient.objects.filter(pk__in=ids).select_related("site"))
+    allocations = allocation_list_unblinded(
+        user=user, patients=patients, purpose="CONSORT flow by arm"
+    )
+    # Every arm of the active list, also one nobody was allocated to yet (a column of zeros).
+    active = RandomizationList.objects.filter(status=RandomizationList.Status.ACTIVE).first()
+    listed = set(active.arm_labels.values()) if active else set()
+    labels = sorted(listed | {a.arm_label for a in allocations.values()})
+    result = []
+    for label in labels:
+        members = {pk for pk, a in allocations.items() if a.arm_label == label}
+        result.append((label, {stage: len(pks & members) for stage, pks in stages.items()}))
+    return result

@@ -35,6 +35,7 @@ ALLOWED_PY: dict[str, set[str]] = {
         "dose_to_prepare_text",
         "randomization_list_overview",  # statistician only (404 otherwise)
         "randomization_list_csv",
+        "consort_counts_by_arm",  # statistician only; arms from allocation_list_unblinded
     },
     "randomization/api/views.py": {
         "AllocationDetailApi.UnblindedOutput",  # only after may_see_arm

@@ -259,3 +259,82 @@ def score_gaps_query(*, user) -> QuerySet[ScoreRecord]:
 def score_gaps(*, user, limit: int = 25) -> list[ScoreRecord]:
     """The most recent score gaps for the site's worklist: each says which inputs lacked."""
     return list(score_gaps_query(user=user)[:limit])
+
+
+# --- issue 17: score trajectories, CONSORT flow, recruitment ---------------------------------
+
+TRAJECTORY_SCORES = (
+    ("clif_sofa", "CLIF-SOFA", 0, 24),
+    ("clif_c_aclf", "CLIF-C ACLF", None, None),
+    ("meld", "MELD", None, None),
+    ("child_pugh_score", "Child-Pugh", 5, 15),
+)
+
+
+def _short_visit_label(label: str) -> str:
+    """'Dose 1 (day 1)' -> 'D1', 'Follow-up 28 days' -> '28 d': x-axis labels that fit."""
+    import re
+
+    if label.lower().startswith("screening"):
+        return "Scr"
+    if m := re.match(r"Dose (\d+)", label):
+        return f"D{m.group(1)}"
+    if m := re.match(r"Follow-up (\d+) (day|month)", label):
+        return f"{m.group(1)} {m.group(2)[0]}"
+    return label[:8]
+
+
+def score_trajectory_charts(*, scores) -> list[dict]:
+    """One SVG line chart per primary score over the patient's visits (no query: the
+    stored scores are passed in). Values are labelled at each marker; the table on the page
+    is the text alternative."""
+    from .charts import line_chart_svg
+
+    scores = list(scores)
+    if not scores:
+        return []
+    labels = [_short_visit_label(s.label) for s in scores]
+    charts = []
+    for attr, title, lo, hi in TRAJECTORY_SCORES:
+        values = [
+            float(getattr(s, attr)) if getattr(s, attr) is not None else None for s in scores
+        ]
+        charts.append(
+            {
+                "title": title,
+                "svg": line_chart_svg(
+                    title=title,
+                    labels=labels,
+                    series=[(title, values)],
+                    y_min=lo,
+                    y_max=hi,
+                    chart_id=f"chart-{attr}",
+                ),
+            }
+        )
+    return charts
+
+
+def screening_in_progress(*, user, limit: int = 10) -> list[Patient]:
+    """The investigator's worklist: patients still in screening at the sites they enter data."""
+    return list(
+        patient_list(user=user)
+        .filter(status=PatientStatus.SCREENING, site__in=site_list_for_data_entry(user=user))
+        .order_by("created_at")[:limit]
+    )
+
+
+def recruitment_by_site(*, user) -> list[dict]:
+    """Registered, screen-failed and randomized patients per site (one grouped query)."""
+    not_randomized = [PatientStatus.SCREENING, PatientStatus.SCREEN_FAILED]
+    return list(
+        patient_list(user=user)
+        .order_by()
+        .values("site__code", "site__name")
+        .annotate(
+            registered=Count("pk"),
+            screen_failed=Count("pk", filter=Q(status=PatientStatus.SCREEN_FAILED)),
+            randomized=Count("pk", filter=~Q(status__in=not_randomized)),
+        )
+        .order_by("site__code")
+    )

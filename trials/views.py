@@ -12,6 +12,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from . import idempotency, panels, roles, selectors, services
@@ -42,6 +43,11 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "recent": selectors.patient_list(user=user).order_by("-created_at")[:10],
         "role_set": {r.value for r in roles.user_roles(user)},
         "panels": panels.render_context("dashboard", user=user),
+        # issue 17: what each role starts from.
+        "screening_open": selectors.screening_in_progress(user=user),
+        "by_site": selectors.recruitment_by_site(user=user)
+        if roles.has_role(user, roles.Role.MONITOR, roles.Role.DATA_MANAGER)
+        else None,
     }
     return render(request, "trials/dashboard.html", context)
 
@@ -74,7 +80,10 @@ def patient_create(request: HttpRequest) -> HttpResponse:
 
         def create() -> str:
             patient = services.patient_create(user=request.user, **form.cleaned_data)
-            messages.success(request, f"Patient {patient.screening_number} registered.")
+            messages.success(
+                request,
+                _("Patient %(number)s registered.") % {"number": patient.screening_number},
+            )
             return reverse("trials:screening-edit", kwargs={"pk": patient.pk})
 
         try:
@@ -83,7 +92,7 @@ def patient_create(request: HttpRequest) -> HttpResponse:
             apply_validation_error(form, exc)
         else:
             if replayed:
-                messages.info(request, "This patient was already registered: sent twice.")
+                messages.info(request, _("This patient was already registered: sent twice."))
             return redirect(url)
     return render(
         request,
@@ -96,6 +105,7 @@ def patient_create(request: HttpRequest) -> HttpResponse:
 def patient_detail(request: HttpRequest, pk: int) -> HttpResponse:
     patient = selectors.patient_get(user=request.user, pk=pk)
     screening = selectors.screening_get(user=request.user, patient=patient)
+    scores = list(selectors.score_record_list(user=request.user, patient=patient))
     return render(
         request,
         "trials/patient_detail.html",
@@ -105,7 +115,8 @@ def patient_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "assessment": selectors.screening_assessment(screening=screening)
             if screening
             else None,
-            "scores": selectors.score_record_list(user=request.user, patient=patient),
+            "scores": scores,
+            "score_charts": selectors.score_trajectory_charts(scores=scores),
             "can_enter_data": roles.can_enter_data(request.user, patient.site_id),
             "panels": panels.render_context("patient", user=request.user, patient=patient),
         },
@@ -135,7 +146,7 @@ def screening_edit(request: HttpRequest, pk: int) -> HttpResponse:
         except ValidationError as exc:
             apply_validation_error(form, exc)
         else:
-            messages.success(request, "Screening saved.")
+            messages.success(request, _("Screening saved."))
             return redirect("trials:patient-detail", pk=patient.pk)
     return render(
         request,
