@@ -130,7 +130,11 @@ class CrfFormMixin:
         field.label = self.dictionary.label(item)
         field.help_text = item.help or field.help_text
         field.required_to_complete = item.required
-        if item.required:
+        # ARIA allows aria-required on text inputs and selects, not on a radio or checkbox
+        # (axe aria-allowed-attr): a radio group carries it on its role="radiogroup" fieldset.
+        if item.required and not isinstance(
+            field.widget, forms.RadioSelect | forms.CheckboxSelectMultiple | forms.CheckboxInput
+        ):
             field.widget.attrs["aria-required"] = "true"
         self.fields[name] = field
         if item.unit_field and item.unit_field in self.fields:

@@ -155,7 +155,7 @@ def visits_plan_dosing(*, patient, day1: dt.date, user) -> list:
 
     from .models import OutboxMessage, Visit, VisitDefinition
     from .outbox import outbox_enqueue
-    from .services import SYSTEM_REASON_PLAN, visit_status_on, visits_plan_after_randomization
+    from .services import SYSTEM_REASON_PLAN, visit_planned, visits_plan_after_randomization
 
     definitions = list(
         VisitDefinition.objects.filter(trial_id=patient.trial_id, kind=VisitKind.DOSING).order_by(
@@ -173,26 +173,7 @@ def visits_plan_dosing(*, patient, day1: dt.date, user) -> list:
     for definition in definitions:
         if definition.pk in existing:
             continue
-        target, start, end = visit_window(
-            day1=day1,
-            day=definition.day,
-            window_before=definition.window_before,
-            window_after=definition.window_after,
-        )
-        visit = Visit(
-            patient=patient,
-            definition=definition,
-            scheduled=True,
-            target_date=target,
-            window_start=start,
-            window_end=end,
-            status=visit_status_on(
-                window_start=start,
-                window_end=end,
-                missed_after_days=definition.missed_after_days,
-                today=today,
-            ),
-        )
+        visit = visit_planned(patient=patient, definition=definition, day1=day1, today=today)
         # Windows come from the definition (target inside by construction); the database
         # constraints (one scheduled visit per definition, target inside window) still hold.
         visit.clean_fields(exclude=["patient", "definition"])

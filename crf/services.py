@@ -99,18 +99,17 @@ def _definitions(trial: Trial, *kinds: str) -> list[VisitDefinition]:
     return definitions
 
 
-def _visit_plan(*, patient: Patient, definition: VisitDefinition, day1: dt.date, user) -> Visit:
-    """The patient's visit for ``definition``, created with its window if missing."""
-    existing = Visit.objects.filter(patient=patient, definition=definition).first()
-    if existing is not None:
-        return existing
+def visit_planned(
+    *, patient: Patient, definition: VisitDefinition, day1: dt.date, today: dt.date
+) -> Visit:
+    """An unsaved scheduled visit for ``definition``: window from day 1, status as of today."""
     target, start, end = visit_window(
         day1=day1,
         day=definition.day,
         window_before=definition.window_before,
         window_after=definition.window_after,
     )
-    visit = Visit(
+    return Visit(
         patient=patient,
         definition=definition,
         scheduled=True,
@@ -121,8 +120,18 @@ def _visit_plan(*, patient: Patient, definition: VisitDefinition, day1: dt.date,
             window_start=start,
             window_end=end,
             missed_after_days=definition.missed_after_days,
-            today=timezone.localdate(),
+            today=today,
         ),
+    )
+
+
+def _visit_plan(*, patient: Patient, definition: VisitDefinition, day1: dt.date, user) -> Visit:
+    """The patient's visit for ``definition``, created with its window if missing."""
+    existing = Visit.objects.filter(patient=patient, definition=definition).first()
+    if existing is not None:
+        return existing
+    visit = visit_planned(
+        patient=patient, definition=definition, day1=day1, today=timezone.localdate()
     )
     return save_audited(visit, reason=SYSTEM_REASON_PLAN, user=user)
 

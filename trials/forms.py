@@ -244,8 +244,10 @@ class ScreeningForm(ScoreInputsFormMixin):
         self.warnings: dict[str, list[str]] = {}
         for field in self.fields.values():
             if isinstance(field, forms.NullBooleanField):
-                field.widget = forms.Select(
-                    choices=YES_NO, attrs={"class": "form-select form-select-sm"}
+                # Yes/No as two radio buttons: one click, not two (issue 17); unanswered
+                # posts nothing (None), like the blank option did.
+                field.widget = forms.RadioSelect(
+                    choices=YES_NO[1:], attrs={"class": "form-check-input"}
                 )
         self.order_fields([*self.Meta.fields, REASON_FIELD, "aclf_grade_confirmed_as"])
         # Skip logic from the dictionary, for static/js/crf_skip_logic.js (the server checks

@@ -11,7 +11,6 @@ import pytest
 
 from tests.conftest import make_user
 from tests.e2e.browser import CHROMIUM, Actor
-from trials import services
 from trials.roles import Role
 
 
@@ -56,12 +55,10 @@ def server(transactional_db):
 @pytest.fixture
 def trial_setup(transactional_db):
     """The trial as ``setup_liveradvance`` configures it, one user per role, an active list."""
+    from liveradvance.setup import trial_setup as configure
     from tests.randomization.factories import active_list
 
-    groups = services.roles_sync()
-    trial, site = services.trial_configure()
-    for step in services.setup_steps():
-        step(trial=trial)
+    trial, site, groups = configure()
     users = {
         "investigator": make_user(groups, Role.INVESTIGATOR, site),
         "pharmacist": make_user(groups, Role.PHARMACIST, site),
