@@ -22,12 +22,14 @@ from django.views.decorators.http import require_POST
 
 from trials import roles
 from trials import selectors as trial_selectors
+from trials import services as trial_services
 from trials.audit import REASON_FIELD
 from trials.concurrency import VERSION_FIELD, StaleEdit
 from trials.forms import apply_validation_error, show_stale_edit
 from trials.idempotency import form_token, page_once
 from trials.models import FormStatus
 from trials.selectors import patient_get
+from trials.templatetags.scores import input_labels
 
 from . import hooks, registry, selectors, services
 from .forms import CONFIRM_FIELD, VisitDefinitionForm
@@ -432,27 +434,18 @@ PREVIEW_SCORES = (
 def labs_preview(request: HttpRequest, visit_pk: int) -> JsonResponse:
     """The scores the typed lab values would give (nothing saved), as the score calculator
     computes them: the same unit conversion, inputs and scoring engine as the save."""
-    from trials import services as trial_services
-    from trials.forms import SCORE_INPUT_FIELDS
-    from trials.models import Screening
-    from trials.templatetags.scores import input_labels
-
     visit = selectors.visit_get(user=request.user, pk=visit_pk)
     patient = visit.patient
     if not roles.can_enter_data(request.user, patient.site_id):
         raise Http404("No such visit.")
     form = registry.VISIT_FORMS["labs"].form_class(request.POST)
     form.is_valid()  # a half-typed form still previews what can be computed
-    values = Screening(patient=patient)  # an unsaved holder of the shared score inputs
-    for name in SCORE_INPUT_FIELDS:
-        setattr(values, name, form.cleaned_data.get(name))
-    on = form.cleaned_data.get("assessment_date") or visit.target_date
     try:
-        trial_services.score_inputs_normalize(values)
-        inputs = trial_services.score_inputs_collect(
-            values, patient=patient, on=on, source_label="preview"
+        result = trial_services.scores_preview(
+            patient=patient,
+            values=form.cleaned_data,
+            on=form.cleaned_data.get("assessment_date") or visit.target_date,
         )
-        result = trial_services.scores_compute(inputs)
     except ValidationError as exc:
         return JsonResponse({"errors": exc.message_dict if hasattr(exc, "error_dict") else {}})
     return JsonResponse(

@@ -16,7 +16,7 @@ from typing import Any
 
 from django.db import models
 
-from trials.dictionary import SCORE_INPUT_ITEMS, Limits
+from trials.dictionary import SCORE_INPUT_ITEMS, Limits, value_type
 
 # Columns that identify a row in every dataset (ODM keys; Dataset-JSON keySequence).
 SUBJECT, SITE, VISIT, RECORD = "subject", "site", "visit", "record_id"
@@ -82,22 +82,6 @@ class Dataset:
         return self.code.upper()
 
 
-def _type_of(f: models.Field) -> str:
-    if isinstance(f, models.BooleanField):
-        return "boolean"
-    if isinstance(f, models.DecimalField):
-        return "decimal"
-    if isinstance(f, models.FloatField):
-        return "decimal"
-    if isinstance(f, models.IntegerField | models.AutoField):
-        return "integer"
-    if isinstance(f, models.DateTimeField):
-        return "datetime"
-    if isinstance(f, models.DateField):
-        return "date"
-    return "string"
-
-
 def _label_and_unit(f: models.Field) -> tuple[str, str]:
     label = str(f.verbose_name)
     label = label[:1].upper() + label[1:]
@@ -115,7 +99,7 @@ def _label_and_unit(f: models.Field) -> tuple[str, str]:
 
 def variable_of(f: models.Field) -> Variable:
     label, unit = _label_and_unit(f)
-    kind = _type_of(f)
+    kind = value_type(f)
     return Variable(
         name=f.name,
         label=label,

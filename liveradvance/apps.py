@@ -27,10 +27,11 @@ class LiveradvanceConfig(AppConfig):
             ("crf", crf_selectors),
             ("monitoring", monitoring_selectors),
         ):
+            # Named directly: a renamed provider fails at start-up, never a silently lost panel.
             panels.register(
                 app,
-                patient=getattr(module, "patient_panel_context", None),
-                dashboard=getattr(module, "dashboard_panel_context", None),
+                patient=module.patient_panel_context,
+                dashboard=module.dashboard_panel_context,
             )
 
         # Monitoring guards every eCRF save (locks) and follows it (SDV, automatic queries).

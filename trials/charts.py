@@ -165,6 +165,16 @@ class FlowBox:
     side: tuple[str, ...] = ()
 
 
+def _box_lines(lines: Sequence[str], *, x: float, y: float, step: float, size: float) -> list[str]:
+    """The text lines of one flow box, the first in bold."""
+    bold = ' font-weight="600"'
+    return [
+        f'<text x="{x}" y="{y + i * step}" font-size="{size:g}"'
+        f'{bold if i == 0 else ""} fill="#212529">{escape(text)}</text>'
+        for i, text in enumerate(lines)
+    ]
+
+
 def flow_diagram_svg(
     *, title: str, columns: Sequence[tuple[str, Sequence[FlowBox]]], chart_id: str = "flow"
 ) -> str:
@@ -218,12 +228,7 @@ def flow_diagram_svg(
                 f'<rect x="{x0}" y="{y}" width="{box_w}" height="{h}" rx="4" fill="#fff" '
                 'stroke="#212529" stroke-width="1.2"/>'
             )
-            for i, text in enumerate(box.lines):
-                weight = ' font-weight="600"' if i == 0 else ""
-                out.append(
-                    f'<text x="{x0 + pad}" y="{y + pad + 11 + i * line_h}" font-size="11.5"'
-                    f'{weight} fill="#212529">{escape(text)}</text>'
-                )
+            out.extend(_box_lines(box.lines, x=x0 + pad, y=y + pad + 11, step=line_h, size=11.5))
             if box.side:
                 sx = x0 + box_w + 20
                 out.append(
@@ -234,12 +239,7 @@ def flow_diagram_svg(
                     f'<rect x="{sx}" y="{y}" width="{side_w}" height="{h}" rx="4" fill="#f8f9fa" '
                     'stroke="#495057" stroke-dasharray="4 2"/>'
                 )
-                for i, text in enumerate(box.side):
-                    weight = ' font-weight="600"' if i == 0 else ""
-                    out.append(
-                        f'<text x="{sx + pad}" y="{y + pad + 11 + i * line_h}" font-size="11"'
-                        f'{weight} fill="#212529">{escape(text)}</text>'
-                    )
+                out.extend(_box_lines(box.side, x=sx + pad, y=y + pad + 11, step=line_h, size=11))
             if r < len(boxes) - 1:
                 out.append(
                     f'<line x1="{x0 + box_w / 2:.0f}" x2="{x0 + box_w / 2:.0f}" y1="{y + h}" '

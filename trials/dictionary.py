@@ -20,6 +20,8 @@ from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 from typing import Any
 
+from django.db import models
+
 from scoring import units as scoring_units
 
 D = Decimal
@@ -131,6 +133,22 @@ class Item:
 class Section:
     title: str
     items: tuple[Item, ...]
+
+
+def value_type(f: models.Field) -> str:
+    """The value type of a model field as the exports and the dictionary name it:
+    string | integer | decimal | boolean | date | datetime."""
+    if isinstance(f, models.BooleanField):
+        return "boolean"
+    if isinstance(f, models.DecimalField | models.FloatField):
+        return "decimal"
+    if isinstance(f, models.IntegerField):  # AutoField and BigAutoField too
+        return "integer"
+    if isinstance(f, models.DateTimeField):
+        return "datetime"
+    if isinstance(f, models.DateField):
+        return "date"
+    return "string"
 
 
 def items_of(sections: Iterable[Section]) -> list[Item]:

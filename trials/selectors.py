@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from django.core.exceptions import PermissionDenied
@@ -9,6 +10,7 @@ from django.db.models import Count, Q, QuerySet
 from django.http import Http404
 
 from . import eligibility, history, roles
+from .charts import line_chart_svg
 from .models import (
     Patient,
     PatientStatus,
@@ -273,8 +275,6 @@ TRAJECTORY_SCORES = (
 
 def _short_visit_label(label: str) -> str:
     """'Dose 1 (day 1)' -> 'D1', 'Follow-up 28 days' -> '28 d': x-axis labels that fit."""
-    import re
-
     if label.lower().startswith("screening"):
         return "Scr"
     if m := re.match(r"Dose (\d+)", label):
@@ -288,8 +288,6 @@ def score_trajectory_charts(*, scores) -> list[dict]:
     """One SVG line chart per primary score over the patient's visits (no query: the
     stored scores are passed in). Values are labelled at each marker; the table on the page
     is the text alternative."""
-    from .charts import line_chart_svg
-
     scores = list(scores)
     if not scores:
         return []

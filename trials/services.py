@@ -27,6 +27,7 @@ from . import eligibility, history, limits, roles
 from .audit import meaningful_reason, require_reason, save_audited
 from .concurrency import check_version
 from .dictionary import (
+    SCORE_INPUT_FORM_FIELDS,
     SCORE_INPUT_ITEMS,
     SCREENING_CONDITIONAL_ITEMS,
     TYPED_SCORE_INPUTS,
@@ -510,7 +511,8 @@ def score_inputs_from_values(
             value = float(value)
         if value == "":
             value = None
-        unit = item.unit or item.scale
+        # The same unit the compact storage takes as default (``INPUT_UNITS``).
+        unit = INPUT_UNITS[item.name]
         inputs[item.name] = {"value": value, "unit": unit, "source": source_label}
     return inputs
 
@@ -522,6 +524,20 @@ def scores_compute(inputs: dict[str, dict[str, Any]]) -> dict[str, Any]:
     if errors:
         raise ValidationError(errors)
     return scoring.calculate(values)
+
+
+def scores_preview(*, patient: Patient, values: dict[str, Any], on: dt.date) -> dict[str, Any]:
+    """The scores the typed score inputs ``values`` would give on ``on``; nothing stored.
+
+    The same unit conversion, input collection and engine as a save (the lab CRF's live
+    preview); invalid inputs raise ``ValidationError`` like ``scores_compute``.
+    """
+    holder = Screening(patient=patient)  # an unsaved holder of the shared score inputs
+    for name in SCORE_INPUT_FORM_FIELDS:
+        setattr(holder, name, values.get(name))
+    score_inputs_normalize(holder)
+    inputs = score_inputs_collect(holder, patient=patient, on=on, source_label="preview")
+    return scores_compute(inputs)
 
 
 SCORE_FIELDS = (
@@ -538,7 +554,8 @@ SCORE_FIELDS = (
 
 # Defaults of each scoring input (unit, and the extra keys of values typed in a unit): the
 # compact JSON stores only what differs from these (#16).
-# The units are those ``score_inputs_from_values`` writes, from the data dictionary.
+# Each input's unit, from the data dictionary: what ``score_inputs_from_values`` writes and
+# what the compact JSON leaves out.
 INPUT_UNITS: dict[str, str] = {
     "age": "years",
     "sex": "",

@@ -12,7 +12,15 @@ from django.apps import apps
 from django.db import models
 from django.utils.text import capfirst
 
-from trials.dictionary import Condition, Item, Limits, PatientCondition, Section, items_of
+from trials.dictionary import (
+    Condition,
+    Item,
+    Limits,
+    PatientCondition,
+    Section,
+    items_of,
+    value_type,
+)
 
 # (result, obj, ctx, complete) -> None: adds errors/warnings to ``result``.
 CrossFieldRule = Callable[[Any, Any, Any, bool], None]
@@ -112,19 +120,9 @@ class FormDictionary:
         f = self.model_field(item)
         if isinstance(f, models.JSONField):
             return "multiple"
-        if isinstance(f, models.BooleanField):
-            return "boolean"
-        if isinstance(f, models.DecimalField | models.FloatField):
-            return "decimal"
-        if isinstance(f, models.IntegerField):
-            return "integer"
-        if isinstance(f, models.DateTimeField):
-            return "datetime"
-        if isinstance(f, models.DateField):
-            return "date"
         if isinstance(f, models.TimeField):
             return "time"
-        return "string"
+        return value_type(f)
 
     def hidden(self, values: Mapping[str, Any] | Any, *, patient: Any = None) -> list[Item]:
         """Items whose skip condition does not hold for ``values`` (a mapping or an object)."""

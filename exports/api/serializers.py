@@ -10,6 +10,12 @@ from ..models import ChangeEvent, ExportJob
 from ..selectors import ExportFilter
 
 
+def _date_range_check(attrs: dict) -> None:
+    """``date_to`` may not come before ``date_from`` (exports and audit events alike)."""
+    if attrs.get("date_from") and attrs.get("date_to") and attrs["date_from"] > attrs["date_to"]:
+        raise serializers.ValidationError({"date_to": "Must not be before date_from."})
+
+
 class ChangeEventSerializer(serializers.ModelSerializer):
     id = serializers.IntegerField(source="seq", help_text="Monotonic event id (the cursor).")
     subject = serializers.SerializerMethodField()
@@ -58,12 +64,7 @@ class ExportQuerySerializer(serializers.Serializer):
     )
 
     def validate(self, attrs):
-        if (
-            attrs.get("date_from")
-            and attrs.get("date_to")
-            and attrs["date_from"] > attrs["date_to"]
-        ):
-            raise serializers.ValidationError({"date_to": "Must not be before date_from."})
+        _date_range_check(attrs)
         return attrs
 
     def to_filter(self) -> ExportFilter:
@@ -157,12 +158,7 @@ class AuditEventQuerySerializer(serializers.Serializer):
         self.fields["form"].choices = sorted(s.key for s in sources())
 
     def validate(self, attrs):
-        if (
-            attrs.get("date_from")
-            and attrs.get("date_to")
-            and attrs["date_from"] > attrs["date_to"]
-        ):
-            raise serializers.ValidationError({"date_to": "Must not be before date_from."})
+        _date_range_check(attrs)
         if attrs.get("record") and not attrs.get("form"):
             raise serializers.ValidationError({"record": "Give the form of the record too."})
         return attrs
