@@ -437,7 +437,8 @@ def labs_preview(request: HttpRequest, visit_pk: int) -> JsonResponse:
     visit = selectors.visit_get(user=request.user, pk=visit_pk)
     patient = visit.patient
     if not roles.can_enter_data(request.user, patient.site_id):
-        raise Http404("No such visit.")
+        # As the screening preview (patient_get for_entry): a reader who may see it gets a 403.
+        raise PermissionDenied("Only the site's investigators enter data.")
     form = registry.VISIT_FORMS["labs"].form_class(request.POST)
     form.is_valid()  # a half-typed form still previews what can be computed
     try:

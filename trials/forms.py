@@ -360,16 +360,18 @@ class AuditFilterForm(BootstrapFormMixin, forms.Form):
         required=False, min_value=1, max_value=2**62, widget=forms.HiddenInput
     )
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args, user, patient=None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        from .history import sources
+        from .history import sources_for
 
+        # Only the trails this user may read: a blinded reader is not offered the allocation's.
+        readable = sources_for(user=user, patient=patient)
         self.fields["form"].choices = [("", "any form")] + [
-            (s.key, s.label[:1].upper() + s.label[1:]) for s in sources()
+            (s.key, s.label[:1].upper() + s.label[1:]) for s in readable
         ]
         fields: dict[str, str] = {}
         chosen = self.data.get("form", "")
-        for s in sources():
+        for s in readable:
             if not chosen or s.key == chosen:
                 for f in s.fields():
                     fields.setdefault(f.name, s.field_label(f))

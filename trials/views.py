@@ -272,7 +272,7 @@ AUDIT_PAGE_SIZE = 50
 @login_required
 def patient_history(request: HttpRequest, pk: int) -> HttpResponse:
     patient = selectors.patient_get(user=request.user, pk=pk)
-    form = AuditFilterForm(request.GET or None)
+    form = AuditFilterForm(request.GET or None, user=request.user, patient=patient)
     entries = selectors.patient_history(
         user=request.user, patient=patient, filters=form.filters() if request.GET else None
     )
@@ -296,7 +296,7 @@ def patient_history(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def audit_log(request: HttpRequest) -> HttpResponse:
     """The trial-wide audit trail for monitors and data managers, paginated."""
-    form = AuditFilterForm(request.GET or None)
+    form = AuditFilterForm(request.GET or None, user=request.user)
     raw = request.GET.get("page", "1")
     page = selectors.audit_log(
         user=request.user,

@@ -152,10 +152,17 @@ class AuditEventQuerySerializer(serializers.Serializer):
     page = serializers.IntegerField(required=False, min_value=1, max_value=10**6, default=1)
 
     def __init__(self, *args, **kwargs):
-        from trials.history import sources
+        from trials.history import sources, sources_for
 
         super().__init__(*args, **kwargs)
-        self.fields["form"].choices = sorted(s.key for s in sources())
+        # A request narrows the choices to the trails its user may read (the schema lists all).
+        request = self.context.get("request")
+        readable = (
+            sources_for(user=request.user, patient=self.context.get("patient"))
+            if request is not None
+            else sources()
+        )
+        self.fields["form"].choices = sorted(s.key for s in readable)
 
     def validate(self, attrs):
         _date_range_check(attrs)

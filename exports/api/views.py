@@ -308,7 +308,7 @@ class AuditEventListApi(APIView):
     def get(self, request):
         from trials.selectors import audit_log
 
-        query = AuditEventQuerySerializer(data=request.query_params)
+        query = AuditEventQuerySerializer(data=request.query_params, context={"request": request})
         query.is_valid(raise_exception=True)
         page = audit_log(
             user=request.user,
@@ -340,7 +340,9 @@ class PatientAuditEventListApi(APIView):
         from trials.selectors import patient_get, patient_history
 
         patient = patient_get(user=request.user, pk=patient_pk)
-        query = AuditEventQuerySerializer(data=request.query_params)
+        query = AuditEventQuerySerializer(
+            data=request.query_params, context={"request": request, "patient": patient}
+        )
         query.is_valid(raise_exception=True)
         entries = patient_history(user=request.user, patient=patient, filters=query.to_filters())
         pages = max(1, -(-len(entries) // AUDIT_PAGE_SIZE))

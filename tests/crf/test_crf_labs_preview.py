@@ -56,8 +56,11 @@ def test_preview_names_missing_inputs_by_their_labels(client, investigator, rand
 
 
 def test_preview_only_for_the_sites_data_entry_staff(client, monitor, randomized_patient):
+    # A reader of the patient gets the screening preview's 403 (a missing visit is a 404).
     client.force_login(monitor)
-    assert client.post(_url(randomized_patient), LABS).status_code == 404
+    assert client.post(_url(randomized_patient), LABS).status_code == 403
+    missing = reverse("crf:labs-preview", kwargs={"visit_pk": 2**40})
+    assert client.post(missing, LABS).status_code == 404
 
 
 def test_lab_page_has_the_live_scores_panel(client, investigator, randomized_patient):

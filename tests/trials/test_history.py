@@ -244,6 +244,28 @@ def test_allocation_history_is_shown_only_to_unblinded_roles(
     assert "allocation" in {e.model for e in unblinded}
     log = selectors.audit_log(user=monitor, per_page=500).entries
     assert "allocation" not in {e.model for e in log}
+    # The filters offer only the trails the reader may read: not even the allocation's name.
+    client.force_login(monitor)
+    for url in (
+        reverse("trials:patient-history", args=[patient.pk]),
+        reverse("trials:audit-log"),
+    ):
+        choices = dict(client.get(url).context["filter_form"].fields["form"].choices)
+        assert "randomization.allocation" not in choices
+        assert "crf.vitalsigns" in choices
+    answer = client.get(
+        reverse("exports-api:audit-event-list"), {"form": "randomization.allocation"}
+    )
+    assert answer.status_code == 400
+    assert "form" in answer.json()
+    client.force_login(pharmacist)
+    choices = dict(
+        client.get(reverse("trials:patient-history", args=[patient.pk]))
+        .context["filter_form"]
+        .fields["form"]
+        .choices
+    )
+    assert "randomization.allocation" in choices
 
 
 # --- immutability ------------------------------------------------------------------------------
