@@ -9,25 +9,22 @@ referring to the AdminData's ``User``, ``Location`` and ``SignatureDef``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from itertools import islice
+from operator import itemgetter
 
-from .dictionary import Dataset, Variable, dataset_variables, datasets
+from .dictionary import Dataset, dataset_variables, datasets
 from .formats import (
     MDV_OID,
     STUDY_OID,
-    item_oid,
+    ItemGroupWriter,
     odm_admin,
     odm_audit_record,
     odm_header,
-    odm_item_group,
-    odm_item_values,
-    odm_items,
     odm_metadata,
     odm_signature,
-    text_value,
 )
-from .selectors import ExportFilter, dataset_records, export_patients
+from .selectors import CONTEXT, ExportFilter, dataset_rows, export_patients
 
 SUBJECT_EVENT = "SE.SUBJECT"
 SYSTEM_USER = "USR.SYSTEM"
@@ -78,15 +75,19 @@ def _user_oid(user_id: int | None) -> str:
     return f"USR.{user_id}" if user_id else SYSTEM_USER
 
 
-def _history(
-    dataset: Dataset, variables: list[Variable], pks: list[int]
-) -> dict[int, list[tuple]]:
+def _getter(positions: list[int]) -> Callable[[tuple], tuple]:
+    """A function returning the tuple of the values at ``positions`` of a row."""
+    if len(positions) == 1:
+        only = positions[0]
+        return lambda row: (row[only],)
+    return itemgetter(*positions) if positions else lambda row: ()
+
+
+def _history(writer: ItemGroupWriter, model, pks: list[int]) -> dict[int, list[tuple]]:
     """pk -> every history version of the record, oldest first (one query per chunk):
-    (history id, when, user id, reason, history type, {item OID: text})."""
-    items = [v for v in odm_items(variables) if v.field is not None]
-    oids = [item_oid(dataset, v) for v in items]
+    (id, history id, when, user id, reason, history type, *values of the history items)."""
     rows = (
-        dataset.model.history.filter(id__in=pks)
+        model.history.filter(id__in=pks)
         .order_by("id", "history_date", "history_id")
         .values_list(
             "id",
@@ -95,55 +96,79 @@ def _history(
             "history_user_id",
             "history_change_reason",
             "history_type",
-            *[v.field for v in items],
+            *writer.history_fields,
         )
     )
     result: dict[int, list[tuple]] = {}
-    for pk, history_id, when, user_id, reason, kind, *values in rows:
-        texts = {oid: text_value(value) for oid, value in zip(oids, values, strict=True)}
-        result.setdefault(pk, []).append((history_id, when, user_id, reason or "", kind, texts))
+    for row in rows:
+        result.setdefault(row[0], []).append(row)
     return result
 
 
-def _trail(dataset: Dataset, current: dict[str, str], versions: list[tuple], location: str) -> str:
+def _trail(
+    writer: ItemGroupWriter, current: tuple, versions: list[tuple], location: str, source: str
+) -> str:
     """The record's full audit trail as transactional ItemGroupData instructions, oldest
     first: the creation (Insert: what was entered), then each change (Update: only the items
     whose value changed, old value = the previous instruction's), each with its AuditRecord
-    (who, when, reason). Applying them in order gives the current record."""
+    (who, when, reason). Applying them in order gives the current record.
+
+    Values are compared as read and turned into text only when they differ (equal values
+    have equal text; different ones may not, e.g. None and '')."""
     parts: list[str] = []
-    state: dict[str, str] = {}
-    label = dataset.model._meta.label_lower
-    for history_id, when, user_id, reason, kind, texts in versions:
+    text, index = writer.text, writer.history_index
+    state: tuple | None = None  # the history items' values after the last instruction
+    for _pk, history_id, when, user_id, reason, kind, *values in versions:
         if kind == "-":  # a deletion; the record exists again (restored): next is an insert
-            state = {}
+            state = None
             continue
-        first = not state
-        changes = {
-            oid: text
-            for oid, text in texts.items()
-            if (text != "" if first else text != state.get(oid, ""))
-        }
-        state = texts
+        first = state is None or not index
+        if first:
+            changes = [
+                (j, t)
+                for j, v in zip(index, values, strict=True)
+                if v is not None and (t := text[j](v)) != ""
+            ]
+        else:
+            changes = [
+                (j, t)
+                for j, v, old in zip(index, values, state, strict=True)
+                if v != old and (t := text[j](v)) != text[j](old)
+            ]
+        state = tuple(values)
         if not changes and not first:
             continue  # a save that changed no exported item (bookkeeping only)
         audit = odm_audit_record(
             user_oid=_user_oid(user_id),
             location_oid=location,
             when=when,
-            reason=reason,
-            source=f"{label} history {history_id}",
+            reason=reason or "",
+            source=f"{source}{history_id}",
         )
-        parts.append(
-            odm_item_group(
-                dataset, changes, transaction="Insert" if first else "Update", audit=audit
-            )
-        )
+        transaction = "Insert" if first else "Update"
+        parts.append(writer.group(changes, transaction=transaction, audit=audit))
     # Values no history row explains (computed columns such as the unblinded allocation, or a
     # record written without history): one last instruction, honestly without an AuditRecord.
-    rest = {oid: text for oid, text in current.items() if text != state.get(oid, "")}
+    rest = []
+    if state is None or len(index) != len(current) or current != state:
+        rest = _rest(text, index, current, state)  # (equal: the usual case, nothing left)
     if rest or not parts:
-        parts.append(odm_item_group(dataset, rest, transaction="Update" if parts else "Insert"))
+        parts.append(writer.group(rest, transaction="Update" if parts else "Insert"))
     return "".join(parts)
+
+
+def _rest(text: list, index: list[int], current: tuple, state: tuple | None) -> list:
+    """(item position, text) of the current values no history version explains."""
+    last = dict(zip(index, state, strict=True)) if state is not None else {}
+    rest = []
+    for j, v in enumerate(current):
+        if j in last:
+            old = last[j]
+            if v != old and (t := text[j](v)) != text[j](old):
+                rest.append((j, t))
+        elif (t := text[j](v)) != "":
+            rest.append((j, t))
+    return rest
 
 
 def odm_stream(
@@ -158,6 +183,15 @@ def odm_stream(
 
     chosen = [datasets()[c] for c in codes]
     pairs = [(d, dataset_variables(d, unblinded=unblinded)) for d in chosen]
+    forms_of = [
+        # The item columns of a row of dataset_rows(context=True): after the context, not keys.
+        (
+            d,
+            ItemGroupWriter(d, vs),
+            _getter([len(CONTEXT) + n for n, v in enumerate(vs) if not v.key]),
+        )
+        for d, vs in pairs
+    ]
     trial = Trial.objects.order_by("pk").first()
     events, event_of_definition = _events(chosen)
     patients_qs = export_patients(user=user, flt=flt)
@@ -178,7 +212,7 @@ def odm_stream(
         .order_by("pk")
         .values_list("pk", "username", "first_name", "last_name")
     ]
-    sites = {p_site: name for p_site, name in patients_qs.values_list("site__code", "site__name")}
+    sites = dict(patients_qs.order_by().values_list("site__code", "site__name").distinct())
 
     def text() -> Iterator[str]:
         yield odm_header(file_oid=f"{STUDY_OID}.EXPORT")
@@ -193,10 +227,12 @@ def odm_stream(
             sites=[(f"LOC.{code}", name) for code, name in sorted(sites.items())],
             signature_meaning=CasebookSignature.MEANING,
         )
-        iterator = patients_qs.iterator(chunk_size=chunk_size)
+        iterator = patients_qs.values_list(
+            "pk", "subject_id", "screening_number", "site__code"
+        ).iterator(chunk_size=chunk_size)
         while chunk := list(islice(iterator, chunk_size)):
             yield f'<ClinicalData StudyOID="{STUDY_OID}" MetaDataVersionOID="{MDV_OID}">'
-            yield from _subjects(user, chunk, pairs, flt, unblinded, event_of_definition)
+            yield from _subjects(user, chunk, forms_of, flt, unblinded, event_of_definition)
             yield "</ClinicalData>"
         yield "</ODM>\n"
 
@@ -204,63 +240,77 @@ def odm_stream(
         yield part.encode()
 
 
-def _signatures(patients) -> dict[int, list]:
-    """patient pk -> its casebook signatures, oldest first (one query per chunk)."""
+def _signatures(site_of: dict[int, str]) -> dict[int, list[str]]:
+    """patient pk -> its casebook signatures as ODM, oldest first (one query per chunk)."""
     from monitoring.models import CasebookSignature
 
-    result: dict[int, list] = {}
-    for signature in CasebookSignature.objects.filter(patient__in=patients).order_by(
-        "patient_id", "signed_at", "pk"
-    ):
-        result.setdefault(signature.patient_id, []).append(signature)
+    result: dict[int, list[str]] = {}
+    rows = (
+        CasebookSignature.objects.filter(patient_id__in=list(site_of))
+        .order_by("patient_id", "signed_at", "pk")
+        .values_list("patient_id", "pk", "signed_by_id", "signed_at")
+    )
+    for patient_id, pk, signed_by_id, signed_at in rows:
+        result.setdefault(patient_id, []).append(
+            odm_signature(
+                sig_id=f"SIG.{pk}",
+                user_oid=_user_oid(signed_by_id),
+                location_oid=f"LOC.{site_of[patient_id]}",
+                when=signed_at,
+            )
+        )
     return result
 
 
-def _subjects(user, patients, pairs, flt, unblinded, event_of_definition) -> Iterator[str]:
-    # subject pk -> event key -> list of xml FormData strings, built per dataset (bounded).
-    forms: dict[int, dict[tuple, list[str]]] = {p.pk: {} for p in patients}
-    for dataset, variables in pairs:
-        records = list(
-            dataset_records(
-                user=user, dataset=dataset, flt=flt, unblinded=unblinded, patients=patients
+def _subjects(user, patients, forms_of, flt, unblinded, event_of_definition) -> Iterator[str]:
+    """The SubjectData of one chunk of ``patients`` (pk, subject, screening number, site
+    code): a fixed number of queries (rows and history per dataset, then signatures)."""
+    ids = [p[0] for p in patients]
+    site_of = {p[0]: p[3] for p in patients}
+    # subject pk -> event key -> FormData texts, built per dataset (bounded by the chunk).
+    forms: dict[int, dict[tuple, list[str]]] = {pk: {} for pk in ids}
+    for dataset, writer, items in forms_of:
+        rows = list(
+            dataset_rows(
+                user=user,
+                dataset=dataset,
+                flt=flt,
+                unblinded=unblinded,
+                patient_ids=ids,
+                context=True,
             )
         )
-        histories = _history(dataset, variables, [r.instance.pk for r in records])
-        for record in records:
-            if record.visit is not None:
-                oid = event_of_definition.get(record.visit.definition_id)
+        histories = _history(writer, dataset.model, [r[1] for r in rows])
+        source = f"{dataset.model._meta.label_lower} history "
+        form_oid = f' FormOID="F.{dataset.oid}"'
+        for row in rows:
+            patient_id, pk, visit_id, definition_id, target_date, scheduled = row[:6]
+            if dataset.per_visit:
+                oid = event_of_definition.get(definition_id)
                 if oid is None:
                     continue
-                repeat = record.visit.pk if not record.visit.scheduled else None
-                key = (record.visit.target_date.isoformat(), record.visit.pk, oid, repeat)
+                repeat = visit_id if not scheduled else None
+                key = (target_date.isoformat(), visit_id, oid, repeat)
             else:
                 key = ("~", 0, SUBJECT_EVENT, None)
-            form_repeat = record.instance.pk if dataset.repeating else None
-            attrs = f' FormOID="F.{dataset.oid}"'
-            if form_repeat is not None:
-                attrs += f' FormRepeatKey="{form_repeat}"'
+            attrs = form_oid
+            if dataset.repeating:
+                attrs += f' FormRepeatKey="{pk}"'
             trail = _trail(
-                dataset,
-                odm_item_values(dataset, variables, record.values),
-                histories.get(record.instance.pk, []),
-                f"LOC.{record.patient.site.code}",
+                writer,
+                items(row),
+                histories.get(pk, []),
+                f"LOC.{site_of[patient_id]}",
+                source,
             )
-            forms[record.patient.pk].setdefault(key, []).append(
+            forms[patient_id].setdefault(key, []).append(
                 f'<FormData{attrs} TransactionType="Upsert">{trail}</FormData>'
             )
-    signatures = _signatures(patients)
-    for patient in patients:
-        subject = _xml(patient.subject_id or patient.screening_number)
-        site_ref = f'<SiteRef LocationOID="LOC.{_xml(patient.site.code)}"/>'
-        signed = [
-            odm_signature(
-                sig_id=f"SIG.{s.pk}",
-                user_oid=_user_oid(s.signed_by_id),
-                location_oid=f"LOC.{patient.site.code}",
-                when=s.signed_at,
-            )
-            for s in signatures.get(patient.pk, [])
-        ]
+    signatures = _signatures(site_of)
+    for pk, subject_id, screening_number, site_code in patients:
+        subject = _xml(subject_id or screening_number)
+        site_ref = f'<SiteRef LocationOID="LOC.{_xml(site_code)}"/>'
+        signed = signatures.get(pk, [])
         # A subject element holds one Signature: superseded casebook signatures (re-signed
         # after a change) come first as instructions of their own, the latest with the data.
         for earlier in signed[:-1]:
@@ -268,11 +318,11 @@ def _subjects(user, patients, pairs, flt, unblinded, event_of_definition) -> Ite
             yield f"{earlier}{site_ref}</SubjectData>"
         yield f'<SubjectData SubjectKey="{subject}" TransactionType="Upsert">'
         yield (signed[-1] if signed else "") + site_ref
-        for key in sorted(forms[patient.pk]):
+        for key in sorted(forms[pk]):
             _date, _pk, oid, repeat = key
             repeat_attr = f' StudyEventRepeatKey="{repeat}"' if repeat is not None else ""
             yield f'<StudyEventData StudyEventOID="{oid}"{repeat_attr} TransactionType="Upsert">'
-            yield from forms[patient.pk][key]
+            yield from forms[pk][key]
             yield "</StudyEventData>"
         yield "</SubjectData>"
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from itertools import islice
 
 from django.db import models
 from django.db.models import QuerySet
@@ -66,14 +66,6 @@ class ExportFilter:
     date_to: dt.date | None = None
 
 
-@dataclass
-class Record:
-    patient: Patient
-    visit: Any  # crf.models.Visit or None
-    instance: Any
-    values: dict[str, Any]
-
-
 def export_patients(*, user, flt: ExportFilter) -> QuerySet[Patient]:
     """The patients an export may contain: the user's sites, then the chosen ones."""
     qs = trial_selectors.patient_list(user=user).order_by("site__code", "screening_number", "pk")
@@ -82,11 +74,13 @@ def export_patients(*, user, flt: ExportFilter) -> QuerySet[Patient]:
     return qs
 
 
-def dataset_queryset(*, user, dataset: Dataset, flt: ExportFilter, patients=None) -> QuerySet:
+def dataset_queryset(
+    *, user, dataset: Dataset, flt: ExportFilter, patient_ids: list[int] | None = None
+) -> QuerySet:
     """Rows of one dataset in a stable order (subject, visit, record), scoped like pages."""
     scoped = export_patients(user=user, flt=flt)
-    if patients is not None:
-        scoped = scoped.filter(pk__in=[p.pk for p in patients])
+    if patient_ids is not None:
+        scoped = scoped.filter(pk__in=patient_ids)
     if dataset.model is Patient:
         qs = scoped
         date_lookup = "created_at__date"
@@ -109,65 +103,83 @@ def dataset_queryset(*, user, dataset: Dataset, flt: ExportFilter, patients=None
     return qs
 
 
-def _allocation_values(*, user, patients: list[Patient]) -> dict[int, dict[str, Any]]:
-    """Allocation columns of the unblinded export, only through the guarded batch reader."""
+def _allocation_values(*, user, patients: list[tuple[int, int]]) -> dict[int, tuple]:
+    """Allocation columns of the unblinded export (``ALLOCATION_VARIABLES`` order) of the
+    (patient pk, site pk) pairs, only through the guarded batch reader (one read, one log
+    row per patient)."""
     from randomization.selectors import allocation_list_unblinded
 
-    allocations = allocation_list_unblinded(user=user, patients=patients, purpose="data export")
+    # The blinding predicate needs only the patient's key and site: no row is loaded twice.
+    shells = [Patient(pk=pk, site_id=site_id) for pk, site_id in patients]
+    allocations = allocation_list_unblinded(user=user, patients=shells, purpose="data export")
     return {
-        pk: {
-            "randomization_number": a.randomization_number,
-            "randomized_at": a.randomized_at,
-            "stratum": a.stratum,
-            "treatment_code": a.arm,
-            "treatment_label": a.arm_label,
-        }
+        pk: (a.randomization_number, a.randomized_at, a.stratum, a.arm, a.arm_label)
         for pk, a in allocations.items()
     }
 
 
-def dataset_records(
+# Columns ahead of the values in ``dataset_rows(context=True)``.
+CONTEXT = ("patient_id", "pk", "visit_id", "definition_id", "target_date", "scheduled")
+
+
+def dataset_rows(
     *,
     user,
     dataset: Dataset,
     flt: ExportFilter,
     unblinded: bool = False,
-    patients=None,
-    chunk_size: int = 500,
-) -> Iterator[Record]:
-    """Stream the records of ``dataset``: one query per chunk of ``chunk_size`` rows (a
-    server-side cursor on PostgreSQL), so memory stays flat however many patients."""
+    patient_ids: list[int] | None = None,
+    chunk_size: int = 2000,
+    context: bool = False,
+) -> Iterator[tuple]:
+    """Stream the rows of ``dataset`` as tuples of database values in ``dataset_variables``
+    order (no model instance: a server-side cursor on PostgreSQL read ``chunk_size`` rows at
+    a time, so memory stays flat however many patients). ``context``: each row starts with
+    the ``CONTEXT`` columns the ODM file is structured by. The unblinded patients dataset
+    adds the allocation, one guarded batch read per chunk."""
     variables = dataset_variables(dataset, unblinded=unblinded)
-    qs = dataset_queryset(user=user, dataset=dataset, flt=flt, patients=patients)
-    chunk: list = []
-    for instance in qs.iterator(chunk_size=chunk_size):
-        chunk.append(instance)
-        if len(chunk) >= chunk_size:
-            yield from _records(user, dataset, variables, chunk, unblinded)
-            chunk = []
-    if chunk:
-        yield from _records(user, dataset, variables, chunk, unblinded)
-
-
-def _records(user, dataset, variables, chunk, unblinded) -> Iterator[Record]:
+    if not variables or variables[0].name != SUBJECT:
+        raise ValueError(f"{dataset.code}: the subject key comes first")
     is_patient = dataset.model is Patient
-    allocations = _allocation_values(user=user, patients=chunk) if unblinded and is_patient else {}
-    for instance in chunk:
-        patient = instance if is_patient else instance.patient
-        visit = instance.visit if dataset.per_visit else None
-        extra = allocations.get(patient.pk, {})
-        values: dict[str, Any] = {}
-        for v in variables:
-            if v.name == SUBJECT:
-                values[v.name] = patient.subject_id or patient.screening_number
-            elif v.name == SITE:
-                values[v.name] = patient.site.code
-            elif v.name == VISIT:
-                values[v.name] = visit.definition.code
-            elif v.name == RECORD:
-                values[v.name] = instance.pk
-            elif v.field is not None:
-                values[v.name] = getattr(instance, v.field)
+    prefix = "" if is_patient else "patient__"
+    columns = [f"{prefix}subject_id", f"{prefix}screening_number"]
+    allocation = [v for v in variables if v.field is None and v.key is None]
+    for v in variables[1:]:
+        if v.name == SITE:
+            columns.append(f"{prefix}site__code")
+        elif v.name == VISIT:
+            columns.append("visit__definition__code")
+        elif v.name == RECORD:
+            columns.append("pk")
+        elif v.field is not None:
+            columns.append(v.field)
+        elif v not in allocation:
+            raise ValueError(f"{dataset.code}.{v.name}: no source column")
+    if allocation and (not is_patient or variables[-len(allocation) :] != allocation):
+        raise ValueError(f"{dataset.code}: computed columns come last, on patients only")
+    visit = ["visit_id", "visit__definition_id", "visit__target_date", "visit__scheduled"]
+    head = ["pk", "pk"] if is_patient else ["patient_id", "pk"]
+    head += visit if dataset.per_visit else []
+    if allocation:
+        head.append("site_id")
+    qs = dataset_queryset(user=user, dataset=dataset, flt=flt, patient_ids=patient_ids)
+    rows = qs.values_list(*head, *columns).iterator(chunk_size=chunk_size)
+    n_head = len(head)
+    no_visit = (None, None, None, None)
+    while chunk := list(islice(rows, chunk_size)):
+        extra: dict[int, tuple] = {}
+        if allocation:
+            pairs = [(r[0], r[n_head - 1]) for r in chunk]
+            extra = _allocation_values(user=user, patients=pairs)
+        missing = (None,) * len(allocation)
+        for row in chunk:
+            # The subject: its randomization id, else (not randomized) its screening number.
+            values = (row[n_head] or row[n_head + 1], *row[n_head + 2 :])
+            if allocation:
+                values += extra.get(row[0], missing)
+            if not context:
+                yield values
+            elif dataset.per_visit:
+                yield row[:6] + values
             else:
-                values[v.name] = extra.get(v.name)
-        yield Record(patient=patient, visit=visit, instance=instance, values=values)
+                yield row[:2] + no_visit + values
