@@ -10,7 +10,6 @@ referring to the AdminData's ``User``, ``Location`` and ``SignatureDef``.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from itertools import islice
 from operator import itemgetter
 
 from .dictionary import Dataset, dataset_variables, datasets
@@ -24,7 +23,14 @@ from .formats import (
     odm_metadata,
     odm_signature,
 )
-from .selectors import CONTEXT, ExportFilter, dataset_rows, export_patients
+from .selectors import (
+    CONTEXT,
+    ExportFilter,
+    dataset_history_rows,
+    dataset_rows,
+    export_patients,
+    signature_rows,
+)
 
 SUBJECT_EVENT = "SE.SUBJECT"
 SYSTEM_USER = "USR.SYSTEM"
@@ -83,26 +89,22 @@ def _getter(positions: list[int]) -> Callable[[tuple], tuple]:
     return itemgetter(*positions) if positions else lambda row: ()
 
 
-def _history(writer: ItemGroupWriter, model, pks: list[int]) -> dict[int, list[tuple]]:
-    """pk -> every history version of the record, oldest first (one query per chunk):
-    (id, history id, when, user id, reason, history type, *values of the history items)."""
-    rows = (
-        model.history.filter(id__in=pks)
-        .order_by("id", "history_date", "history_id")
-        .values_list(
-            "id",
-            "history_id",
-            "history_date",
-            "history_user_id",
-            "history_change_reason",
-            "history_type",
-            *writer.history_fields,
-        )
-    )
-    result: dict[int, list[tuple]] = {}
-    for row in rows:
-        result.setdefault(row[0], []).append(row)
-    return result
+class _Rows:
+    """A stream of rows in the export's patient order (the patient pk first), taken one
+    patient at a time: the streams of every dataset advance side by side."""
+
+    __slots__ = ("head", "rows")
+
+    def __init__(self, rows: Iterator[tuple]) -> None:
+        self.rows = rows
+        self.head = next(rows, None)
+
+    def take(self, patient_id: int) -> list[tuple]:
+        taken = []
+        while self.head is not None and self.head[0] == patient_id:
+            taken.append(self.head)
+            self.head = next(self.rows, None)
+        return taken
 
 
 def _trail(
@@ -118,7 +120,7 @@ def _trail(
     parts: list[str] = []
     text, index = writer.text, writer.history_index
     state: tuple | None = None  # the history items' values after the last instruction
-    for _pk, history_id, when, user_id, reason, kind, *values in versions:
+    for _patient, _pk, history_id, when, user_id, reason, kind, *values in versions:
         if kind == "-":  # a deletion; the record exists again (restored): next is an insert
             state = None
             continue
@@ -171,11 +173,18 @@ def _rest(text: list, index: list[int], current: tuple, state: tuple | None) -> 
     return rest
 
 
+# Rows each stream reads from the database at a time (memory: this many rows per dataset).
+FETCH = 200
+
+
 def odm_stream(
     *, user, codes: list[str], flt: ExportFilter, unblinded: bool, chunk_size: int = 100
 ) -> Iterator[bytes]:
     """The ODM 1.3.2 file, streamed: metadata and admin data, then one ClinicalData per chunk
-    of ``chunk_size`` subjects (a fixed number of queries per chunk, whatever its history)."""
+    of ``chunk_size`` subjects. The rows and the history of each dataset are one query each
+    for the whole file, read side by side in the patients' order (a fixed number of queries,
+    whatever the number of subjects or versions; memory: one subject and one fetch per
+    stream)."""
     from django.contrib.auth import get_user_model
 
     from monitoring.models import CasebookSignature
@@ -183,15 +192,6 @@ def odm_stream(
 
     chosen = [datasets()[c] for c in codes]
     pairs = [(d, dataset_variables(d, unblinded=unblinded)) for d in chosen]
-    forms_of = [
-        # The item columns of a row of dataset_rows(context=True): after the context, not keys.
-        (
-            d,
-            ItemGroupWriter(d, vs),
-            _getter([len(CONTEXT) + n for n, v in enumerate(vs) if not v.key]),
-        )
-        for d, vs in pairs
-    ]
     trial = Trial.objects.order_by("pk").first()
     events, event_of_definition = _events(chosen)
     patients_qs = export_patients(user=user, flt=flt)
@@ -227,64 +227,73 @@ def odm_stream(
             sites=[(f"LOC.{code}", name) for code, name in sorted(sites.items())],
             signature_meaning=CasebookSignature.MEANING,
         )
-        iterator = patients_qs.values_list(
-            "pk", "subject_id", "screening_number", "site__code"
-        ).iterator(chunk_size=chunk_size)
-        while chunk := list(islice(iterator, chunk_size)):
-            yield f'<ClinicalData StudyOID="{STUDY_OID}" MetaDataVersionOID="{MDV_OID}">'
-            yield from _subjects(user, chunk, forms_of, flt, unblinded, event_of_definition)
-            yield "</ClinicalData>"
+        yield from _clinical_data(user, pairs, flt, unblinded, event_of_definition, chunk_size)
         yield "</ODM>\n"
 
     for part in text():
         yield part.encode()
 
 
-def _signatures(site_of: dict[int, str]) -> dict[int, list[str]]:
-    """patient pk -> its casebook signatures as ODM, oldest first (one query per chunk)."""
-    from monitoring.models import CasebookSignature
-
-    result: dict[int, list[str]] = {}
-    rows = (
-        CasebookSignature.objects.filter(patient_id__in=list(site_of))
-        .order_by("patient_id", "signed_at", "pk")
-        .values_list("patient_id", "pk", "signed_by_id", "signed_at")
+def _clinical_data(user, pairs, flt, unblinded, event_of_definition, chunk_size) -> Iterator[str]:
+    """Every SubjectData, ``chunk_size`` to a ClinicalData: each dataset's rows and history
+    read as two streams beside the patients' (all in the same order)."""
+    streams = []
+    for dataset, variables in pairs:
+        writer = ItemGroupWriter(dataset, variables)
+        rows = dataset_rows(
+            user=user,
+            dataset=dataset,
+            flt=flt,
+            unblinded=unblinded,
+            chunk_size=FETCH,
+            context=True,
+        )
+        history = dataset_history_rows(
+            user=user, dataset=dataset, flt=flt, fields=writer.history_fields, chunk_size=FETCH
+        )
+        # The item columns of a row: after the context, the values that are not keys.
+        items = _getter([len(CONTEXT) + n for n, v in enumerate(variables) if not v.key])
+        streams.append((dataset, writer, items, _Rows(rows), _Rows(history)))
+    signatures = _Rows(signature_rows(user=user, flt=flt, chunk_size=FETCH))
+    # Read last (each stream reads the rows as they are when it starts): a patient in any
+    # stream above is one of these; patients are never deleted nor re-ordered.
+    patients = export_patients(user=user, flt=flt).values_list(
+        "pk", "subject_id", "screening_number", "site__code"
     )
-    for patient_id, pk, signed_by_id, signed_at in rows:
-        result.setdefault(patient_id, []).append(
-            odm_signature(
-                sig_id=f"SIG.{pk}",
-                user_oid=_user_oid(signed_by_id),
-                location_oid=f"LOC.{site_of[patient_id]}",
-                when=signed_at,
-            )
-        )
-    return result
+    n = 0
+    for patient in patients.iterator(chunk_size=FETCH):
+        if n % chunk_size == 0:
+            if n:
+                yield "</ClinicalData>"
+            yield f'<ClinicalData StudyOID="{STUDY_OID}" MetaDataVersionOID="{MDV_OID}">'
+        n += 1
+        yield from _subject(patient, streams, signatures, event_of_definition)
+    if n:
+        yield "</ClinicalData>"
+    # Every stream read the same patients in the same order: a row left over would be a row
+    # missing from the file, so the export fails rather than end incomplete.
+    if signatures.head is not None or any(r.head or h.head for _d, _w, _i, r, h in streams):
+        raise RuntimeError("The export's streams of rows disagree; the file is incomplete.")
 
 
-def _subjects(user, patients, forms_of, flt, unblinded, event_of_definition) -> Iterator[str]:
-    """The SubjectData of one chunk of ``patients`` (pk, subject, screening number, site
-    code): a fixed number of queries (rows and history per dataset, then signatures)."""
-    ids = [p[0] for p in patients]
-    site_of = {p[0]: p[3] for p in patients}
-    # subject pk -> event key -> FormData texts, built per dataset (bounded by the chunk).
-    forms: dict[int, dict[tuple, list[str]]] = {pk: {} for pk in ids}
-    for dataset, writer, items in forms_of:
-        rows = list(
-            dataset_rows(
-                user=user,
-                dataset=dataset,
-                flt=flt,
-                unblinded=unblinded,
-                patient_ids=ids,
-                context=True,
-            )
-        )
-        histories = _history(writer, dataset.model, [r[1] for r in rows])
+def _subject(
+    patient: tuple, streams: list, signatures: _Rows, event_of_definition
+) -> Iterator[str]:
+    """One subject's SubjectData: its forms per event (by date), each with its trail."""
+    pk, subject_id, screening_number, site_code = patient
+    location = f"LOC.{site_code}"
+    forms: dict[tuple, list[str]] = {}  # event key -> FormData texts
+    for dataset, writer, items, rows, history in streams:
+        records = rows.take(pk)
+        versions: dict[int, list[tuple]] = {}
+        for version in history.take(pk):
+            versions.setdefault(version[1], []).append(version)
+        if not records:
+            continue
         source = f"{dataset.model._meta.label_lower} history "
         form_oid = f' FormOID="F.{dataset.oid}"'
-        for row in rows:
-            patient_id, pk, visit_id, definition_id, target_date, scheduled = row[:6]
+        for row in records:
+            _patient, record, visit_id, definition_id, target_date, scheduled = row[:6]
             if dataset.per_visit:
                 oid = event_of_definition.get(definition_id)
                 if oid is None:
@@ -295,36 +304,36 @@ def _subjects(user, patients, forms_of, flt, unblinded, event_of_definition) -> 
                 key = ("~", 0, SUBJECT_EVENT, None)
             attrs = form_oid
             if dataset.repeating:
-                attrs += f' FormRepeatKey="{pk}"'
-            trail = _trail(
-                writer,
-                items(row),
-                histories.get(pk, []),
-                f"LOC.{site_of[patient_id]}",
-                source,
-            )
-            forms[patient_id].setdefault(key, []).append(
+                attrs += f' FormRepeatKey="{record}"'
+            trail = _trail(writer, items(row), versions.get(record, []), location, source)
+            forms.setdefault(key, []).append(
                 f'<FormData{attrs} TransactionType="Upsert">{trail}</FormData>'
             )
-    signatures = _signatures(site_of)
-    for pk, subject_id, screening_number, site_code in patients:
-        subject = _xml(subject_id or screening_number)
-        site_ref = f'<SiteRef LocationOID="LOC.{_xml(site_code)}"/>'
-        signed = signatures.get(pk, [])
-        # A subject element holds one Signature: superseded casebook signatures (re-signed
-        # after a change) come first as instructions of their own, the latest with the data.
-        for earlier in signed[:-1]:
-            yield f'<SubjectData SubjectKey="{subject}" TransactionType="Upsert">'
-            yield f"{earlier}{site_ref}</SubjectData>"
+    signed = [
+        odm_signature(
+            sig_id=f"SIG.{sig_pk}",
+            user_oid=_user_oid(signed_by_id),
+            location_oid=location,
+            when=signed_at,
+        )
+        for _patient, sig_pk, signed_by_id, signed_at in signatures.take(pk)
+    ]
+    subject = _xml(subject_id or screening_number)
+    site_ref = f'<SiteRef LocationOID="LOC.{_xml(site_code)}"/>'
+    # A subject element holds one Signature: superseded casebook signatures (re-signed
+    # after a change) come first as instructions of their own, the latest with the data.
+    for earlier in signed[:-1]:
         yield f'<SubjectData SubjectKey="{subject}" TransactionType="Upsert">'
-        yield (signed[-1] if signed else "") + site_ref
-        for key in sorted(forms[pk]):
-            _date, _pk, oid, repeat = key
-            repeat_attr = f' StudyEventRepeatKey="{repeat}"' if repeat is not None else ""
-            yield f'<StudyEventData StudyEventOID="{oid}"{repeat_attr} TransactionType="Upsert">'
-            yield from forms[pk][key]
-            yield "</StudyEventData>"
-        yield "</SubjectData>"
+        yield f"{earlier}{site_ref}</SubjectData>"
+    yield f'<SubjectData SubjectKey="{subject}" TransactionType="Upsert">'
+    yield (signed[-1] if signed else "") + site_ref
+    for key in sorted(forms):
+        _date, _pk, oid, repeat = key
+        repeat_attr = f' StudyEventRepeatKey="{repeat}"' if repeat is not None else ""
+        yield f'<StudyEventData StudyEventOID="{oid}"{repeat_attr} TransactionType="Upsert">'
+        yield from forms[key]
+        yield "</StudyEventData>"
+    yield "</SubjectData>"
 
 
 def _xml(value: str) -> str:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from itertools import islice
 
 from django.db import models
-from django.db.models import QuerySet
+from django.db.models import OuterRef, QuerySet, Subquery
 
 from trials import roles
 from trials import selectors as trial_selectors
@@ -183,3 +183,48 @@ def dataset_rows(
                 yield row[:6] + values
             else:
                 yield row[:2] + no_visit + values
+
+
+# The export's patient order, as each stream of rows of a patient names it.
+_PATIENT_ORDER = ("patient__site__code", "patient__screening_number", "patient_id")
+
+
+def dataset_history_rows(
+    *, user, dataset: Dataset, flt: ExportFilter, fields: list[str], chunk_size: int = 200
+) -> Iterator[tuple]:
+    """Every history version of the records of ``dataset`` at the export's patients, in the
+    order of ``export_patients``, then record, then time (one query, streamed):
+    (patient pk, record pk, history id, when, user id, reason, history type, *fields)."""
+    scoped = export_patients(user=user, flt=flt).values("pk")
+    history = dataset.model.history
+    if dataset.model is Patient:
+        # A version's own site and number may be old ones: order by the patient as it is.
+        current = Patient.objects.filter(pk=OuterRef("id"))
+        qs = history.filter(id__in=scoped).annotate(
+            current_site=Subquery(current.values("site__code")),
+            current_number=Subquery(current.values("screening_number")),
+        )
+        order, patient = ("current_site", "current_number", "id"), "id"
+    else:
+        qs, order, patient = history.filter(patient_id__in=scoped), _PATIENT_ORDER, "patient_id"
+    keys = ("history_id", "history_date", "history_user_id", "history_change_reason")
+    return (
+        qs.order_by(*order, "id", "history_date", "history_id")
+        .values_list(patient, "id", *keys, "history_type", *fields)
+        .iterator(chunk_size=chunk_size)
+    )
+
+
+def signature_rows(*, user, flt: ExportFilter, chunk_size: int = 200) -> Iterator[tuple]:
+    """The casebook signatures of the export's patients in their order, oldest first:
+    (patient pk, signature pk, signer pk, signed at)."""
+    from monitoring.models import CasebookSignature
+
+    return (
+        CasebookSignature.objects.filter(
+            patient__in=export_patients(user=user, flt=flt).values("pk")
+        )
+        .order_by(*_PATIENT_ORDER, "signed_at", "pk")
+        .values_list("patient_id", "pk", "signed_by_id", "signed_at")
+        .iterator(chunk_size=chunk_size)
+    )
