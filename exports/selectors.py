@@ -74,13 +74,9 @@ def export_patients(*, user, flt: ExportFilter) -> QuerySet[Patient]:
     return qs
 
 
-def dataset_queryset(
-    *, user, dataset: Dataset, flt: ExportFilter, patient_ids: list[int] | None = None
-) -> QuerySet:
+def dataset_queryset(*, user, dataset: Dataset, flt: ExportFilter) -> QuerySet:
     """Rows of one dataset in a stable order (subject, visit, record), scoped like pages."""
     scoped = export_patients(user=user, flt=flt)
-    if patient_ids is not None:
-        scoped = scoped.filter(pk__in=patient_ids)
     if dataset.model is Patient:
         qs = scoped
         date_lookup = "created_at__date"
@@ -128,8 +124,7 @@ def dataset_rows(
     dataset: Dataset,
     flt: ExportFilter,
     unblinded: bool = False,
-    patient_ids: list[int] | None = None,
-    chunk_size: int = 2000,
+    chunk_size: int = 500,
     context: bool = False,
 ) -> Iterator[tuple]:
     """Stream the rows of ``dataset`` as tuples of database values in ``dataset_variables``
@@ -162,7 +157,7 @@ def dataset_rows(
     head += visit if dataset.per_visit else []
     if allocation:
         head.append("site_id")
-    qs = dataset_queryset(user=user, dataset=dataset, flt=flt, patient_ids=patient_ids)
+    qs = dataset_queryset(user=user, dataset=dataset, flt=flt)
     rows = qs.values_list(*head, *columns).iterator(chunk_size=chunk_size)
     n_head = len(head)
     no_visit = (None, None, None, None)
