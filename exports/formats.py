@@ -67,8 +67,10 @@ def _utc_text(value: dt.datetime | None) -> str:
     return "" if value is None else _utc(value)
 
 
-def _bool_text(value: bool | None) -> str:
-    return "" if value is None else ("true" if value else "false")
+def _bool_text(value: bool | str | None) -> str:
+    if value is None or value.__class__ is str:  # already text (``dataset_rows(as_text=)``)
+        return value or ""
+    return "true" if value else "false"
 
 
 def _date_text(value: dt.date | None) -> str:

@@ -11,8 +11,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import islice
 
-from django.db import models
+from django.db import connection, models
 from django.db.models import OuterRef, QuerySet, Subquery
+from django.db.models.functions import Cast
 
 from trials import roles
 from trials import selectors as trial_selectors
@@ -114,6 +115,20 @@ def _allocation_values(*, user, patients: list[tuple[int, int]]) -> dict[int, tu
     }
 
 
+def _text_column(model: type[models.Model], attname: str) -> str | Cast:
+    """The column, or on PostgreSQL its text when that is ``text_value``'s: numeric(p, s)
+    prints as ``str(Decimal)`` (no exponent at these scales) and boolean as true/false.
+    Not float (PostgreSQL prints 5, Python 5.0), dates and times (DateStyle; ISO 'T')."""
+    field = next(f for f in model._meta.concrete_fields if f.attname == attname)
+    if connection.vendor != "postgresql":
+        return attname
+    if isinstance(field, models.BooleanField) or (
+        isinstance(field, models.DecimalField) and (field.decimal_places or 0) <= 6
+    ):
+        return Cast(attname, output_field=models.TextField())
+    return attname
+
+
 # Columns ahead of the values in ``dataset_rows(context=True)``.
 CONTEXT = ("patient_id", "pk", "visit_id", "definition_id", "target_date", "scheduled")
 
@@ -126,12 +141,15 @@ def dataset_rows(
     unblinded: bool = False,
     chunk_size: int = 500,
     context: bool = False,
+    as_text: bool = False,
 ) -> Iterator[tuple]:
     """Stream the rows of ``dataset`` as tuples of database values in ``dataset_variables``
     order (no model instance: a server-side cursor on PostgreSQL read ``chunk_size`` rows at
     a time, so memory stays flat however many patients). ``context``: each row starts with
     the ``CONTEXT`` columns the ODM file is structured by. The unblinded patients dataset
-    adds the allocation, one guarded batch read per chunk."""
+    adds the allocation, one guarded batch read per chunk. ``as_text``: decimals and
+    booleans come as their ``text_value`` already (PostgreSQL writes them: a Decimal per
+    value is most of the cost of reading a row)."""
     variables = dataset_variables(dataset, unblinded=unblinded)
     if not variables or variables[0].name != SUBJECT:
         raise ValueError(f"{dataset.code}: the subject key comes first")
@@ -147,7 +165,7 @@ def dataset_rows(
         elif v.name == RECORD:
             columns.append("pk")
         elif v.field is not None:
-            columns.append(v.field)
+            columns.append(_text_column(dataset.model, v.field) if as_text else v.field)
         elif v not in allocation:
             raise ValueError(f"{dataset.code}.{v.name}: no source column")
     if allocation and (not is_patient or variables[-len(allocation) :] != allocation):

@@ -93,10 +93,11 @@ def export_open(
         )
     dataset = datasets()[codes[0]]
     variables = dataset_variables(dataset, unblinded=unblinded)
-    rows = dataset_rows(user=user, dataset=dataset, flt=flt, unblinded=unblinded)
     if fmt == "csv":
+        rows = dataset_rows(user=user, dataset=dataset, flt=flt, unblinded=unblinded, as_text=True)
         chunks = csv_stream(variables, rows, model=dataset.model)
-    else:
+    else:  # Dataset-JSON types its values: numbers and booleans as read
+        rows = dataset_rows(user=user, dataset=dataset, flt=flt, unblinded=unblinded)
         count = dataset_queryset(user=user, dataset=dataset, flt=flt).count()
         chunks = dataset_json_stream(dataset, variables, rows, count=count)
     return ExportFile(f"{dataset.code}{suffix}.{ext}", content_type, chunks)
