@@ -240,6 +240,7 @@ def _clinical_data(user, pairs, flt, unblinded, event_of_definition, chunk_size)
     streams = []
     for dataset, variables in pairs:
         writer = ItemGroupWriter(dataset, variables)
+        # Decimals and booleans as text from PostgreSQL: the trail compares and writes text.
         rows = dataset_rows(
             user=user,
             dataset=dataset,
@@ -247,9 +248,15 @@ def _clinical_data(user, pairs, flt, unblinded, event_of_definition, chunk_size)
             unblinded=unblinded,
             chunk_size=FETCH,
             context=True,
+            as_text=True,
         )
         history = dataset_history_rows(
-            user=user, dataset=dataset, flt=flt, fields=writer.history_fields, chunk_size=FETCH
+            user=user,
+            dataset=dataset,
+            flt=flt,
+            fields=writer.history_fields,
+            chunk_size=FETCH,
+            as_text=True,
         )
         # The item columns of a row: after the context, the values that are not keys.
         items = _getter([len(CONTEXT) + n for n, v in enumerate(variables) if not v.key])

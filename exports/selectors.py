@@ -203,11 +203,18 @@ _PATIENT_ORDER = ("patient__site__code", "patient__screening_number", "patient_i
 
 
 def dataset_history_rows(
-    *, user, dataset: Dataset, flt: ExportFilter, fields: list[str], chunk_size: int = 200
+    *,
+    user,
+    dataset: Dataset,
+    flt: ExportFilter,
+    fields: list[str],
+    chunk_size: int = 200,
+    as_text: bool = False,
 ) -> Iterator[tuple]:
     """Every history version of the records of ``dataset`` at the export's patients, in the
     order of ``export_patients``, then record, then time (one query, streamed):
-    (patient pk, record pk, history id, when, user id, reason, history type, *fields)."""
+    (patient pk, record pk, history id, when, user id, reason, history type, *fields);
+    ``as_text`` as in ``dataset_rows``."""
     scoped = export_patients(user=user, flt=flt).values("pk")
     history = dataset.model.history
     if dataset.model is Patient:
@@ -221,6 +228,8 @@ def dataset_history_rows(
     else:
         qs, order, patient = history.filter(patient_id__in=scoped), _PATIENT_ORDER, "patient_id"
     keys = ("history_id", "history_date", "history_user_id", "history_change_reason")
+    if as_text:
+        fields = [_text_column(history.model, f) for f in fields]
     return (
         qs.order_by(*order, "id", "history_date", "history_id")
         .values_list(patient, "id", *keys, "history_type", *fields)
