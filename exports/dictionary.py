@@ -21,8 +21,18 @@ from trials.dictionary import SCORE_INPUT_ITEMS, Limits, value_type
 # Columns that identify a row in every dataset (ODM keys; Dataset-JSON keySequence).
 SUBJECT, SITE, VISIT, RECORD = "subject", "site", "visit", "record_id"
 
-# Bookkeeping fields that are not data (the history keeps who/when in full).
-_SKIP = {"id", "patient", "visit", "updated_by", "out_of_range_confirmed", "created_at"}
+# Bookkeeping fields that are not data (the history keeps who/when in full). The optimistic
+# lock's counter and the save time are system fields: the ODM trail's AuditRecord carries when.
+_SKIP = {
+    "id",
+    "patient",
+    "visit",
+    "updated_by",
+    "out_of_range_confirmed",
+    "created_at",
+    "updated_at",
+    "lock_version",
+}
 # Canonical-unit columns named by suffix rather than by a "(unit)" label.
 _SUFFIX_UNITS = {
     "_mg_dl": "mg/dL",

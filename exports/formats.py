@@ -12,8 +12,11 @@ import csv
 import datetime as dt
 import io
 import json
-from collections.abc import Iterable, Iterator
+import re
+from collections.abc import Callable, Iterable, Iterator
 from decimal import Decimal
+from functools import cache
+from itertools import islice
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
@@ -46,6 +49,9 @@ def text_value(value: Any) -> str:
 
 # --- CSV ----------------------------------------------------------------------------------
 
+# Rows written between two yields of a streamed CSV (a few tens of KB of text each).
+CSV_BATCH = 500
+
 
 def _csv_lines(rows: Iterable[list]) -> Iterator[bytes]:
     buffer = io.StringIO()
@@ -57,12 +63,90 @@ def _csv_lines(rows: Iterable[list]) -> Iterator[bytes]:
         buffer.truncate()
 
 
-def csv_stream(variables: list[Variable], records: Iterable) -> Iterator[bytes]:
+def _utc_text(value: dt.datetime | None) -> str:
+    return "" if value is None else _utc(value)
+
+
+def _bool_text(value: bool | str | None) -> str:
+    if value is None or value.__class__ is str:  # already text (``dataset_rows(as_text=)``)
+        return value or ""
+    return "true" if value else "false"
+
+
+def _date_text(value: dt.date | None) -> str:
+    return "" if value is None else value.isoformat()
+
+
+def _str_text(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def _plain_text(variable: Variable, model: type | None) -> bool:
+    """A column whose ``text_value`` is ``str(value)``: a key, an allocation column, or a
+    char/text field or a foreign key of ``model`` (not a JSON field: a list is JSON)."""
+    from django.db import models
+
+    if variable.field is None:
+        return True
+    if model is None:
+        return False
+    field = next(f for f in model._meta.concrete_fields if f.attname == variable.field)
+    return field.is_relation or isinstance(field, models.CharField | models.TextField)
+
+
+def text_converter(variable: Variable, model: type | None = None) -> Callable[[Any], str]:
+    """``text_value`` specialised to the column's type (the same text, fewer checks)."""
+    if variable.type == "boolean":
+        return _bool_text
+    if variable.type == "datetime":
+        return _utc_text
+    if variable.type == "date":
+        return _date_text
+    if variable.type in ("integer", "decimal") or _plain_text(variable, model):
+        return _str_text
+    return text_value
+
+
+def csv_converters(variables: list[Variable], model: type | None = None) -> list[tuple]:
+    """(column, function) for the columns whose ``text_value`` differs from what
+    ``csv.writer`` writes by itself (None as '', anything else as ``str``): booleans,
+    datetimes, JSON fields."""
+    result = []
+    for i, v in enumerate(variables):
+        convert = text_converter(v, model)
+        if convert not in (_str_text, _date_text):
+            result.append((i, convert))
+    return result
+
+
+def csv_stream(
+    variables: list[Variable], rows: Iterable[tuple], *, model: type | None = None
+) -> Iterator[bytes]:
+    """The CSV file of ``rows`` (tuples of database values in ``variables`` order): the
+    rows go straight into ``csv.writer``, a batch of them per yielded chunk."""
     yield "\ufeff".encode()  # BOM: spreadsheet programs then read µ and ⁹ correctly
-    header = [[v.name for v in variables]]
-    body = ([text_value(r.values[v.name]) for v in variables] for r in records)
-    yield from _csv_lines(header)
-    yield from _csv_lines(body)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow([v.name for v in variables])
+    converters = csv_converters(variables, model)
+    if converters:
+
+        def text(row: tuple) -> list:
+            row = list(row)
+            for i, convert in converters:
+                row[i] = convert(row[i])
+            return row
+
+        rows = map(text, rows)
+    iterator = iter(rows)
+    while True:
+        writer.writerows(islice(iterator, CSV_BATCH))
+        chunk = buffer.getvalue()
+        if not chunk:
+            return
+        yield chunk.encode()
+        buffer.seek(0)
+        buffer.truncate()
 
 
 def dictionary_csv_stream(*, unblinded: bool = False) -> Iterator[bytes]:
@@ -95,7 +179,7 @@ def _json_value(value: Any, kind: str) -> Any:
 
 
 def dataset_json_stream(
-    dataset: Dataset, variables: list[Variable], records: Iterable, *, count: int
+    dataset: Dataset, variables: list[Variable], rows: Iterable[tuple], *, count: int
 ) -> Iterator[bytes]:
     now = _utc(timezone.now().replace(microsecond=0))
     columns = []
@@ -126,10 +210,11 @@ def dataset_json_stream(
         "columns": columns,
     }
     yield json.dumps(head, ensure_ascii=False)[:-1].encode() + b', "rows": ['
+    kinds = [v.type for v in variables]
     first = True
-    for record in records:
-        row = [_json_value(record.values[v.name], v.type) for v in variables]
-        yield (b"" if first else b",\n") + json.dumps(row, ensure_ascii=False).encode()
+    for row in rows:
+        values = [_json_value(value, kind) for value, kind in zip(row, kinds, strict=True)]
+        yield (b"" if first else b",\n") + json.dumps(values, ensure_ascii=False).encode()
         first = False
     yield b"]}\n"
 
@@ -277,7 +362,7 @@ def odm_audit_record(
     *, user_oid: str, location_oid: str, when: dt.datetime, reason: str, source: str = ""
 ) -> str:
     parts = [
-        f"<AuditRecord><UserRef{_a(UserOID=user_oid)}/><LocationRef{_a(LocationOID=location_oid)}/>",
+        _audit_open(user_oid, location_oid),
         f"<DateTimeStamp>{_utc(when)}</DateTimeStamp>",
     ]
     if reason:
@@ -286,6 +371,14 @@ def odm_audit_record(
         parts.append(f"<SourceID>{escape(source)}</SourceID>")
     parts.append("</AuditRecord>")
     return "".join(parts)
+
+
+@cache
+def _audit_open(user_oid: str, location_oid: str) -> str:
+    return (
+        f"<AuditRecord><UserRef{_a(UserOID=user_oid)}/>"
+        f"<LocationRef{_a(LocationOID=location_oid)}/>"
+    )
 
 
 def odm_signature(*, sig_id: str, user_oid: str, location_oid: str, when: dt.datetime) -> str:
@@ -297,31 +390,52 @@ def odm_signature(*, sig_id: str, user_oid: str, location_oid: str, when: dt.dat
     )
 
 
-def odm_item_group(
-    dataset: Dataset,
-    changes: dict[str, str],
-    *,
-    transaction: str,
-    audit: str = "",
-) -> str:
-    """One instruction of a transactional file: the items ``changes`` (item OID -> text, ''
-    for a value cleared: IsNull), their transaction type and the audit record they share."""
-    parts = [f"<ItemGroupData{_a(ItemGroupOID='IG.' + dataset.oid, TransactionType=transaction)}>"]
-    parts.append(audit)
-    for oid, value in changes.items():
-        if value == "":
-            attrs = _a(ItemOID=oid, TransactionType=transaction, IsNull="Yes")
-            parts.append(f"<ItemData{attrs}/>")
-        else:
-            attrs = _a(ItemOID=oid, TransactionType=transaction, Value=value)
-            parts.append(f"<ItemData{attrs}/>")
-    parts.append("</ItemGroupData>")
-    return "".join(parts)
+# Characters ``quoteattr`` changes in an attribute value (and the quote it picks).
+_ATTR_SPECIAL = re.compile(r'[&<>"\n\r\t]')
+TRANSACTIONS = ("Insert", "Update")
 
 
-def odm_item_values(dataset: Dataset, variables: list[Variable], values: dict) -> dict[str, str]:
-    """Item OID -> ODM text of every item of a record ('' for missing)."""
-    return {item_oid(dataset, v): text_value(values[v.name]) for v in odm_items(variables)}
+class ItemGroupWriter:
+    """The transactional ``ItemGroupData`` of one dataset, written as text: the markup
+    around each item is built once, so an instruction is a join of its changed values
+    (escaped as ``quoteattr`` does, only where a value can need it)."""
+
+    def __init__(self, dataset: Dataset, variables: list[Variable]) -> None:
+        self.items = odm_items(variables)
+        #: item positions read from the history table, and the columns to read
+        self.history_index = [j for j, v in enumerate(self.items) if v.field is not None]
+        self.history_fields = [self.items[j].field for j in self.history_index]
+        self.text = [text_converter(v, dataset.model) for v in self.items]
+        # Numbers, dates and booleans are never escaped; strings are checked.
+        self.plain = [v.type != "string" for v in self.items]
+        oids = [item_oid(dataset, v) for v in self.items]
+        self.open = {
+            t: f"<ItemGroupData{_a(ItemGroupOID='IG.' + dataset.oid, TransactionType=t)}>"
+            for t in TRANSACTIONS
+        }
+        self.value = {
+            t: [f"<ItemData{_a(ItemOID=o, TransactionType=t)} Value=" for o in oids]
+            for t in TRANSACTIONS
+        }
+        self.null = {
+            t: [f"<ItemData{_a(ItemOID=o, TransactionType=t, IsNull='Yes')}/>" for o in oids]
+            for t in TRANSACTIONS
+        }
+
+    def group(self, changes: list[tuple[int, str]], *, transaction: str, audit: str = "") -> str:
+        """One instruction: ``changes`` (item position, text; '' for a value cleared: IsNull),
+        their transaction type and the audit record they share."""
+        parts = [self.open[transaction], audit]
+        value, null, plain = self.value[transaction], self.null[transaction], self.plain
+        for j, text in changes:
+            if text == "":
+                parts.append(null[j])
+            elif plain[j] or not _ATTR_SPECIAL.search(text):
+                parts.append(f'{value[j]}"{text}"/>')
+            else:
+                parts.append(f"{value[j]}{quoteattr(text)}/>")
+        parts.append("</ItemGroupData>")
+        return "".join(parts)
 
 
 def odm_header(*, file_oid: str, file_type: str = "Transactional") -> str:

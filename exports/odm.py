@@ -9,25 +9,28 @@ referring to the AdminData's ``User``, ``Location`` and ``SignatureDef``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from itertools import islice
+from collections.abc import Callable, Iterator
+from operator import itemgetter
 
-from .dictionary import Dataset, Variable, dataset_variables, datasets
+from .dictionary import Dataset, dataset_variables, datasets
 from .formats import (
     MDV_OID,
     STUDY_OID,
-    item_oid,
+    ItemGroupWriter,
     odm_admin,
     odm_audit_record,
     odm_header,
-    odm_item_group,
-    odm_item_values,
-    odm_items,
     odm_metadata,
     odm_signature,
-    text_value,
 )
-from .selectors import ExportFilter, dataset_records, export_patients
+from .selectors import (
+    CONTEXT,
+    ExportFilter,
+    dataset_history_rows,
+    dataset_rows,
+    export_patients,
+    signature_rows,
+)
 
 SUBJECT_EVENT = "SE.SUBJECT"
 SYSTEM_USER = "USR.SYSTEM"
@@ -78,79 +81,110 @@ def _user_oid(user_id: int | None) -> str:
     return f"USR.{user_id}" if user_id else SYSTEM_USER
 
 
-def _history(
-    dataset: Dataset, variables: list[Variable], pks: list[int]
-) -> dict[int, list[tuple]]:
-    """pk -> every history version of the record, oldest first (one query per chunk):
-    (history id, when, user id, reason, history type, {item OID: text})."""
-    items = [v for v in odm_items(variables) if v.field is not None]
-    oids = [item_oid(dataset, v) for v in items]
-    rows = (
-        dataset.model.history.filter(id__in=pks)
-        .order_by("id", "history_date", "history_id")
-        .values_list(
-            "id",
-            "history_id",
-            "history_date",
-            "history_user_id",
-            "history_change_reason",
-            "history_type",
-            *[v.field for v in items],
-        )
-    )
-    result: dict[int, list[tuple]] = {}
-    for pk, history_id, when, user_id, reason, kind, *values in rows:
-        texts = {oid: text_value(value) for oid, value in zip(oids, values, strict=True)}
-        result.setdefault(pk, []).append((history_id, when, user_id, reason or "", kind, texts))
-    return result
+def _getter(positions: list[int]) -> Callable[[tuple], tuple]:
+    """A function returning the tuple of the values at ``positions`` of a row."""
+    if len(positions) == 1:
+        only = positions[0]
+        return lambda row: (row[only],)
+    return itemgetter(*positions) if positions else lambda row: ()
 
 
-def _trail(dataset: Dataset, current: dict[str, str], versions: list[tuple], location: str) -> str:
+class _Rows:
+    """A stream of rows in the export's patient order (the patient pk first), taken one
+    patient at a time: the streams of every dataset advance side by side."""
+
+    __slots__ = ("head", "rows")
+
+    def __init__(self, rows: Iterator[tuple]) -> None:
+        self.rows = rows
+        self.head = next(rows, None)
+
+    def take(self, patient_id: int) -> list[tuple]:
+        taken = []
+        while self.head is not None and self.head[0] == patient_id:
+            taken.append(self.head)
+            self.head = next(self.rows, None)
+        return taken
+
+
+def _trail(
+    writer: ItemGroupWriter, current: tuple, versions: list[tuple], location: str, source: str
+) -> str:
     """The record's full audit trail as transactional ItemGroupData instructions, oldest
     first: the creation (Insert: what was entered), then each change (Update: only the items
     whose value changed, old value = the previous instruction's), each with its AuditRecord
-    (who, when, reason). Applying them in order gives the current record."""
+    (who, when, reason). Applying them in order gives the current record.
+
+    Values are compared as read and turned into text only when they differ (equal values
+    have equal text; different ones may not, e.g. None and '')."""
     parts: list[str] = []
-    state: dict[str, str] = {}
-    label = dataset.model._meta.label_lower
-    for history_id, when, user_id, reason, kind, texts in versions:
+    text, index = writer.text, writer.history_index
+    state: tuple | None = None  # the history items' values after the last instruction
+    for _patient, _pk, history_id, when, user_id, reason, kind, *values in versions:
         if kind == "-":  # a deletion; the record exists again (restored): next is an insert
-            state = {}
+            state = None
             continue
-        first = not state
-        changes = {
-            oid: text
-            for oid, text in texts.items()
-            if (text != "" if first else text != state.get(oid, ""))
-        }
-        state = texts
+        first = state is None or not index
+        if first:
+            changes = [
+                (j, t)
+                for j, v in zip(index, values, strict=True)
+                if v is not None and (t := text[j](v)) != ""
+            ]
+        else:
+            changes = [
+                (j, t)
+                for j, v, old in zip(index, values, state, strict=True)
+                if v != old and (t := text[j](v)) != text[j](old)
+            ]
+        state = tuple(values)
         if not changes and not first:
             continue  # a save that changed no exported item (bookkeeping only)
         audit = odm_audit_record(
             user_oid=_user_oid(user_id),
             location_oid=location,
             when=when,
-            reason=reason,
-            source=f"{label} history {history_id}",
+            reason=reason or "",
+            source=f"{source}{history_id}",
         )
-        parts.append(
-            odm_item_group(
-                dataset, changes, transaction="Insert" if first else "Update", audit=audit
-            )
-        )
+        transaction = "Insert" if first else "Update"
+        parts.append(writer.group(changes, transaction=transaction, audit=audit))
     # Values no history row explains (computed columns such as the unblinded allocation, or a
     # record written without history): one last instruction, honestly without an AuditRecord.
-    rest = {oid: text for oid, text in current.items() if text != state.get(oid, "")}
+    rest = []
+    if state is None or len(index) != len(current) or current != state:
+        rest = _rest(text, index, current, state)  # (equal: the usual case, nothing left)
     if rest or not parts:
-        parts.append(odm_item_group(dataset, rest, transaction="Update" if parts else "Insert"))
+        parts.append(writer.group(rest, transaction="Update" if parts else "Insert"))
     return "".join(parts)
+
+
+def _rest(text: list, index: list[int], current: tuple, state: tuple | None) -> list:
+    """(item position, text) of the current values no history version explains."""
+    last = dict(zip(index, state, strict=True)) if state is not None else {}
+    rest = []
+    for j, v in enumerate(current):
+        if j in last:
+            old = last[j]
+            if v != old and (t := text[j](v)) != text[j](old):
+                rest.append((j, t))
+        elif (t := text[j](v)) != "":
+            rest.append((j, t))
+    return rest
+
+
+# Rows each stream reads from the database at a time (memory: this many rows per dataset).
+FETCH = 200
 
 
 def odm_stream(
     *, user, codes: list[str], flt: ExportFilter, unblinded: bool, chunk_size: int = 100
 ) -> Iterator[bytes]:
     """The ODM 1.3.2 file, streamed: metadata and admin data, then one ClinicalData per chunk
-    of ``chunk_size`` subjects (a fixed number of queries per chunk, whatever its history)."""
+    of ``chunk_size`` subjects. The rows and the history of each dataset are one query each
+    for the whole file, read side by side in the patients' order (a fixed number of queries,
+    whatever the number of subjects or versions; memory: one subject and one fetch per
+    stream)."""
     from django.contrib.auth import get_user_model
 
     from monitoring.models import CasebookSignature
@@ -178,7 +212,7 @@ def odm_stream(
         .order_by("pk")
         .values_list("pk", "username", "first_name", "last_name")
     ]
-    sites = {p_site: name for p_site, name in patients_qs.values_list("site__code", "site__name")}
+    sites = dict(patients_qs.order_by().values_list("site__code", "site__name").distinct())
 
     def text() -> Iterator[str]:
         yield odm_header(file_oid=f"{STUDY_OID}.EXPORT")
@@ -193,88 +227,120 @@ def odm_stream(
             sites=[(f"LOC.{code}", name) for code, name in sorted(sites.items())],
             signature_meaning=CasebookSignature.MEANING,
         )
-        iterator = patients_qs.iterator(chunk_size=chunk_size)
-        while chunk := list(islice(iterator, chunk_size)):
-            yield f'<ClinicalData StudyOID="{STUDY_OID}" MetaDataVersionOID="{MDV_OID}">'
-            yield from _subjects(user, chunk, pairs, flt, unblinded, event_of_definition)
-            yield "</ClinicalData>"
+        yield from _clinical_data(user, pairs, flt, unblinded, event_of_definition, chunk_size)
         yield "</ODM>\n"
 
     for part in text():
         yield part.encode()
 
 
-def _signatures(patients) -> dict[int, list]:
-    """patient pk -> its casebook signatures, oldest first (one query per chunk)."""
-    from monitoring.models import CasebookSignature
-
-    result: dict[int, list] = {}
-    for signature in CasebookSignature.objects.filter(patient__in=patients).order_by(
-        "patient_id", "signed_at", "pk"
-    ):
-        result.setdefault(signature.patient_id, []).append(signature)
-    return result
-
-
-def _subjects(user, patients, pairs, flt, unblinded, event_of_definition) -> Iterator[str]:
-    # subject pk -> event key -> list of xml FormData strings, built per dataset (bounded).
-    forms: dict[int, dict[tuple, list[str]]] = {p.pk: {} for p in patients}
+def _clinical_data(user, pairs, flt, unblinded, event_of_definition, chunk_size) -> Iterator[str]:
+    """Every SubjectData, ``chunk_size`` to a ClinicalData: each dataset's rows and history
+    read as two streams beside the patients' (all in the same order)."""
+    streams = []
     for dataset, variables in pairs:
-        records = list(
-            dataset_records(
-                user=user, dataset=dataset, flt=flt, unblinded=unblinded, patients=patients
-            )
+        writer = ItemGroupWriter(dataset, variables)
+        # Decimals and booleans as text from PostgreSQL: the trail compares and writes text.
+        rows = dataset_rows(
+            user=user,
+            dataset=dataset,
+            flt=flt,
+            unblinded=unblinded,
+            chunk_size=FETCH,
+            context=True,
+            as_text=True,
         )
-        histories = _history(dataset, variables, [r.instance.pk for r in records])
-        for record in records:
-            if record.visit is not None:
-                oid = event_of_definition.get(record.visit.definition_id)
+        history = dataset_history_rows(
+            user=user,
+            dataset=dataset,
+            flt=flt,
+            fields=writer.history_fields,
+            chunk_size=FETCH,
+            as_text=True,
+        )
+        # The item columns of a row: after the context, the values that are not keys.
+        items = _getter([len(CONTEXT) + n for n, v in enumerate(variables) if not v.key])
+        streams.append((dataset, writer, items, _Rows(rows), _Rows(history)))
+    signatures = _Rows(signature_rows(user=user, flt=flt, chunk_size=FETCH))
+    # Read last (each stream reads the rows as they are when it starts): a patient in any
+    # stream above is one of these; patients are never deleted nor re-ordered.
+    patients = export_patients(user=user, flt=flt).values_list(
+        "pk", "subject_id", "screening_number", "site__code"
+    )
+    n = 0
+    for patient in patients.iterator(chunk_size=FETCH):
+        if n % chunk_size == 0:
+            if n:
+                yield "</ClinicalData>"
+            yield f'<ClinicalData StudyOID="{STUDY_OID}" MetaDataVersionOID="{MDV_OID}">'
+        n += 1
+        yield from _subject(patient, streams, signatures, event_of_definition)
+    if n:
+        yield "</ClinicalData>"
+    # Every stream read the same patients in the same order: a row left over would be a row
+    # missing from the file, so the export fails rather than end incomplete.
+    if signatures.head is not None or any(r.head or h.head for _d, _w, _i, r, h in streams):
+        raise RuntimeError("The export's streams of rows disagree; the file is incomplete.")
+
+
+def _subject(
+    patient: tuple, streams: list, signatures: _Rows, event_of_definition
+) -> Iterator[str]:
+    """One subject's SubjectData: its forms per event (by date), each with its trail."""
+    pk, subject_id, screening_number, site_code = patient
+    location = f"LOC.{site_code}"
+    forms: dict[tuple, list[str]] = {}  # event key -> FormData texts
+    for dataset, writer, items, rows, history in streams:
+        records = rows.take(pk)
+        versions: dict[int, list[tuple]] = {}
+        for version in history.take(pk):
+            versions.setdefault(version[1], []).append(version)
+        if not records:
+            continue
+        source = f"{dataset.model._meta.label_lower} history "
+        form_oid = f' FormOID="F.{dataset.oid}"'
+        for row in records:
+            _patient, record, visit_id, definition_id, target_date, scheduled = row[:6]
+            if dataset.per_visit:
+                oid = event_of_definition.get(definition_id)
                 if oid is None:
                     continue
-                repeat = record.visit.pk if not record.visit.scheduled else None
-                key = (record.visit.target_date.isoformat(), record.visit.pk, oid, repeat)
+                repeat = visit_id if not scheduled else None
+                key = (target_date.isoformat(), visit_id, oid, repeat)
             else:
                 key = ("~", 0, SUBJECT_EVENT, None)
-            form_repeat = record.instance.pk if dataset.repeating else None
-            attrs = f' FormOID="F.{dataset.oid}"'
-            if form_repeat is not None:
-                attrs += f' FormRepeatKey="{form_repeat}"'
-            trail = _trail(
-                dataset,
-                odm_item_values(dataset, variables, record.values),
-                histories.get(record.instance.pk, []),
-                f"LOC.{record.patient.site.code}",
-            )
-            forms[record.patient.pk].setdefault(key, []).append(
+            attrs = form_oid
+            if dataset.repeating:
+                attrs += f' FormRepeatKey="{record}"'
+            trail = _trail(writer, items(row), versions.get(record, []), location, source)
+            forms.setdefault(key, []).append(
                 f'<FormData{attrs} TransactionType="Upsert">{trail}</FormData>'
             )
-    signatures = _signatures(patients)
-    for patient in patients:
-        subject = _xml(patient.subject_id or patient.screening_number)
-        site_ref = f'<SiteRef LocationOID="LOC.{_xml(patient.site.code)}"/>'
-        signed = [
-            odm_signature(
-                sig_id=f"SIG.{s.pk}",
-                user_oid=_user_oid(s.signed_by_id),
-                location_oid=f"LOC.{patient.site.code}",
-                when=s.signed_at,
-            )
-            for s in signatures.get(patient.pk, [])
-        ]
-        # A subject element holds one Signature: superseded casebook signatures (re-signed
-        # after a change) come first as instructions of their own, the latest with the data.
-        for earlier in signed[:-1]:
-            yield f'<SubjectData SubjectKey="{subject}" TransactionType="Upsert">'
-            yield f"{earlier}{site_ref}</SubjectData>"
+    signed = [
+        odm_signature(
+            sig_id=f"SIG.{sig_pk}",
+            user_oid=_user_oid(signed_by_id),
+            location_oid=location,
+            when=signed_at,
+        )
+        for _patient, sig_pk, signed_by_id, signed_at in signatures.take(pk)
+    ]
+    subject = _xml(subject_id or screening_number)
+    site_ref = f'<SiteRef LocationOID="LOC.{_xml(site_code)}"/>'
+    # A subject element holds one Signature: superseded casebook signatures (re-signed
+    # after a change) come first as instructions of their own, the latest with the data.
+    for earlier in signed[:-1]:
         yield f'<SubjectData SubjectKey="{subject}" TransactionType="Upsert">'
-        yield (signed[-1] if signed else "") + site_ref
-        for key in sorted(forms[patient.pk]):
-            _date, _pk, oid, repeat = key
-            repeat_attr = f' StudyEventRepeatKey="{repeat}"' if repeat is not None else ""
-            yield f'<StudyEventData StudyEventOID="{oid}"{repeat_attr} TransactionType="Upsert">'
-            yield from forms[patient.pk][key]
-            yield "</StudyEventData>"
-        yield "</SubjectData>"
+        yield f"{earlier}{site_ref}</SubjectData>"
+    yield f'<SubjectData SubjectKey="{subject}" TransactionType="Upsert">'
+    yield (signed[-1] if signed else "") + site_ref
+    for key in sorted(forms):
+        _date, _pk, oid, repeat = key
+        repeat_attr = f' StudyEventRepeatKey="{repeat}"' if repeat is not None else ""
+        yield f'<StudyEventData StudyEventOID="{oid}"{repeat_attr} TransactionType="Upsert">'
+        yield from forms[key]
+        yield "</StudyEventData>"
+    yield "</SubjectData>"
 
 
 def _xml(value: str) -> str:

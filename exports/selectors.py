@@ -9,10 +9,11 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from itertools import islice
 
-from django.db import models
-from django.db.models import QuerySet
+from django.db import connection, models
+from django.db.models import OuterRef, QuerySet, Subquery
+from django.db.models.functions import Cast
 
 from trials import roles
 from trials import selectors as trial_selectors
@@ -66,14 +67,6 @@ class ExportFilter:
     date_to: dt.date | None = None
 
 
-@dataclass
-class Record:
-    patient: Patient
-    visit: Any  # crf.models.Visit or None
-    instance: Any
-    values: dict[str, Any]
-
-
 def export_patients(*, user, flt: ExportFilter) -> QuerySet[Patient]:
     """The patients an export may contain: the user's sites, then the chosen ones."""
     qs = trial_selectors.patient_list(user=user).order_by("site__code", "screening_number", "pk")
@@ -82,11 +75,9 @@ def export_patients(*, user, flt: ExportFilter) -> QuerySet[Patient]:
     return qs
 
 
-def dataset_queryset(*, user, dataset: Dataset, flt: ExportFilter, patients=None) -> QuerySet:
+def dataset_queryset(*, user, dataset: Dataset, flt: ExportFilter) -> QuerySet:
     """Rows of one dataset in a stable order (subject, visit, record), scoped like pages."""
     scoped = export_patients(user=user, flt=flt)
-    if patients is not None:
-        scoped = scoped.filter(pk__in=[p.pk for p in patients])
     if dataset.model is Patient:
         qs = scoped
         date_lookup = "created_at__date"
@@ -109,65 +100,153 @@ def dataset_queryset(*, user, dataset: Dataset, flt: ExportFilter, patients=None
     return qs
 
 
-def _allocation_values(*, user, patients: list[Patient]) -> dict[int, dict[str, Any]]:
-    """Allocation columns of the unblinded export, only through the guarded batch reader."""
+def _allocation_values(*, user, patients: list[tuple[int, int]]) -> dict[int, tuple]:
+    """Allocation columns of the unblinded export (``ALLOCATION_VARIABLES`` order) of the
+    (patient pk, site pk) pairs, only through the guarded batch reader (one read, one log
+    row per patient)."""
     from randomization.selectors import allocation_list_unblinded
 
-    allocations = allocation_list_unblinded(user=user, patients=patients, purpose="data export")
+    # The blinding predicate needs only the patient's key and site: no row is loaded twice.
+    shells = [Patient(pk=pk, site_id=site_id) for pk, site_id in patients]
+    allocations = allocation_list_unblinded(user=user, patients=shells, purpose="data export")
     return {
-        pk: {
-            "randomization_number": a.randomization_number,
-            "randomized_at": a.randomized_at,
-            "stratum": a.stratum,
-            "treatment_code": a.arm,
-            "treatment_label": a.arm_label,
-        }
+        pk: (a.randomization_number, a.randomized_at, a.stratum, a.arm, a.arm_label)
         for pk, a in allocations.items()
     }
 
 
-def dataset_records(
+def _text_column(model: type[models.Model], attname: str) -> str | Cast:
+    """The column, or on PostgreSQL its text when that is ``text_value``'s: numeric(p, s)
+    prints as ``str(Decimal)`` (no exponent at these scales) and boolean as true/false.
+    Not float (PostgreSQL prints 5, Python 5.0), dates and times (DateStyle; ISO 'T')."""
+    field = next(f for f in model._meta.concrete_fields if f.attname == attname)
+    if connection.vendor != "postgresql":
+        return attname
+    if isinstance(field, models.BooleanField) or (
+        isinstance(field, models.DecimalField) and (field.decimal_places or 0) <= 6
+    ):
+        return Cast(attname, output_field=models.TextField())
+    return attname
+
+
+# Columns ahead of the values in ``dataset_rows(context=True)``.
+CONTEXT = ("patient_id", "pk", "visit_id", "definition_id", "target_date", "scheduled")
+
+
+def dataset_rows(
     *,
     user,
     dataset: Dataset,
     flt: ExportFilter,
     unblinded: bool = False,
-    patients=None,
     chunk_size: int = 500,
-) -> Iterator[Record]:
-    """Stream the records of ``dataset``: one query per chunk of ``chunk_size`` rows (a
-    server-side cursor on PostgreSQL), so memory stays flat however many patients."""
+    context: bool = False,
+    as_text: bool = False,
+) -> Iterator[tuple]:
+    """Stream the rows of ``dataset`` as tuples of database values in ``dataset_variables``
+    order (no model instance: a server-side cursor on PostgreSQL read ``chunk_size`` rows at
+    a time, so memory stays flat however many patients). ``context``: each row starts with
+    the ``CONTEXT`` columns the ODM file is structured by. The unblinded patients dataset
+    adds the allocation, one guarded batch read per chunk. ``as_text``: decimals and
+    booleans come as their ``text_value`` already (PostgreSQL writes them: a Decimal per
+    value is most of the cost of reading a row)."""
     variables = dataset_variables(dataset, unblinded=unblinded)
-    qs = dataset_queryset(user=user, dataset=dataset, flt=flt, patients=patients)
-    chunk: list = []
-    for instance in qs.iterator(chunk_size=chunk_size):
-        chunk.append(instance)
-        if len(chunk) >= chunk_size:
-            yield from _records(user, dataset, variables, chunk, unblinded)
-            chunk = []
-    if chunk:
-        yield from _records(user, dataset, variables, chunk, unblinded)
-
-
-def _records(user, dataset, variables, chunk, unblinded) -> Iterator[Record]:
+    if not variables or variables[0].name != SUBJECT:
+        raise ValueError(f"{dataset.code}: the subject key comes first")
     is_patient = dataset.model is Patient
-    allocations = _allocation_values(user=user, patients=chunk) if unblinded and is_patient else {}
-    for instance in chunk:
-        patient = instance if is_patient else instance.patient
-        visit = instance.visit if dataset.per_visit else None
-        extra = allocations.get(patient.pk, {})
-        values: dict[str, Any] = {}
-        for v in variables:
-            if v.name == SUBJECT:
-                values[v.name] = patient.subject_id or patient.screening_number
-            elif v.name == SITE:
-                values[v.name] = patient.site.code
-            elif v.name == VISIT:
-                values[v.name] = visit.definition.code
-            elif v.name == RECORD:
-                values[v.name] = instance.pk
-            elif v.field is not None:
-                values[v.name] = getattr(instance, v.field)
+    prefix = "" if is_patient else "patient__"
+    columns = [f"{prefix}subject_id", f"{prefix}screening_number"]
+    allocation = [v for v in variables if v.field is None and v.key is None]
+    for v in variables[1:]:
+        if v.name == SITE:
+            columns.append(f"{prefix}site__code")
+        elif v.name == VISIT:
+            columns.append("visit__definition__code")
+        elif v.name == RECORD:
+            columns.append("pk")
+        elif v.field is not None:
+            columns.append(_text_column(dataset.model, v.field) if as_text else v.field)
+        elif v not in allocation:
+            raise ValueError(f"{dataset.code}.{v.name}: no source column")
+    if allocation and (not is_patient or variables[-len(allocation) :] != allocation):
+        raise ValueError(f"{dataset.code}: computed columns come last, on patients only")
+    visit = ["visit_id", "visit__definition_id", "visit__target_date", "visit__scheduled"]
+    head = ["pk", "pk"] if is_patient else ["patient_id", "pk"]
+    head += visit if dataset.per_visit else []
+    if allocation:
+        head.append("site_id")
+    qs = dataset_queryset(user=user, dataset=dataset, flt=flt)
+    rows = qs.values_list(*head, *columns).iterator(chunk_size=chunk_size)
+    n_head = len(head)
+    no_visit = (None, None, None, None)
+    while chunk := list(islice(rows, chunk_size)):
+        extra: dict[int, tuple] = {}
+        if allocation:
+            pairs = [(r[0], r[n_head - 1]) for r in chunk]
+            extra = _allocation_values(user=user, patients=pairs)
+        missing = (None,) * len(allocation)
+        for row in chunk:
+            # The subject: its randomization id, else (not randomized) its screening number.
+            values = (row[n_head] or row[n_head + 1], *row[n_head + 2 :])
+            if allocation:
+                values += extra.get(row[0], missing)
+            if not context:
+                yield values
+            elif dataset.per_visit:
+                yield row[:6] + values
             else:
-                values[v.name] = extra.get(v.name)
-        yield Record(patient=patient, visit=visit, instance=instance, values=values)
+                yield row[:2] + no_visit + values
+
+
+# The export's patient order, as each stream of rows of a patient names it.
+_PATIENT_ORDER = ("patient__site__code", "patient__screening_number", "patient_id")
+
+
+def dataset_history_rows(
+    *,
+    user,
+    dataset: Dataset,
+    flt: ExportFilter,
+    fields: list[str],
+    chunk_size: int = 200,
+    as_text: bool = False,
+) -> Iterator[tuple]:
+    """Every history version of the records of ``dataset`` at the export's patients, in the
+    order of ``export_patients``, then record, then time (one query, streamed):
+    (patient pk, record pk, history id, when, user id, reason, history type, *fields);
+    ``as_text`` as in ``dataset_rows``."""
+    scoped = export_patients(user=user, flt=flt).values("pk")
+    history = dataset.model.history
+    if dataset.model is Patient:
+        # A version's own site and number may be old ones: order by the patient as it is.
+        current = Patient.objects.filter(pk=OuterRef("id"))
+        qs = history.filter(id__in=scoped).annotate(
+            current_site=Subquery(current.values("site__code")),
+            current_number=Subquery(current.values("screening_number")),
+        )
+        order, patient = ("current_site", "current_number", "id"), "id"
+    else:
+        qs, order, patient = history.filter(patient_id__in=scoped), _PATIENT_ORDER, "patient_id"
+    keys = ("history_id", "history_date", "history_user_id", "history_change_reason")
+    if as_text:
+        fields = [_text_column(history.model, f) for f in fields]
+    return (
+        qs.order_by(*order, "id", "history_date", "history_id")
+        .values_list(patient, "id", *keys, "history_type", *fields)
+        .iterator(chunk_size=chunk_size)
+    )
+
+
+def signature_rows(*, user, flt: ExportFilter, chunk_size: int = 200) -> Iterator[tuple]:
+    """The casebook signatures of the export's patients in their order, oldest first:
+    (patient pk, signature pk, signer pk, signed at)."""
+    from monitoring.models import CasebookSignature
+
+    return (
+        CasebookSignature.objects.filter(
+            patient__in=export_patients(user=user, flt=flt).values("pk")
+        )
+        .order_by(*_PATIENT_ORDER, "signed_at", "pk")
+        .values_list("patient_id", "pk", "signed_by_id", "signed_at")
+        .iterator(chunk_size=chunk_size)
+    )

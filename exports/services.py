@@ -19,7 +19,7 @@ from trials.services import access_event_record
 from .dictionary import dataset_variables, datasets
 from .formats import csv_stream, dataset_json_stream, dictionary_csv_stream
 from .models import ExportJob
-from .selectors import ExportFilter, dataset_queryset, dataset_records
+from .selectors import ExportFilter, dataset_queryset, dataset_rows
 
 logger = logging.getLogger(__name__)
 
@@ -93,12 +93,13 @@ def export_open(
         )
     dataset = datasets()[codes[0]]
     variables = dataset_variables(dataset, unblinded=unblinded)
-    records = dataset_records(user=user, dataset=dataset, flt=flt, unblinded=unblinded)
     if fmt == "csv":
-        chunks = csv_stream(variables, records)
-    else:
+        rows = dataset_rows(user=user, dataset=dataset, flt=flt, unblinded=unblinded, as_text=True)
+        chunks = csv_stream(variables, rows, model=dataset.model)
+    else:  # Dataset-JSON types its values: numbers and booleans as read
+        rows = dataset_rows(user=user, dataset=dataset, flt=flt, unblinded=unblinded)
         count = dataset_queryset(user=user, dataset=dataset, flt=flt).count()
-        chunks = dataset_json_stream(dataset, variables, records, count=count)
+        chunks = dataset_json_stream(dataset, variables, rows, count=count)
     return ExportFile(f"{dataset.code}{suffix}.{ext}", content_type, chunks)
 
 

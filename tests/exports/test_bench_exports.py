@@ -22,3 +22,4 @@ def test_export_section_measures_csv_odm_and_copy():
     assert re.fullmatch(r"\d+ / \d+", cells[7])  # query counts
     if connection.vendor == "postgresql":
         assert cells[5].endswith("×")  # compared with COPY
+        assert cells[10].endswith("×")  # the ODM with COPY of the tables and their history

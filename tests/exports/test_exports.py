@@ -399,3 +399,136 @@ def test_odm_reads_back_with_odmlib(client, world, data_manager):
         assert [g.TransactionType for g in groups][:2] == ["Insert", "Update"]
         assert all(logins[g.AuditRecord.UserRef.UserOID] for g in groups)
         assert groups[-1].AuditRecord.ReasonForChange._content == "Transcription error"
+
+
+# --- the values path gives the text the model instances gave (#16) ------------------------
+
+
+def _reference_csv(user, code: str, *, unblinded: bool = False) -> str:
+    """The CSV as the exports wrote it from model instances (before #16): each column from
+    the instance's attribute through ``text_value``, one ``csv.writer`` row per record."""
+    from exports.dictionary import RECORD, SITE, SUBJECT, VISIT
+    from exports.selectors import ExportFilter, dataset_queryset
+    from randomization.selectors import allocation_list_unblinded
+
+    dataset = datasets()[code]
+    variables = dataset_variables(dataset, unblinded=unblinded)
+    instances = list(dataset_queryset(user=user, dataset=dataset, flt=ExportFilter()))
+    allocations = (
+        allocation_list_unblinded(user=user, patients=instances, purpose="test")
+        if unblinded
+        else {}
+    )
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow([v.name for v in variables])
+    for instance in instances:
+        patient = instance if code == "patients" else instance.patient
+        allocation = allocations.get(patient.pk)
+        extra = {
+            "randomization_number": getattr(allocation, "randomization_number", None),
+            "randomized_at": getattr(allocation, "randomized_at", None),
+            "stratum": getattr(allocation, "stratum", None),
+            "treatment_code": getattr(allocation, "arm", None),
+            "treatment_label": getattr(allocation, "arm_label", None),
+        }
+        row = []
+        for v in variables:
+            if v.name == SUBJECT:
+                value = patient.subject_id or patient.screening_number
+            elif v.name == SITE:
+                value = patient.site.code
+            elif v.name == VISIT:
+                value = instance.visit.definition.code
+            elif v.name == RECORD:
+                value = instance.pk
+            elif v.field is not None:
+                value = getattr(instance, v.field)
+            else:
+                value = extra[v.name]
+            row.append(text_value(value))
+        writer.writerow(row)
+    return "\ufeff" + buffer.getvalue()
+
+
+@pytest.mark.parametrize("code", list(datasets()))
+def test_csv_from_values_is_byte_identical_to_the_instance_export(
+    client, world, data_manager, code
+):
+    client.force_login(data_manager)
+    text = _content(client.get(f"{API}{code}/csv/")).decode("utf-8")
+    assert text == _reference_csv(data_manager, code)
+
+
+def test_unblinded_csv_from_values_is_byte_identical_to_the_instance_export(
+    client, world, unblinded_statistician
+):
+    client.force_login(unblinded_statistician)
+    response = client.get(f"{API}patients/csv/", {"unblinded": "1"})
+    text = _content(response).decode("utf-8")
+    assert "treatment_code" in text.splitlines()[0]
+    assert text == _reference_csv(unblinded_statistician, "patients", unblinded=True)
+
+
+def test_csv_batches_rows_and_keeps_every_one(world, data_manager, monkeypatch):
+    """Rows go to the writer a batch at a time; the file is the same whatever the batch."""
+    from exports import formats
+    from exports.services import export_open
+
+    whole = b"".join(export_open(user=data_manager, fmt="csv", codes=["vitals"]).chunks)
+    monkeypatch.setattr(formats, "CSV_BATCH", 1)
+    chunks = list(export_open(user=data_manager, fmt="csv", codes=["vitals"]).chunks)
+    assert len(chunks) == 1 + 2  # the BOM, then one per row (the header with the first)
+    assert b"".join(chunks) == whole
+
+
+def test_system_fields_are_not_data_columns_nor_odm_items(client, world, data_manager):
+    """``lock_version`` and ``updated_at`` are bookkeeping: not in the dictionary, the CSV
+    or the ODM ItemDefs, and a save that changes only them adds no ODM instruction."""
+    from crf.models import VitalSigns
+
+    client.force_login(data_manager)
+    dictionary = _csv(client.get(f"{API}dictionary/"))
+    assert not [r for r in dictionary if r["variable"] in ("lock_version", "updated_at")]
+    assert "lock_version" not in _content(client.get(f"{API}vitals/csv/")).decode()
+    row = VitalSigns.objects.filter(patient__in=world.values()).first()
+    before = row.history.count()
+    row.lock_version += 1
+    row._change_reason = "Bookkeeping only"
+    row.save()
+    assert row.history.count() == before + 1
+    root = _odm_root(_content(client.get(f"{API}odm/", {"forms": ["vitals"]})))
+    names = {d.get("Name") for d in root.iterfind(".//odm:ItemDef", NS)}
+    assert names.isdisjoint({"lock_version", "updated_at"})
+    assert "weight_kg" in names
+    subject = next(
+        s
+        for s in root.iterfind(".//odm:SubjectData", NS)
+        if s.get("SubjectKey") == row.patient.subject_id
+    )
+    _final, steps = _replay(subject.find(".//odm:FormData", NS))
+    assert len(steps) == before  # the bookkeeping version is no instruction
+    reasons = [a.findtext("odm:ReasonForChange", namespaces=NS) for _k, _c, a in steps]
+    assert "Bookkeeping only" not in reasons
+
+
+def test_odm_escapes_text_and_writes_unexplained_values_without_audit(client, world, data_manager):
+    """Markup characters in a value survive the text writer; a value no history row
+    explains comes last, as an instruction without an AuditRecord."""
+    from crf.models import AdverseEvent
+
+    term = "Rash <2 cm> & itch, \"mild\" 'local'\tline\nnext"
+    ae = AdverseEvent.objects.filter(patient__in=world.values()).first()
+    AdverseEvent.objects.filter(pk=ae.pk).update(term=term)  # no history row
+    client.force_login(data_manager)
+    xml = _content(client.get(f"{API}odm/", {"forms": ["adverse_event"]}))
+    errors = [str(e) for e in _odm_schema().iter_errors(io.BytesIO(xml))]
+    assert errors == [], errors[:3]
+    root = _odm_root(xml)
+    form = next(
+        f for f in root.iterfind(".//odm:FormData", NS) if f.get("FormRepeatKey") == str(ae.pk)
+    )
+    final, steps = _replay(form)
+    assert final["IT.ADVERSE_EVENT.TERM"] == term
+    kind, changed, audit = steps[-1]
+    assert (kind, changed, audit) == ("Update", {"IT.ADVERSE_EVENT.TERM": term}, None)
