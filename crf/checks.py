@@ -160,5 +160,6 @@ class CrfSave:
     instance: Any
     complete: bool
     ctx: CheckContext
+    created: bool = False  # the form is entered for the first time (no stored row yet)
     checks: CheckResult = field(default_factory=CheckResult)
     state: dict[str, Any] = field(default_factory=dict)  # what a hook hands to an effect

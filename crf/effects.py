@@ -168,6 +168,7 @@ def lab_scores_store(save: CrfSave) -> None:
         inputs=inputs,
         result=result,
         trigger=f"{save.spec.label} CRF saved ({visit.definition.name})",
+        source_created=save.created,
     )
 
 
@@ -181,3 +182,4 @@ def day1_from_dose1(save: CrfSave) -> None:
     given_on = timezone.localtime(instance.start_time).date()
     if given_on != day1_of(save.patient):
         visits_reanchor(patient=save.patient, day1=given_on, user=save.user)
+        save.state["plan_moved"] = True  # the visit being saved may have moved too

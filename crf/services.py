@@ -9,11 +9,17 @@ from decimal import Decimal
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from trials.audit import meaningful_reason, reason_is_meaningful, require_reason, save_audited
+from trials.audit import (
+    inserts_gathered,
+    meaningful_reason,
+    reason_is_meaningful,
+    require_reason,
+    save_audited,
+)
 from trials.concurrency import check_version
 from trials.dictionary import TYPED_SCORE_INPUTS
 from trials.limits import OutOfRangeWarning
@@ -521,15 +527,89 @@ def units_normalize(form, instance) -> None:
         setattr(instance, item.unit_field, item.default_unit)
 
 
-def crf_get(*, spec, visit: Visit | None = None, patient: Patient | None = None, pk=None):
-    """The stored instance of a form (None when not entered yet); no access check here."""
+def crf_get(
+    *,
+    spec,
+    visit: Visit | None = None,
+    patient: Patient | None = None,
+    pk=None,
+    for_update: bool = False,
+):
+    """The stored instance of a form (None when not entered yet); no access check here.
+    ``for_update``: row-locked until the end of the caller's transaction."""
+    rows = spec.model.objects.select_for_update() if for_update else spec.model.objects
     if spec.per_visit:
-        return spec.model.objects.filter(visit=visit).first()
+        return rows.filter(visit=visit).first()
     if spec.single:
-        return spec.model.objects.filter(patient=patient).first()
+        return rows.filter(patient=patient).first()
     if pk is None:
         return None
-    return spec.model.objects.filter(patient=patient, pk=pk).first()
+    return rows.filter(patient=patient, pk=pk).first()
+
+
+def _visit_form_columns() -> dict[tuple[str, str], str]:
+    """(form code, column) -> ORM path from the visit: the status and date of every form
+    recorded at a visit, and whether the dose was given (each form is one-to-one with it)."""
+    from .registry import VISIT_FORMS
+
+    columns = {
+        (code, column): f"{spec.related_name}__{column}"
+        for code, spec in VISIT_FORMS.items()
+        for column in ("status", "assessment_date")
+    }
+    columns[("administration", "given")] = f"{VISIT_FORMS['administration'].related_name}__given"
+    return columns
+
+
+def _visit_forms_of(row: dict) -> dict[str, dict]:
+    """The forms entered at a visit (status set), from a row of ``_visit_form_columns``."""
+    found: dict[str, dict] = {}
+    for (code, column), path in _visit_form_columns().items():
+        found.setdefault(code, {})[column] = row.get(path)
+    return {code: values for code, values in found.items() if values["status"]}
+
+
+def _visit_locked(spec, pk: int) -> Visit:
+    """The visit, row-locked, with what saving ``spec`` there needs read in the same query
+    (#16): definition, patient and site; day 1; the earliest death date recorded on another
+    form (``_death_date_elsewhere``); the forms already entered (``_visit_forms``). The
+    forms cannot change meanwhile: each of their saves locks this visit row first."""
+    columns = _visit_form_columns()
+    patient = OuterRef("patient_id")
+    day1 = Visit.objects.filter(
+        patient=patient, definition__kind=VisitKind.DOSING, definition__dose_number=1
+    ).values("target_date")[:1]
+    followups = FollowUp.objects.filter(patient=patient, death_date__isnull=False)
+    if spec.model is FollowUp:  # one per visit: "another form" is any other visit's
+        followups = followups.exclude(visit=OuterRef("pk"))
+    ended = EndOfStudy.objects.filter(
+        patient=patient, reason=EndOfStudy.Reason.DIED, end_date__isnull=False
+    )
+    fatal = (
+        AdverseEvent.objects.filter(patient=patient, entered_in_error=False)
+        .filter(Q(outcome=AdverseEvent.Outcome.FATAL) | Q(sae_death=True))
+        .annotate(day=Coalesce("end_date", "onset_date"))
+        .filter(day__isnull=False)
+    )
+    aliases = {f"form_{i}": path for i, path in enumerate(columns.values())}
+    visit = (
+        Visit.objects.select_for_update(of=("self",))
+        .select_related("definition", "patient__site")
+        .annotate(
+            locked_day1=Subquery(day1),
+            death_followup=Subquery(followups.order_by("death_date").values("death_date")[:1]),
+            death_ended=Subquery(ended.order_by("end_date").values("end_date")[:1]),
+            death_fatal=Subquery(fatal.order_by("day").values("day")[:1]),
+            **{alias: F(path) for alias, path in aliases.items()},
+        )
+        .get(pk=pk)
+    )
+    deaths = [visit.death_followup, visit.death_ended, visit.death_fatal]
+    visit.locked_death_date = min((d for d in deaths if d), default=None)
+    visit.locked_forms = _visit_forms_of(
+        {path: getattr(visit, alias) for alias, path in aliases.items()}
+    )
+    return visit
 
 
 def _crf_target_lock(spec, *, visit: Visit | None, patient: Patient | None):
@@ -537,11 +617,7 @@ def _crf_target_lock(spec, *, visit: Visit | None, patient: Patient | None):
     if spec.per_visit:
         if visit is None:
             raise ValidationError("This form is recorded at a visit.")
-        visit = (
-            Visit.objects.select_for_update(of=("self",))
-            .select_related("definition", "patient__site")
-            .get(pk=visit.pk)
-        )
+        visit = _visit_locked(spec, visit.pk)
         return visit, visit.patient
     if patient is None:
         raise ValidationError("This form belongs to a patient.")
@@ -590,30 +666,45 @@ def crf_save(
         raise PermissionDenied("Only the site's investigators enter data.")
     sequencing_check(spec, patient=patient, visit=visit)
 
-    instance = crf_get(spec=spec, visit=visit, patient=patient, pk=pk)
+    # Row-locked (after the visit or patient): the version read is the stored one (#16).
+    instance = crf_get(spec=spec, visit=visit, patient=patient, pk=pk, for_update=True)
     if pk is not None and instance is None:
         raise ValidationError("No such form for this patient.")
     check_version(instance, expected_version, required=version_required)
     created = instance is None
     record_id = getattr(instance, "pk", None)
-    for guard in hooks.before_save:  # a lock refuses the change (monitoring)
-        guard(patient=patient, visit=visit, form_code=spec.code, record_id=record_id)
-    was_complete = not created and instance.status == FormStatus.COMPLETE
-    reason = require_reason(was_complete=was_complete, reason=reason)
     if created:
         instance = spec.model(patient=patient)
-        if spec.per_visit:
-            instance.visit = visit
+        previous = None
+    else:
+        instance.patient = patient  # the locked row, with its site: no re-read downstream
+        # The stored values, for what changed (SDV) without reading the history back.
+        previous = {
+            f.name: getattr(instance, f.attname)
+            for f in spec.model._meta.concrete_fields
+            if not f.is_relation
+        }
+    if spec.per_visit:
+        instance.visit = visit
+    for guard in hooks.before_save:  # a lock refuses the change (monitoring)
+        guard(
+            patient=patient,
+            visit=visit,
+            form_code=spec.code,
+            record_id=record_id,
+            instance=instance,
+        )
+    was_complete = not created and instance.status == FormStatus.COMPLETE
+    reason = require_reason(was_complete=was_complete, reason=reason)
     for name in spec.dictionary.form_fields:
         if name in data:
             setattr(instance, name, data[name])
     units_normalize(spec.dictionary, instance)
-    ctx = CheckContext(
-        patient=patient,
-        visit=visit,
-        day1=day1_of(patient),
-        death_date=_death_date_elsewhere(patient, instance),
-    )
+    if spec.per_visit:  # read with the visit lock
+        day1, death_date = visit.locked_day1, visit.locked_death_date
+    else:
+        day1, death_date = day1_of(patient), _death_date_elsewhere(patient, instance)
+    ctx = CheckContext(patient=patient, visit=visit, day1=day1, death_date=death_date)
     save = CrfSave(
         spec=spec,
         user=user,
@@ -622,6 +713,7 @@ def crf_save(
         instance=instance,
         complete=complete,
         ctx=ctx,
+        created=created,
     )
     for hook in spec.prepare:
         hook(save)
@@ -640,26 +732,53 @@ def crf_save(
 
     _crf_status_set(instance, complete=complete, was_complete=was_complete, user=user)
     default_reason = f"{spec.label} entered" if created else f"{spec.label} updated"
-    save_audited(instance, reason=reason or default_reason, user=user)
-    for hook in hooks.after_save:  # SDV of changed data, automatic queries (monitoring)
-        hook(
+    # The change-feed events of this save (form, scores, visit) go in one INSERT.
+    with inserts_gathered():
+        save_audited(
+            instance,
+            reason=reason or default_reason,
             user=user,
-            form_code=spec.code,
-            instance=instance,
-            warnings=checks.warnings,
-            reason=reason,
+            # Patient and visit were read under their row lock, and so was the form's one
+            # row per visit / patient (crf_get); the author is the signed-in user.
+            proven=("patient", "visit", "updated_by"),
+            row_locked=not created,
         )
-    for effect in spec.effects:
-        effect(save)
-    if visit is not None:
-        # Re-read: an effect may have moved the plan (day 1 re-anchored on dose 1).
-        visit = Visit.objects.select_related("definition").get(pk=visit.pk)
-        _visit_progress_update(visit=visit, user=user, trigger=spec.label)
-    if spec.course_event:
-        from .course import patient_course_sync
+        for hook in hooks.after_save:  # SDV of changed data, automatic queries (monitoring)
+            hook(
+                user=user,
+                form_code=spec.code,
+                instance=instance,
+                warnings=checks.warnings,
+                reason=reason,
+                created=created,
+                previous=previous,
+            )
+        for effect in spec.effects:
+            effect(save)
+        if visit is not None:
+            if save.state.get("plan_moved"):
+                # An effect moved the plan (day 1 re-anchored on dose 1): read it again.
+                visit = Visit.objects.select_related("definition").get(pk=visit.pk)
+                forms = _visit_forms(visit)
+            else:
+                forms = visit.locked_forms | {spec.code: _form_columns(spec, instance)}
+            _visit_progress_update(visit=visit, user=user, trigger=spec.label, forms=forms)
+        if spec.course_event:
+            from .course import patient_course_sync
 
-        patient_course_sync(patient=patient, user=user, trigger=spec.label)
+            patient_course_sync(patient=patient, user=user, trigger=spec.label)
     return instance
+
+
+def _form_columns(spec, instance) -> dict:
+    """The ``_visit_forms`` entry of ``instance`` as just stored."""
+    values = {
+        "status": instance.status,
+        "assessment_date": getattr(instance, "assessment_date", None),
+    }
+    if spec.code == "administration":
+        values["given"] = instance.given
+    return values
 
 
 def _withdrawal_check(spec, instance, *, patient: Patient, checks) -> None:
@@ -678,20 +797,9 @@ def _withdrawal_check(spec, instance, *, patient: Patient, checks) -> None:
 def _visit_forms(visit: Visit) -> dict[str, dict]:
     """form code -> {"status", "assessment_date", ...} of the forms entered at ``visit``,
     in one query (a LEFT JOIN per form: each is one-to-one with the visit)."""
-    from .registry import VISIT_FORMS
-
-    columns = {
-        (code, column): f"{spec.related_name}__{column}"
-        for code, spec in VISIT_FORMS.items()
-        for column in ("status", "assessment_date")
-    }
-    given = f"{VISIT_FORMS['administration'].related_name}__given"
-    columns[("administration", "given")] = given
+    columns = _visit_form_columns()
     row = Visit.objects.filter(pk=visit.pk).values(*columns.values()).first() or {}
-    found: dict[str, dict] = {}
-    for (code, column), path in columns.items():
-        found.setdefault(code, {})[column] = row.get(path)
-    return {code: values for code, values in found.items() if values["status"]}
+    return _visit_forms_of(row)
 
 
 def visit_forms_status(visit: Visit) -> dict[str, str]:
@@ -699,11 +807,15 @@ def visit_forms_status(visit: Visit) -> dict[str, str]:
     return {code: values["status"] for code, values in _visit_forms(visit).items()}
 
 
-def _visit_progress_update(*, visit: Visit, user, trigger: str) -> None:
-    """A visit is done when every expected form is complete; its date is the earliest one."""
+def _visit_progress_update(
+    *, visit: Visit, user, trigger: str, forms: dict[str, dict] | None = None
+) -> None:
+    """A visit is done when every expected form is complete; its date is the earliest one.
+    ``forms``: the visit's forms (``_visit_forms``) when the caller already has them."""
     if not visit.scheduled:
         return
-    forms = _visit_forms(visit)
+    if forms is None:
+        forms = _visit_forms(visit)
     statuses = {code: values["status"] for code, values in forms.items()}
     required = visit_required_forms(visit)
     administration = forms.get("administration", {})
@@ -735,7 +847,13 @@ def _visit_progress_update(*, visit: Visit, user, trigger: str) -> None:
         )
     if (new_status, actual) != (visit.status, visit.actual_date):
         visit.status, visit.actual_date = new_status, actual
-        save_audited(visit, reason=f"Visit status after {trigger} saved", user=user)
+        # Only the status and date change: patient and schedule row are the stored ones.
+        save_audited(
+            visit,
+            reason=f"Visit status after {trigger} saved",
+            user=user,
+            proven=("patient", "definition"),
+        )
 
 
 def visit_required_forms(visit: Visit) -> list[str]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from django.db.models import Model
 from simple_history.signals import post_create_historical_record
 
-from trials import history
+from trials import audit, history
 
 from .models import ChangeEvent
 
@@ -77,7 +77,8 @@ def record_change(sender, instance, history_instance, using=None, **kwargs) -> N
     # ``sender`` is the historical model; the published record is ``instance``.
     event = _event(instance, history_instance)
     if event is not None:
-        event.save(force_insert=True, using=using)
+        # One INSERT with the save's other events when the writer gathers them (crf_save).
+        audit.insert(event)
 
 
 def record_changes_bulk(
@@ -99,7 +100,7 @@ def record_derived_change(instance: Model, *, created: bool, at, **kwargs) -> No
     when and why; the values it derives from have their own events."""
     kind, form_code = _sources()[instance._meta.label_lower]
     patient_id, site_id = _patient_and_site(instance)
-    ChangeEvent.objects.create(
+    event = ChangeEvent(
         at=at,
         kind=kind,
         model=instance._meta.label_lower,
@@ -110,6 +111,7 @@ def record_derived_change(instance: Model, *, created: bool, at, **kwargs) -> No
         site_id=site_id,
         form_code=form_code,
     )
+    audit.insert(event)
 
 
 def connect() -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
@@ -183,19 +184,24 @@ def query_reopen(*, user, query: DataQuery, reason: str) -> DataQuery:
 
 def _automatic_queries(*, spec, instance, warnings: dict[str, list[str]], changed) -> None:
     """One open query per soft limit overridden on a field that changed (no duplicates)."""
-    names = form_fields(spec)
-    for field, messages in sorted(warnings.items()):
-        if changed is not None and field not in changed:
-            continue  # confirmed before, value unchanged: already queried
-        pending = DataQuery.objects.filter(
+    fields = [f for f in sorted(warnings) if changed is None or f in changed]
+    if not fields:
+        return  # confirmed before, values unchanged: already queried
+    # The pending automatic queries of every warned field in one read (#16).
+    pending = set(
+        DataQuery.objects.filter(
             form_code=spec.code,
             record_id=instance.pk,
-            field=field,
+            field__in=fields,
             automatic=True,
             status__in=(DataQuery.Status.OPEN, DataQuery.Status.ANSWERED),
-        )
-        if pending.exists():
+        ).values_list("field", flat=True)
+    )
+    names = form_fields(spec)
+    for field in fields:
+        if field in pending:
             continue
+        messages = warnings[field]
         now = timezone.now()
         label = names.get(field, field)
         query = DataQuery(
@@ -210,7 +216,10 @@ def _automatic_queries(*, spec, instance, warnings: dict[str, list[str]], change
             raised_at=now,
             due_date=timezone.localdate(now) + dt.timedelta(days=QUERY_DUE_DAYS),
         )
-        save_audited(query, reason="Soft edit check overridden on save")
+        # Patient and visit are those of the record just stored (read and locked by the save).
+        save_audited(
+            query, reason="Soft edit check overridden on save", proven=("patient", "visit")
+        )
 
 
 # --- source data verification ----------------------------------------------------------------
@@ -241,8 +250,14 @@ def sdv_mark(
     return save_audited(mark, reason="Source data verified", user=user)
 
 
-def changed_fields_of(spec, instance) -> list[str] | None:
-    """Data fields that differ between the record's last two versions (None: just created)."""
+def changed_fields_of(spec, instance, previous: dict[str, Any] | None = None) -> list[str] | None:
+    """Data fields that differ from the stored version before this save (None: just created).
+
+    ``previous`` holds the stored values the saving service read under its row lock, so no
+    history read is needed (#16); without it, the record's last two history rows are compared.
+    """
+    if previous is not None:
+        return [f for f in form_fields(spec) if previous.get(f) != getattr(instance, f, None)]
     last_two = list(instance.history.order_by("-history_id")[:2])
     if len(last_two) < 2:
         return None
@@ -273,10 +288,23 @@ def sdv_clear_on_change(*, user, spec, instance, changed: list[str], reason: str
     return cleared
 
 
-def crf_saved(*, user, form_code: str, instance, warnings: dict, reason: str = "") -> None:
-    """After a form is stored: clear the SDV marks of changed data, open automatic queries."""
+def crf_saved(
+    *,
+    user,
+    form_code: str,
+    instance,
+    warnings: dict,
+    reason: str = "",
+    created: bool | None = None,
+    previous: dict[str, Any] | None = None,
+) -> None:
+    """After a form is stored: clear the SDV marks of changed data, open automatic queries.
+
+    ``created`` / ``previous`` (the stored values before an update), when the saving service
+    knows them, spare the history read that otherwise finds what changed.
+    """
     spec = form_spec(form_code)
-    changed = changed_fields_of(spec, instance)
+    changed = None if created else changed_fields_of(spec, instance, previous)
     if changed:
         sdv_clear_on_change(
             user=user, spec=spec, instance=instance, changed=changed, reason=reason
@@ -309,8 +337,14 @@ def locked_message(lock: Lock) -> str:
     )
 
 
-def assert_editable(*, patient: Patient, visit=None, form_code: str, record_id=None) -> None:
-    """Refuse any change of a locked record (the crf save path asks before saving)."""
+def assert_editable(
+    *, patient: Patient, visit=None, form_code: str, record_id=None, instance=None
+) -> None:
+    """Refuse any change of a locked record (the crf save path asks before saving).
+
+    ``instance``, the record about to be saved, is marked as checked so that the pre-save
+    guard (``monitoring.signals``) does not read the locks a second time for it (#16).
+    """
     lock = active_lock(
         patient_id=patient.pk,
         visit_id=getattr(visit, "pk", None),
@@ -319,6 +353,15 @@ def assert_editable(*, patient: Patient, visit=None, form_code: str, record_id=N
     )
     if lock is not None:
         raise ValidationError(locked_message(lock), code="locked")
+    if instance is not None:
+        instance._lock_checked = lock_target(
+            patient_id=patient.pk, visit_id=getattr(visit, "pk", None), record_id=record_id
+        )
+
+
+def lock_target(*, patient_id, visit_id, record_id) -> tuple:
+    """What a lock check covered: the same patient, visit and record are covered again."""
+    return (patient_id, visit_id, record_id)
 
 
 @transaction.atomic

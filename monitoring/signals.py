@@ -18,12 +18,17 @@ def _code_of(model) -> str | None:
 def refuse_locked_save(sender, instance, raw: bool = False, **kwargs) -> None:
     if raw or not getattr(instance, "patient_id", None):
         return
-    from .services import active_lock, locked_message
+    from .services import active_lock, lock_target, locked_message
 
+    visit_id = getattr(instance, "visit_id", None)
+    checked = instance.__dict__.pop("_lock_checked", None)
+    target = lock_target(patient_id=instance.patient_id, visit_id=visit_id, record_id=instance.pk)
+    if checked == target:
+        return  # the service checked this very record in this save (one lock read, #16)
     form_code = _code_of(sender) or sender._meta.model_name
     lock = active_lock(
         patient_id=instance.patient_id,
-        visit_id=getattr(instance, "visit_id", None),
+        visit_id=visit_id,
         form_code=form_code,
         record_id=instance.pk,
     )

@@ -7,6 +7,10 @@ and is stored on that history row (``_change_reason``, set before save: simple-h
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
 
@@ -44,23 +48,75 @@ def require_reason(*, was_complete: bool, reason: str) -> str:
     return reason
 
 
-def save_audited(instance: models.Model, *, reason: str, user=None) -> models.Model:
+def save_audited(
+    instance: models.Model,
+    *,
+    reason: str,
+    user=None,
+    proven: Iterable[str] = (),
+    row_locked: bool = False,
+) -> models.Model:
     """Validate and save ``instance`` with ``reason`` stored on its history row.
 
     A versioned record (``trials.concurrency``) is saved only if nobody saved it since it was
-    read, and its version counts up: no silent last-write-wins on any path.
+    read, and its version counts up: no silent last-write-wins on any path. ``proven`` names
+    fields the caller has already checked against the database (a foreign key to a row it
+    read and locked, a one-to-one it looked up under that lock): their existence and
+    uniqueness lookups are skipped (#16), every other field is validated as usual.
+    ``row_locked``: the caller read ``instance`` with ``select_for_update`` in the current
+    transaction, so its version is the stored one and the version check needs no read.
     """
     from .concurrency import is_versioned, version_bump
 
-    instance.full_clean()
+    instance.full_clean(exclude=list(proven) or None)
     instance._change_reason = reason or None
     if user is not None and getattr(user, "is_authenticated", False):
         instance._history_user = user
-    with transaction.atomic():
+    # Joins the caller's transaction without a savepoint (two round trips per save, #16);
+    # a failure here aborts the caller's whole write, which is what every caller wants.
+    with transaction.atomic(savepoint=False):
         if is_versioned(instance):
-            version_bump(instance)
+            version_bump(instance, row_locked=row_locked)
         instance.save()
     return instance
+
+
+# --- inserts gathered per write (#16) ------------------------------------------------------
+
+_pending_inserts: ContextVar[list[models.Model] | None] = ContextVar(
+    "pending_inserts", default=None
+)
+
+
+def insert(row: models.Model) -> None:
+    """Insert an append-only row (a change-feed event) now, or with the other rows of the
+    current ``inserts_gathered`` block, in one statement per model at its end."""
+    pending = _pending_inserts.get()
+    if pending is None:
+        row.save(force_insert=True)
+    else:
+        pending.append(row)
+
+
+@contextmanager
+def inserts_gathered() -> Iterator[None]:
+    """Gather the rows ``insert`` receives inside the block and bulk-insert them on leaving
+    it (inside the caller's transaction: on an error nothing is inserted, as before)."""
+    outer = _pending_inserts.get()
+    if outer is not None:  # nested: the outermost block inserts everything
+        yield
+        return
+    pending: list[models.Model] = []
+    token = _pending_inserts.set(pending)
+    try:
+        yield
+    finally:
+        _pending_inserts.reset(token)
+    by_model: dict[type[models.Model], list[models.Model]] = {}
+    for row in pending:
+        by_model.setdefault(type(row), []).append(row)
+    for model, rows in by_model.items():
+        model._default_manager.bulk_create(rows)
 
 
 def changed_fields(old: models.Model | None, new: models.Model, fields: list[str]) -> list[str]:

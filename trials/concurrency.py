@@ -134,10 +134,18 @@ def check_version(
         )
 
 
-def version_bump(instance: models.Model) -> None:
-    """Lock the row, refuse a stale in-memory copy, count the version up (in a transaction)."""
+def version_bump(instance: models.Model, *, row_locked: bool = False) -> None:
+    """Lock the row, refuse a stale in-memory copy, count the version up (in a transaction).
+
+    ``row_locked``: ``instance`` was read with ``select_for_update`` in this transaction (the
+    crf save path), so the stored version is the one in memory and no other writer can
+    change it before the commit: counted up without reading it again (#16).
+    """
     if instance.pk is None:
         instance.lock_version = 1
+        return
+    if row_locked:
+        instance.lock_version += 1
         return
     model = type(instance)
     stored = (

@@ -635,12 +635,17 @@ def score_record_save(
     inputs: dict[str, dict[str, Any]],
     result: dict[str, Any],
     trigger: str,
+    source_created: bool = False,
 ) -> ScoreRecord:
     """Store the scores computed from ``source`` (one row per source, rewritten: a derived
-    record without history, see ``ScoreRecord``); a change-feed event for each computation."""
-    record = ScoreRecord.objects.filter(
-        source_type=ContentType.objects.get_for_model(source), source_id=source.pk
-    ).first() or ScoreRecord(patient=patient, source=source)
+    record without history, see ``ScoreRecord``); a change-feed event for each computation.
+    ``source_created``: the source was inserted in this transaction, so it has no record yet."""
+    record = None
+    if not source_created:
+        record = ScoreRecord.objects.filter(
+            source_type=ContentType.objects.get_for_model(source), source_id=source.pk
+        ).first()
+    record = record or ScoreRecord(patient=patient, source=source)
     record.patient = patient  # cached for the change-feed event (no extra read)
     created = record.pk is None
     record.label = label
