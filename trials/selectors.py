@@ -190,34 +190,45 @@ def _history_page(
     page: int,
     per_page: int,
     field_name: str,
+    small: bool = False,
 ) -> tuple[list[history.AuditEntry], int, int]:
     """(entries, page number, total) of one page of several sources' history, newest first.
 
-    Queries stay bounded on a large trail: per source, a count and the keys of the newest
-    ``page * per_page`` rows; then only the page's rows and their previous versions are read
-    in full, and one query per related model. A field filter narrows the changes shown, not
-    the paging.
+    Queries stay bounded on a large trail: per source, a count and the keys (time, version
+    id) of the newest ``page * per_page`` rows; then only the page's rows and their previous
+    versions are read in full, and one query per related model. ``small`` (one patient's
+    trail): every key of each source in one query, its length is the count. A field filter
+    narrows the changes shown, not the paging.
     """
-    counted = [(source, qs, qs.count()) for source, qs in querysets]
-    total = sum(n for _s, _qs, n in counted)
+    ordered = [
+        (
+            source,
+            qs.order_by("-history_date", "-history_id").values_list("history_date", "history_id"),
+        )
+        for source, qs in querysets
+    ]
+    if small:
+        all_keys = [list(keys) for _source, keys in ordered]
+        counts = [len(keys) for keys in all_keys]
+    else:
+        counts = [qs.count() for _source, qs in querysets]
+    total = sum(counts)
     page = min(max(1, page), max(1, -(-total // per_page)))  # never past the last page
     take = page * per_page
-    # Keys first (time, version id) of the newest ``take`` rows per source, merged; then only
-    # the page's rows are read in full, so a deep page costs little more than the first.
+    # The newest ``take`` keys per source, merged; then only the page's rows are read in
+    # full, so a deep page costs little more than the first.
     keys = [
         (history.sort_time(source, when), history_id, index)
-        for index, (source, qs, n) in enumerate(counted)
-        if n
-        for when, history_id in qs.order_by("-history_date", "-history_id").values_list(
-            "history_date", "history_id"
-        )[:take]
+        for index, (source, source_keys) in enumerate(ordered)
+        if counts[index]
+        for when, history_id in (all_keys[index] if small else source_keys)[:take]
     ]
     keys.sort(key=lambda k: (k[0], k[1]), reverse=True)
     wanted: dict[int, list[int]] = {}
     for _when, history_id, index in keys[(page - 1) * per_page : take]:
         wanted.setdefault(index, []).append(history_id)
     pairs = [
-        (counted[i][0], history.with_previous(counted[i][1].filter(history_id__in=ids)))
+        (querysets[i][0], history.with_previous(querysets[i][1].filter(history_id__in=ids)))
         for i, ids in wanted.items()
     ]
     return history.entries(pairs, field_name=field_name), page, total
@@ -244,7 +255,7 @@ def patient_history_page(
         if qs is not None:
             querysets.append((source, history.patient_filter(source, qs, patient.pk)))
     found, page, total = _history_page(
-        querysets, page=page, per_page=per_page, field_name=filters.field
+        querysets, page=page, per_page=per_page, field_name=filters.field, small=True
     )
     return AuditLogPage(found, page, per_page, total, {patient.pk: patient})
 
