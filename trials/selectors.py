@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, IntegerField, Q, QuerySet, Value
 from django.http import Http404
 
 from . import eligibility, history, roles
@@ -197,8 +197,8 @@ def _history_page(
     Queries stay bounded on a large trail: per source, a count and the keys (time, version
     id) of the newest ``page * per_page`` rows; then only the page's rows and their previous
     versions are read in full, and one query per related model. ``small`` (one patient's
-    trail): every key of each source in one query, its length is the count. A field filter
-    narrows the changes shown, not the paging.
+    trail): every key of every source in one ``UNION ALL``, whose length is the count. A field
+    filter narrows the changes shown, not the paging.
     """
     ordered = [
         (
@@ -208,7 +208,19 @@ def _history_page(
         for source, qs in querysets
     ]
     if small:
-        all_keys = [list(keys) for _source, keys in ordered]
+        # One UNION ALL of every source's keys, tagged with the source's index.
+        tagged = [
+            qs.order_by()
+            .annotate(source_index=Value(index, output_field=IntegerField()))
+            .values_list("history_date", "history_id", "source_index")
+            for index, (_source, qs) in enumerate(querysets)
+        ]
+        all_keys: list[list] = [[] for _ in querysets]
+        if tagged:
+            for when, history_id, index in tagged[0].union(*tagged[1:], all=True):
+                all_keys[index].append((when, history_id))
+        for source_keys in all_keys:
+            source_keys.sort(reverse=True)
         counts = [len(keys) for keys in all_keys]
     else:
         counts = [qs.count() for _source, qs in querysets]
