@@ -300,6 +300,10 @@ def patient_timeline(*, user, patient: Patient) -> list[TimelineRow]:
     return _rows(list(visit_list(user=user, patient=patient)))
 
 
+# Most urgent first; the window end leads so that the keyset position is an indexed column.
+WORKLIST_ORDER = ("window_end", "patient__site__code", "patient__subject_id", "pk")
+
+
 def visit_worklist(*, user, site: int | None = None) -> QuerySet[Visit]:
     """Visits due or overdue at the user's sites, most urgent first."""
     from .course import visits_expected_q
@@ -312,9 +316,7 @@ def visit_worklist(*, user, site: int | None = None) -> QuerySet[Visit]:
         visits = visits.filter(patient__site_id__in=ids)
     if site:
         visits = visits.filter(patient__site_id=site)
-    return visits.select_related("definition", "patient__site").order_by(
-        "window_end", "patient__site__code", "patient__subject_id", "pk"
-    )
+    return visits.select_related("definition", "patient__site").order_by(*WORKLIST_ORDER)
 
 
 def crf_get(*, user, spec, visit: Visit | None = None, patient: Patient | None = None, pk=None):

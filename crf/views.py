@@ -12,7 +12,6 @@ import datetime as dt
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -28,6 +27,7 @@ from trials.concurrency import VERSION_FIELD, StaleEdit
 from trials.forms import apply_validation_error, show_stale_edit
 from trials.idempotency import form_token, page_once
 from trials.models import FormStatus
+from trials.paging import keyset_page
 from trials.selectors import patient_get
 from trials.templatetags.scores import input_labels
 
@@ -188,10 +188,16 @@ def patient_timeline(request: HttpRequest, patient_pk: int) -> HttpResponse:
     )
 
 
+WORKLIST_PAGE_SIZE = 50
+
+
 @login_required
 def visit_worklist(request: HttpRequest) -> HttpResponse:
     visits = selectors.visit_worklist(user=request.user)
-    page = Paginator(visits, 50).get_page(request.GET.get("page"))
+    # Keyset pages from the partial index of open visits by window end (#16).
+    page = keyset_page(
+        request, visits, ordering=selectors.WORKLIST_ORDER, page_size=WORKLIST_PAGE_SIZE
+    )
     gaps = trial_selectors.score_gaps(user=request.user)
     return render(request, "crf/visit_worklist.html", {"page": page, "score_gaps": gaps})
 

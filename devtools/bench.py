@@ -120,14 +120,17 @@ def routes() -> dict[str, tuple[str, str]]:
     from trials.models import Patient
 
     patient = _most_edited_patient()
-    site_patients = Patient.objects.filter(site__code="01").count()
-    last_page = max(1, -(-site_patients // 25))
+    site_numbers = Patient.objects.filter(site__code="01").values_list(
+        "screening_number", flat=True
+    )
+    all_numbers = Patient.objects.values_list("screening_number", flat=True)
     return {
         "dashboard": ("investigator", reverse("trials:dashboard")),
         "patient list, page 1": ("investigator", reverse("trials:patient-list")),
         "patient list, last page": (
             "investigator",
-            f"{reverse('trials:patient-list')}?page={last_page}",
+            # Keyset pages (#16): the cursor a user reaches by following every "Next" link.
+            f"{reverse('trials:patient-list')}?{_html_last_page_cursor(site_numbers, 25)}",
         ),
         "patient search (contains)": (
             "investigator",
@@ -146,10 +149,28 @@ def routes() -> dict[str, tuple[str, str]]:
             f"{reverse('trials-api:patient-list')}?{_last_page_cursor()}",
         ),
         "screening log, page 1 (all sites)": ("datamanager", reverse("trials:screening-log")),
+        "screening log, last page (all sites)": (
+            "datamanager",
+            f"{reverse('trials:screening-log')}?{_html_last_page_cursor(all_numbers, 50)}",
+        ),
         "dashboard (pharmacist)": ("pharmacist", reverse("trials:dashboard")),
         "pharmacy page": ("pharmacist", reverse("randomization:pharmacy-list")),
         "pharmacy API": ("pharmacist", reverse("randomization-api:pharmacy-list")),
     }
+
+
+def _html_last_page_cursor(numbers, page_size: int) -> str:
+    """The query string of an HTML list's last page in screening-number order
+    (``trials.paging``: after the last row of the page before it)."""
+    from base64 import b64encode
+    from urllib.parse import urlencode
+
+    numbers = list(numbers.order_by("screening_number"))
+    if len(numbers) <= page_size:
+        return ""
+    before_last = numbers[((len(numbers) - 1) // page_size) * page_size - 1]
+    cursor = b64encode(urlencode({"p": before_last}).encode("ascii")).decode("ascii")
+    return urlencode({"cursor": cursor})
 
 
 def _last_page_cursor(page_size: int = 50) -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -13,6 +12,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from trials.forms import apply_validation_error
+from trials.paging import keyset_page
 from trials.selectors import patient_get, site_list
 
 from . import overview, selectors, services
@@ -36,11 +36,16 @@ def _back(request: HttpRequest, default: str) -> HttpResponse:
     return redirect(default)
 
 
+QUERY_ORDER = ("due_date", "pk")
+QUERY_PAGE_SIZE = 50
+
+
 @login_required
 def query_list(request: HttpRequest) -> HttpResponse:
     # The API's FilterSet; an invalid value is ignored here (the list shown unfiltered by it).
     filters = DataQueryFilter(request.GET, queryset=selectors.query_list(user=request.user))
-    page = Paginator(filters.qs, 50).get_page(request.GET.get("page"))
+    # Keyset pages, oldest due first (#16): a late page costs what the first does.
+    page = keyset_page(request, filters.qs, ordering=QUERY_ORDER, page_size=QUERY_PAGE_SIZE)
     for query in page:
         query.overdue = selectors.is_overdue(query)
     return render(

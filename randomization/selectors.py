@@ -475,7 +475,10 @@ def dashboard_panel_context(*, user) -> dict | None:
     """Pharmacist: doses to prepare. Statistician: list status. Nobody else."""
     context: dict[str, Any] = {}
     if roles.has_role(user, roles.Role.PHARMACIST):
-        context["due"] = pharmacy_due_list(user=user)
+        # The most urgent only; one more tells whether the paged pharmacy page has others.
+        due = pharmacy_due_list(user=user, limit=DUE_LIST_LIMIT + 1)
+        context["due"] = due[:DUE_LIST_LIMIT]
+        context["due_more"] = len(due) > DUE_LIST_LIMIT
         context["pharmacy"] = True
     if roles.can_manage_randomization_list(user):
         rlist = (

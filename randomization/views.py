@@ -18,10 +18,12 @@ from trials import roles
 from trials import selectors as trial_selectors
 from trials.forms import apply_validation_error
 from trials.idempotency import form_token, page_once
+from trials.paging import keyset_page
 
 from . import forms, selectors, services
 
 PHARMACY_PAGE_SIZE = 25
+PHARMACY_ORDER = ("subject_id", "pk")
 
 
 def _post(request: HttpRequest):
@@ -72,7 +74,10 @@ def pharmacy_list(request: HttpRequest) -> HttpResponse:
         raise Http404("No such page.")
     ended = request.GET.get("ended") == "1"
     patients = selectors.pharmacy_patient_list(user=request.user, on_treatment=not ended)
-    page = Paginator(patients, PHARMACY_PAGE_SIZE).get_page(request.GET.get("page"))
+    # Keyset pages in randomization-number order (index ``patient_subject_id``, as the API).
+    page = keyset_page(
+        request, patients, ordering=PHARMACY_ORDER, page_size=PHARMACY_PAGE_SIZE, count=True
+    )
     rows = selectors.pharmacy_worklist(user=request.user, patients=page.object_list)
     return render(
         request,

@@ -32,6 +32,10 @@ from .forms import (
 from .idempotency import page_once
 from .limits import OutOfRangeWarning
 from .models import PatientStatus
+from .paging import keyset_page
+
+PATIENT_PAGE_SIZE = 25
+SCREENING_LOG_PAGE_SIZE = 50
 
 
 @login_required
@@ -56,7 +60,15 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 def patient_list(request: HttpRequest) -> HttpResponse:
     # The same FilterSet as the API; an invalid filter value is ignored here (shown unfiltered).
     filters = PatientFilter(request.GET, queryset=selectors.patient_list(user=request.user))
-    page = Paginator(filters.qs, 25).get_page(request.GET.get("page"))
+    # Keyset pages in the order of index ``patient_screening_number`` (#16): the last page
+    # costs what the first does; the count is a scan of the narrow patient index.
+    page = keyset_page(
+        request,
+        filters.qs,
+        ordering=selectors.PATIENT_ORDER,
+        page_size=PATIENT_PAGE_SIZE,
+        count=True,
+    )
     return render(
         request,
         "trials/patient_list.html",
@@ -222,7 +234,13 @@ def screening_log(request: HttpRequest) -> HttpResponse:
                 ]
             )
         return response
-    page = Paginator(rows, 50).get_page(request.GET.get("page"))
+    page = keyset_page(
+        request,
+        rows,
+        ordering=selectors.PATIENT_ORDER,
+        page_size=SCREENING_LOG_PAGE_SIZE,
+        count=True,
+    )
     return render(request, "trials/screening_log.html", {"page": page})
 
 
@@ -269,26 +287,39 @@ def _audit_csv(request: HttpRequest, entries, *, name: str, patients: dict | Non
 AUDIT_PAGE_SIZE = 50
 
 
+def _page_number(request: HttpRequest) -> int:
+    raw = request.GET.get("page", "1")
+    return int(raw) if raw.isdigit() and len(raw) < 7 else 1
+
+
 @login_required
 def patient_history(request: HttpRequest, pk: int) -> HttpResponse:
     patient = selectors.patient_get(user=request.user, pk=pk)
     form = AuditFilterForm(request.GET or None, user=request.user, patient=patient)
-    entries = selectors.patient_history(
-        user=request.user, patient=patient, filters=form.filters() if request.GET else None
-    )
+    filters = form.filters() if request.GET else None
     if request.GET.get("format") == "csv":
+        entries = selectors.patient_history(user=request.user, patient=patient, filters=filters)
         return _audit_csv(request, entries, name=f"audit_trail_{patient}")
-    # Paged (#16): a patient edited ~200 times rendered a 1.3 MB page.
-    page = Paginator(entries, AUDIT_PAGE_SIZE).get_page(request.GET.get("page"))
+    # Paged in the database (#16): a patient edited ~200 times rendered a 1.3 MB page.
+    page = selectors.patient_history_page(
+        user=request.user,
+        patient=patient,
+        filters=filters,
+        page=_page_number(request),
+        per_page=AUDIT_PAGE_SIZE,
+    )
+    params = request.GET.copy()
+    params.pop("page", None)
     return render(
         request,
         "trials/patient_history.html",
         {
             "patient": patient,
-            "entries": page.object_list,
+            "entries": page.entries,
             "page": page,
             "filter_form": form,
             "params": request.GET,
+            "query": params.urlencode(),
         },
     )
 
@@ -297,11 +328,10 @@ def patient_history(request: HttpRequest, pk: int) -> HttpResponse:
 def audit_log(request: HttpRequest) -> HttpResponse:
     """The trial-wide audit trail for monitors and data managers, paginated."""
     form = AuditFilterForm(request.GET or None, user=request.user)
-    raw = request.GET.get("page", "1")
     page = selectors.audit_log(
         user=request.user,
         filters=form.filters() if request.GET else None,
-        page=int(raw) if raw.isdigit() and len(raw) < 7 else 1,
+        page=_page_number(request),
     )
     if request.GET.get("format") == "csv":
         everything = selectors.audit_log(

@@ -276,3 +276,53 @@ def test_patient_page_reads_the_patient_once(
     assert len(patient_reads) == 1, [q["sql"][:120] for q in patient_reads]
     with django_assert_max_num_queries(26):
         client.get(url)
+
+
+def test_worklist_is_keyset_paged_with_every_visit_once(
+    client,
+    investigator,
+    site,
+    schedule,
+    frozen_day1,
+    monkeypatch,
+    django_assert_max_num_queries,
+    django_capture_on_commit_callbacks,
+):
+    """#16: the worklist paged by OFFSET; now by the position of the last visit seen (ties on
+    the window end included), at the same cost on every page and at any size."""
+    from crf import selectors, views
+    from tests.crf.factories import randomized
+    from tests.factories import PatientFactory
+    from tests.paging import walk
+
+    monkeypatch.setattr(views, "WORKLIST_PAGE_SIZE", 2)
+    url = reverse("crf:visit-worklist")
+    client.force_login(investigator)
+
+    def enrol(days_ago):
+        for n in days_ago:
+            with django_capture_on_commit_callbacks(execute=True):
+                randomized(
+                    PatientFactory(site=site),
+                    day1=frozen_day1_date() - dt.timedelta(days=n),
+                    user=investigator,
+                )
+
+    enrol([0, 0])
+    with CaptureQueriesContext(connection) as small:
+        client.get(url)
+    ceiling = len(small)  # read now: the next request resets the query log
+    enrol([0, 1, 1, 2, 3])
+    walked = walk(client, url)
+    expected = list(selectors.visit_worklist(user=investigator).values_list("pk", flat=True))
+    assert len(expected) >= 5
+    assert walked["forward"] == expected  # none lost, none twice
+    assert walked["backward"] == walked["pages"][::-1]
+    with django_assert_max_num_queries(ceiling):
+        client.get(walked["urls"][-1])
+
+
+def frozen_day1_date() -> dt.date:
+    from django.utils import timezone
+
+    return timezone.localdate()

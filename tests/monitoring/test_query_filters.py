@@ -85,3 +85,28 @@ def test_the_page_uses_the_same_filters(client, monitor, queries):
     page = client.get(reverse("monitoring:query-list"), {"status": "nonsense"})
     assert page.status_code == 200  # ignored on the page, not a 500
     assert len(page.context["page"].object_list) == 2
+
+
+def test_the_page_is_keyset_paged_with_filters_kept(
+    client, monitor, queries, investigator, randomized_patient, monkeypatch
+):
+    """#16: the query list paged by OFFSET; every query is now on exactly one page (here all
+    due the same day: ties on the position are skipped by a small offset), with the filter in
+    the next/previous links."""
+    from monitoring import views
+    from tests.paging import walk
+
+    monkeypatch.setattr(views, "QUERY_PAGE_SIZE", 2)
+    from crf.models import VitalSigns
+
+    vitals = VitalSigns.objects.get(pk=queries["open"].record_id)
+    for field in ("systolic_bp_mmhg", "diastolic_bp_mmhg", "assessment_date"):
+        _raise(monitor, randomized_patient, vitals, field=field)
+    client.force_login(monitor)
+    url = reverse("monitoring:query-list")
+    walked = walk(client, url, {"status": "open"})
+    expected = DataQuery.objects.filter(status="open").order_by("due_date", "pk")
+    assert walked["forward"] == list(expected.values_list("pk", flat=True))
+    assert [len(p) for p in walked["pages"]] == [2, 2]
+    assert all("status=open" in u for u in walked["urls"])
+    assert walked["backward"] == walked["pages"][::-1]

@@ -9,7 +9,7 @@ from django.core import mail
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from randomization import listgen
+from randomization import listgen, selectors
 from randomization.models import (
     Allocation,
     ArmAccessLog,
@@ -134,12 +134,44 @@ def test_pharmacy_page_query_count_does_not_grow_with_patients(
     url = reverse("randomization:pharmacy-list")
     with CaptureQueriesContext(connection) as two:
         client.get(url)
+    n_two = len(two)  # read now: the next request resets the query log
     for _ in range(6):
         randomize(eligible_patient(site), investigator)
     with CaptureQueriesContext(connection) as eight:
         response = client.get(url)
     assert len(response.context["rows"]) == 8
-    assert len(eight) == len(two)
+    assert len(eight) == n_two
+
+
+def test_pharmacy_page_is_keyset_paged_in_randomization_number_order(
+    client, pharmacist, site, investigator, by_arm, monkeypatch, django_assert_max_num_queries
+):
+    """#16: every patient on treatment on exactly one page; a late page costs the first's."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from randomization import views
+    from tests.paging import walk
+
+    monkeypatch.setattr(views, "PHARMACY_PAGE_SIZE", 3)
+    for _ in range(5):
+        randomize(eligible_patient(site), investigator)
+    client.force_login(pharmacist)
+    url = reverse("randomization:pharmacy-list")
+    with CaptureQueriesContext(connection) as first:
+        client.get(url)
+    ceiling = len(first)
+    walked = walk(client, url)
+    expected = list(
+        selectors.pharmacy_patient_list(user=pharmacist)
+        .order_by("subject_id", "pk")
+        .values_list("pk", flat=True)
+    )
+    assert walked["forward"] == expected
+    assert [len(p) for p in walked["pages"]] == [3, 3, 1]
+    assert walked["backward"] == walked["pages"][::-1]
+    with django_assert_max_num_queries(ceiling):
+        client.get(walked["urls"][-1])
 
 
 def test_pharmacist_records_a_preparation_and_errors_stay_next_to_fields(
@@ -350,17 +382,18 @@ def test_pharmacist_dashboard_lists_a_bounded_number_of_due_doses(
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from randomization import selectors
-
     monkeypatch.setattr(selectors, "DUE_LIST_LIMIT", 2)
     client.force_login(pharmacist)
     url = reverse("trials:dashboard")
     with CaptureQueriesContext(connection) as two:
         response = client.get(url)
+    n_two = len(two)  # read now: the next request resets the query log
     for _ in range(4):
         randomize(eligible_patient(site), investigator)
     with CaptureQueriesContext(connection) as six:
         response = client.get(url)
     panel = next(p for p in response.context["panels"] if "due" in p)
     assert len(panel["due"]) == 2
-    assert len(six) == len(two)
+    assert panel["due_more"]  # the rest: the paged pharmacy page, linked from the panel
+    assert "every patient on treatment, page by page" in response.content.decode()
+    assert len(six) == n_two
