@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.translation import gettext_lazy as _
+
 from crf.checks import (
     CheckContext,
     CheckResult,
@@ -16,7 +18,7 @@ from .base import FormDictionary
 
 
 def _sample(kind: str, title: str, label: str) -> Section:
-    collected = Condition(f"{kind}_collected", (True,), "the sample was collected")
+    collected = Condition(f"{kind}_collected", (True,), _("the sample was collected"))
     return Section(
         title,
         (
