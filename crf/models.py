@@ -9,6 +9,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
@@ -455,7 +456,7 @@ class AdverseEvent(dictionary.adverse_event.FORM.columns(), CrfBase):
     )
     related_dose_number = models.PositiveSmallIntegerField(
         _("Dose it followed"),
-        choices=[(n, f"Dose {n}") for n in (1, 2, 3, 4)],
+        choices=[(n, format_lazy("{} {}", _("Dose"), n)) for n in (1, 2, 3, 4)],
         null=True,
         blank=True,
     )
@@ -468,8 +469,10 @@ class AdverseEvent(dictionary.adverse_event.FORM.columns(), CrfBase):
         blank=True,
     )
     # Nothing is deleted: a record entered by mistake is marked, with the reason, and kept.
-    entered_in_error = models.BooleanField(default=False)
-    entered_in_error_reason = models.CharField(max_length=300, blank=True)
+    entered_in_error = models.BooleanField(_("Entered in error"), default=False)
+    entered_in_error_reason = models.CharField(
+        _("Reason entered in error"), max_length=300, blank=True
+    )
     outcome = models.CharField(max_length=15, choices=Outcome.choices, blank=True)
     reported_to_sponsor_within_24h = models.BooleanField(
         _("SAE reported to the sponsor within 24 h"), null=True, blank=True

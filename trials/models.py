@@ -134,14 +134,16 @@ class Sex(models.TextChoices):
 class Patient(models.Model):
     trial = models.ForeignKey(Trial, on_delete=models.PROTECT, related_name="patients")
     site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="patients")
-    screening_number = models.CharField(max_length=20)
+    screening_number = models.CharField(_("screening number"), max_length=20)
     # Assigned by the randomization service; trial-unique.
-    subject_id = models.CharField(max_length=20, null=True, blank=True)  # noqa: DJ001
-    initials = models.CharField(max_length=4, blank=True)
-    sex = models.CharField(max_length=1, choices=Sex.choices)
-    birth_date = models.DateField()
-    consent_datetime = models.DateTimeField(null=True, blank=True)
-    consent_version = models.CharField(max_length=20, blank=True)
+    subject_id = models.CharField(  # noqa: DJ001
+        _("subject id"), max_length=20, null=True, blank=True
+    )
+    initials = models.CharField(_("initials"), max_length=4, blank=True)
+    sex = models.CharField(_("sex"), max_length=1, choices=Sex.choices)
+    birth_date = models.DateField(_("birth date"))
+    consent_datetime = models.DateTimeField(_("consent datetime"), null=True, blank=True)
+    consent_version = models.CharField(_("consent version"), max_length=20, blank=True)
     status = models.CharField(
         max_length=20, choices=PatientStatus.choices, default=PatientStatus.SCREENING
     )
@@ -226,7 +228,7 @@ class ScoreInputs(models.Model):
         _("Hepatic encephalopathy (West Haven grade)"),
         null=True,
         blank=True,
-        choices=[(0, "0 – none"), (1, "1"), (2, "2"), (3, "3"), (4, "4")],
+        choices=[(0, _("0 – none")), (1, "1"), (2, "2"), (3, "3"), (4, "4")],
     )
     map_mmhg = models.DecimalField(
         _("MAP (mmHg)"), max_digits=5, decimal_places=1, null=True, blank=True
@@ -234,8 +236,8 @@ class ScoreInputs(models.Model):
     dopamine_ug_kg_min = models.DecimalField(
         _("Dopamine (µg/kg/min)"), max_digits=6, decimal_places=2, null=True, blank=True
     )
-    dobutamine = models.BooleanField(default=False)
-    terlipressin = models.BooleanField(default=False)
+    dobutamine = models.BooleanField(_("Dobutamine"), default=False)
+    terlipressin = models.BooleanField(_("Terlipressin"), default=False)
     epinephrine_ug_kg_min = models.DecimalField(
         _("Epinephrine (µg/kg/min)"), max_digits=6, decimal_places=3, null=True, blank=True
     )
@@ -251,18 +253,23 @@ class ScoreInputs(models.Model):
     fio2 = models.DecimalField(
         _("FiO2 (fraction)"), max_digits=3, decimal_places=2, null=True, blank=True
     )
-    mechanical_ventilation = models.BooleanField(default=False)
+    mechanical_ventilation = models.BooleanField(_("Mechanical ventilation"), default=False)
     mechanical_ventilation_for_he = models.BooleanField(
         _("Ventilated because of encephalopathy (not respiratory failure)"), default=False
     )
-    renal_replacement_therapy = models.BooleanField(default=False)
+    renal_replacement_therapy = models.BooleanField(_("Renal replacement therapy"), default=False)
     dialysis_twice_in_last_week = models.BooleanField(
         _("Dialysis ≥2 times (or CVVHD ≥24 h) in the last week"), default=False
     )
     ascites = models.CharField(
+        _("Ascites"),
         max_length=20,
         blank=True,
-        choices=[("none", "None"), ("mild", "Mild"), ("moderate_severe", "Moderate/severe")],
+        choices=[
+            ("none", _("None")),
+            ("mild", _("Mild")),
+            ("moderate_severe", _("Moderate/severe")),
+        ],
     )
 
     class Meta:
@@ -306,7 +313,7 @@ class Screening(ScoreInputs):
         YES_NO_CONTRACEPTION = "yes_no_contraception", _("Yes, NOT using acceptable birth control")
 
     patient = models.OneToOneField(Patient, on_delete=models.PROTECT, related_name="screening")
-    screening_date = models.DateField()
+    screening_date = models.DateField(_("screening date"))
     status = models.CharField(max_length=10, choices=FormStatus.choices, default=FormStatus.DRAFT)
 
     # Inclusion (synopsis: Eligibility, inclusion 1–3; consent comes from the patient record).
@@ -321,7 +328,9 @@ class Screening(ScoreInputs):
     )
 
     # Exclusion criteria, in synopsis order. ``None`` = not yet answered.
-    acute_liver_failure_without_cirrhosis = models.BooleanField(null=True, blank=True)
+    acute_liver_failure_without_cirrhosis = models.BooleanField(
+        _("acute liver failure without cirrhosis"), null=True, blank=True
+    )
     aclf1_responding_to_therapy = models.BooleanField(
         _("ACLF grade 1 with response to medical therapy"), null=True, blank=True
     )
@@ -352,11 +361,19 @@ class Screening(ScoreInputs):
         _("Any gastrointestinal bleeding"), null=True, blank=True
     )
     last_gi_bleed_date = models.DateField(_("Date of last GI bleeding"), null=True, blank=True)
-    previous_liver_transplant = models.BooleanField(null=True, blank=True)
-    immunosuppressive_therapy = models.BooleanField(null=True, blank=True)
-    extrahepatic_cholestasis = models.BooleanField(null=True, blank=True)
+    previous_liver_transplant = models.BooleanField(
+        _("previous liver transplant"), null=True, blank=True
+    )
+    immunosuppressive_therapy = models.BooleanField(
+        _("immunosuppressive therapy"), null=True, blank=True
+    )
+    extrahepatic_cholestasis = models.BooleanField(
+        _("extrahepatic cholestasis"), null=True, blank=True
+    )
     hiv_infection = models.BooleanField(_("HIV infection"), null=True, blank=True)
-    pregnancy_status = models.CharField(max_length=20, choices=Pregnancy.choices, blank=True)
+    pregnancy_status = models.CharField(
+        _("pregnancy status"), max_length=20, choices=Pregnancy.choices, blank=True
+    )
     childbearing_potential = models.CharField(
         _("Pre-menopausal woman of child-bearing potential"),
         max_length=25,

@@ -30,11 +30,11 @@ def _sample(kind: str, title: str, label: str) -> Section:
 
 
 SECTIONS = (
-    _sample("cytokine", "Cytokines (serum)", "Serum for cytokines collected"),
+    _sample("cytokine", _("Cytokines (serum)"), _("Serum for cytokines collected")),
     _sample(
         "transcriptomics",
-        "Transcriptomics (monocytes and PMN)",
-        "Blood for transcriptomics (monocytes/PMN) collected",
+        _("Transcriptomics (monocytes and PMN)"),
+        _("Blood for transcriptomics (monocytes/PMN) collected"),
     ),
     Section("", (Item("not_collected_reason"),)),
 )
