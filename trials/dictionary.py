@@ -21,6 +21,7 @@ from fractions import Fraction
 from typing import Any
 
 from django.db import models
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from scoring import units as scoring_units
@@ -347,7 +348,9 @@ def hidden_values_given(items: Iterable[Item], obj: Any) -> dict[str, str]:
             continue
         value = getattr(obj, item.name, None)
         if not is_blank(value) and value not in condition.hidden_values:
-            errors[item.input_name] = f"Only when {condition.text}."
+            errors[item.input_name] = gettext("Only when %(condition)s.") % {
+                "condition": condition.text
+            }
     return errors
 
 

@@ -12,6 +12,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from simple_history.models import HistoricalRecords
 
 from .roles import Role
@@ -115,15 +116,15 @@ class SiteMembership(models.Model):
 
 
 class PatientStatus(models.TextChoices):
-    SCREENING = "screening", _("Screening")
-    SCREEN_FAILED = "screen_failed", _("Screen failed")
-    RANDOMIZED = "randomized", _("Randomized")
-    IN_FOLLOW_UP = "in_follow_up", _("In follow-up")
-    COMPLETED = "completed", _("Completed")
-    WITHDRAWN = "withdrawn", _("Withdrawn")
-    DIED = "died", _("Died")
-    TRANSPLANTED = "transplanted", _("Transplanted")
-    LOST_TO_FOLLOW_UP = "lost_to_follow_up", _("Lost to follow-up")
+    SCREENING = "screening", pgettext_lazy("patient status", "Screening")
+    SCREEN_FAILED = "screen_failed", pgettext_lazy("patient status", "Screen failed")
+    RANDOMIZED = "randomized", pgettext_lazy("patient status", "Randomized")
+    IN_FOLLOW_UP = "in_follow_up", pgettext_lazy("patient status", "In follow-up")
+    COMPLETED = "completed", pgettext_lazy("patient status", "Completed")
+    WITHDRAWN = "withdrawn", pgettext_lazy("patient status", "Withdrawn")
+    DIED = "died", pgettext_lazy("patient status", "Died")
+    TRANSPLANTED = "transplanted", pgettext_lazy("patient status", "Transplanted")
+    LOST_TO_FOLLOW_UP = "lost_to_follow_up", pgettext_lazy("patient status", "Lost to follow-up")
 
 
 class Sex(models.TextChoices):

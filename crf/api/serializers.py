@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import cache
 
 from django.utils.functional import lazy
+from django.utils.translation import gettext
 from rest_framework import serializers
 
 from ..models import Visit
@@ -73,9 +74,12 @@ def item_description(form, item, name: str) -> str:
     if choices:
         parts.append("Codes: " + "; ".join(f"{v}={t}" for v, t in choices if v != "") + ".")
     if item.required:
-        parts.append("Required to complete the form.")
+        parts.append(gettext("Required to complete the form."))
     if item.shown_if is not None:
-        parts.append(f"Only when {item.shown_if.text} (else leave empty).")
+        parts.append(
+            gettext("Only when %(condition)s (else leave empty).")
+            % {"condition": item.shown_if.text}
+        )
     if item.help:
         parts.append(item.help)
     return " ".join(str(p) for p in parts)
