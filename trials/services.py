@@ -24,7 +24,7 @@ from django.utils.translation import gettext
 import scoring
 
 from . import eligibility, history, limits, roles
-from .audit import meaningful_reason, require_reason, save_audited
+from .audit import meaningful_reason, require_reason, save_audited, stored_text
 from .concurrency import check_version
 from .dictionary import (
     SCORE_INPUT_FORM_FIELDS,
@@ -155,7 +155,7 @@ def role_grant_request(*, requested_by, user, role: Role | str, reason: str) -> 
             action=AccessEvent.Action.ROLE_GRANT_REQUESTED,
             actor=requested_by,
             subject_user=user,
-            detail=f"{role.label}: {reason}",
+            detail=f"{stored_text(role.label)}: {reason}",
         )
         return grant
     return _role_grant_apply(grant=grant, approver=requested_by, reason=reason)
@@ -174,7 +174,7 @@ def _role_grant_apply(*, grant: RoleGrantRequest, approver, reason: str) -> Role
         action=AccessEvent.Action.ROLE_GRANTED,
         actor=approver,
         subject_user=grant.user,
-        detail=f"{grant.get_role_display()}: {reason}",
+        detail=f"{stored_text(Role(grant.role).label)}: {reason}",
     )
     return grant
 
@@ -195,7 +195,7 @@ def role_grant_decide(
             action=AccessEvent.Action.ROLE_GRANT_REFUSED,
             actor=approver,
             subject_user=grant.user,
-            detail=f"{grant.get_role_display()}: not allowed to decide this request",
+            detail=f"{stored_text(Role(grant.role).label)}: not allowed to decide this request",
         )
         raise PermissionDenied(
             "Only the unblinded statistician or a superuser, other than the requester and the "
@@ -217,7 +217,7 @@ def role_grant_decide(
         action=AccessEvent.Action.ROLE_GRANT_REFUSED,
         actor=approver,
         subject_user=grant.user,
-        detail=f"{grant.get_role_display()}: {reason}",
+        detail=f"{stored_text(Role(grant.role).label)}: {reason}",
     )
     return grant
 
@@ -273,7 +273,7 @@ def role_revoke(*, revoked_by, user, role: Role | str, reason: str) -> None:
         action=AccessEvent.Action.ROLE_REVOKED,
         actor=revoked_by,
         subject_user=user,
-        detail=f"{role.label}: {reason}",
+        detail=f"{stored_text(role.label)}: {reason}",
     )
 
 

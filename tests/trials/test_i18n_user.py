@@ -208,3 +208,17 @@ def test_templates_no_longer_show_fixed_iso_dates():
                 if fmt in line:
                     fixed.append(f"{path.name}:{n}")
     assert fixed == []
+
+
+def test_stored_audit_text_stays_english_whatever_the_users_language(investigator, trial_admin):
+    from trials.models import AccessEvent
+
+    with translation.override("es"):
+        services.role_revoke(
+            revoked_by=trial_admin,
+            user=investigator,
+            role=Role.INVESTIGATOR,
+            reason="Left the hospital at the end of March",
+        )
+    event = AccessEvent.objects.get(action=AccessEvent.Action.ROLE_REVOKED)
+    assert event.detail.startswith("Investigator: ")
