@@ -10,22 +10,24 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.translation import gettext_lazy as _
+
 from trials.audit import reason_is_meaningful
 from trials.limits import TYPED_FIELD
 
 PRIMARY_SCORES = ("clif_sofa", "clif_c_of", "aclf_grade", "clif_c_aclf")
 # The scoring inputs of those scores, with the label of the field the user fills.
 PRIMARY_INPUTS = {
-    "bilirubin_mg_dl": "Total bilirubin",
-    "creatinine_mg_dl": "Creatinine",
-    "inr": "INR",
-    "platelets_10e9_l": "Platelets",
-    "he_grade": "Hepatic encephalopathy grade",
-    "map_mmhg": "MAP",
-    "pao2_mmhg": "PaO2",
-    "spo2_pct": "SpO2",
-    "fio2": "FiO2",
-    "wbc_10e9_l": "WBC",
+    "bilirubin_mg_dl": _("Total bilirubin"),
+    "creatinine_mg_dl": _("Creatinine"),
+    "inr": _("INR"),
+    "platelets_10e9_l": _("Platelets"),
+    "he_grade": _("Hepatic encephalopathy grade"),
+    "map_mmhg": _("MAP"),
+    "pao2_mmhg": _("PaO2"),
+    "spo2_pct": _("SpO2"),
+    "fio2": _("FiO2"),
+    "wbc_10e9_l": _("WBC"),
 }
 
 

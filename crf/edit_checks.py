@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.translation import gettext
+
 from trials.dictionary import is_blank
 
 from .checks import CheckContext, CheckResult, empty, ranges, visit_date_check
@@ -39,7 +41,10 @@ def skip_logic(result: CheckResult, form: FormDictionary, obj: Any, patient: Any
         if is_blank(value) or value in item.shown_if.hidden_values:
             continue
         if item.input_name not in result.errors:
-            result.error(item.input_name, f"Only when {item.shown_if.text}.")
+            result.error(
+                item.input_name,
+                gettext("Only when %(condition)s.") % {"condition": item.shown_if.text},
+            )
     return hidden
 
 

@@ -12,6 +12,7 @@ from functools import cache
 from typing import Any
 
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from trials.audit import REASON_FIELD
 from trials.concurrency import VERSION_FIELD
@@ -73,14 +74,14 @@ class CrfFormMixin:
                     self.fields.pop(name, None)
         self.fields[REASON_FIELD] = forms.CharField(
             required=False,
-            label="Reason for change",
+            label=_("Reason for change"),
             widget=forms.Textarea(attrs={"rows": 2, "class": "form-control form-control-sm"}),
-            help_text="Required when changing a completed form.",
+            help_text=_("Required when changing a completed form."),
         )
         lock_version_field(self, self.instance)
         self.fields[CONFIRM_FIELD] = forms.BooleanField(
             required=False,
-            label="I have checked the values outside the expected range: confirm them",
+            label=_("I have checked the values outside the expected range: confirm them"),
             widget=forms.CheckboxInput(attrs={"class": "form-check-input"}),
         )
         for name, field in self.fields.items():
@@ -141,7 +142,7 @@ class CrfFormMixin:
             self.fields[item.unit_field] = forms.ChoiceField(
                 choices=[(u, u) for u in item.units],
                 required=False,
-                label="Unit",
+                label=_("Unit"),
                 initial=item.default_unit,
                 widget=forms.Select(attrs={"class": "form-select form-select-sm"}),
             )
@@ -209,11 +210,13 @@ class VisitDefinitionForm(BootstrapFormMixin, forms.ModelForm):
         choices=[],
         required=False,
         widget=forms.CheckboxSelectMultiple,
-        help_text="Forms that must be complete for the visit to be done; the other expected "
-        "forms are optional. None ticked = every expected form.",
+        help_text=_(
+            "Forms that must be complete for the visit to be done; the other expected "
+            "forms are optional. None ticked = every expected form."
+        ),
     )
     reason_for_change = forms.CharField(
-        label="Reason for change", widget=forms.Textarea(attrs={"rows": 2})
+        label=_("Reason for change"), widget=forms.Textarea(attrs={"rows": 2})
     )
 
     class Meta:

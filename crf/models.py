@@ -9,6 +9,8 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
 from trials.models import FormStatus, Patient, ScoreInputs, Trial
@@ -17,11 +19,11 @@ from . import dictionary
 
 
 class VisitKind(models.TextChoices):
-    SCREENING = "screening", "Screening"
-    RANDOMIZATION = "randomization", "Randomization"
-    DOSING = "dosing", "Dosing"
-    FOLLOW_UP = "follow_up", "Follow-up"
-    UNSCHEDULED = "unscheduled", "Unscheduled"
+    SCREENING = "screening", _("Screening")
+    RANDOMIZATION = "randomization", _("Randomization")
+    DOSING = "dosing", _("Dosing")
+    FOLLOW_UP = "follow_up", _("Follow-up")
+    UNSCHEDULED = "unscheduled", _("Unscheduled")
 
 
 class VisitDefinition(models.Model):
@@ -36,24 +38,26 @@ class VisitDefinition(models.Model):
     name = models.CharField(max_length=60)
     kind = models.CharField(max_length=15, choices=VisitKind.choices)
     day = models.SmallIntegerField(
-        null=True, blank=True, help_text="Study day of the target date (day 1 = first dose)."
+        null=True, blank=True, help_text=_("Study day of the target date (day 1 = first dose).")
     )
-    window_before = models.PositiveSmallIntegerField(default=0, help_text="Days before target")
-    window_after = models.PositiveSmallIntegerField(default=0, help_text="Days after target")
+    window_before = models.PositiveSmallIntegerField(default=0, help_text=_("Days before target"))
+    window_after = models.PositiveSmallIntegerField(default=0, help_text=_("Days after target"))
     missed_after_days = models.PositiveSmallIntegerField(
         default=7,
-        help_text="Days after the window closes before an undone visit counts as missed.",
+        help_text=_("Days after the window closes before an undone visit counts as missed."),
     )
     dose_number = models.PositiveSmallIntegerField(null=True, blank=True)
     order = models.PositiveSmallIntegerField(default=0)
     expected_forms = models.JSONField(
-        default=list, blank=True, help_text="Form codes expected at this visit."
+        default=list, blank=True, help_text=_("Form codes expected at this visit.")
     )
     required_forms = models.JSONField(
         default=list,
         blank=True,
-        help_text="Form codes that must be complete for the visit to be done (the other "
-        "expected forms are optional). Empty = every expected form.",
+        help_text=_(
+            "Form codes that must be complete for the visit to be done (the other "
+            "expected forms are optional). Empty = every expected form."
+        ),
     )
     history = HistoricalRecords()
 
@@ -81,12 +85,12 @@ class VisitDefinition(models.Model):
 
 
 class VisitStatus(models.TextChoices):
-    PLANNED = "planned", "Planned"
-    DUE = "due", "Due"
-    OVERDUE = "overdue", "Overdue"
-    DONE = "done", "Done"
-    MISSED = "missed", "Missed"
-    NOT_APPLICABLE = "not_applicable", "Not applicable"
+    PLANNED = "planned", _("Planned")
+    DUE = "due", _("Due")
+    OVERDUE = "overdue", _("Overdue")
+    DONE = "done", _("Done")
+    MISSED = "missed", _("Missed")
+    NOT_APPLICABLE = "not_applicable", _("Not applicable")
 
 
 class Visit(models.Model):
@@ -107,7 +111,7 @@ class Visit(models.Model):
     review_note = models.CharField(
         max_length=300,
         blank=True,
-        help_text="Set when day 1 moved but this visit already had data: review its dates.",
+        help_text=_("Set when day 1 moved but this visit already had data: review its dates."),
     )
     created_at = models.DateTimeField(auto_now_add=True)
     history = HistoricalRecords()
@@ -153,7 +157,7 @@ class CrfBase(models.Model):
     status = models.CharField(max_length=10, choices=FormStatus.choices, default=FormStatus.DRAFT)
     completed_at = models.DateTimeField(null=True, blank=True)
     out_of_range_confirmed = models.JSONField(
-        default=list, blank=True, help_text="Fields outside soft limits, confirmed on entry."
+        default=list, blank=True, help_text=_("Fields outside soft limits, confirmed on entry.")
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -172,7 +176,7 @@ class VisitCrf(CrfBase):
     """An eCRF recorded at one visit (one per visit and form)."""
 
     visit = models.OneToOneField(Visit, on_delete=models.PROTECT, related_name="%(class)s")
-    assessment_date = models.DateField("Date of assessment", null=True, blank=True)
+    assessment_date = models.DateField(_("Date of assessment"), null=True, blank=True)
 
     class Meta:
         abstract = True
@@ -188,291 +192,295 @@ def _dec(label: str, digits: int = 7, places: int = 1) -> models.DecimalField:
 
 
 class WeightUnit(models.TextChoices):
-    KG = "kg", "kg"
-    LB = "lb", "lb"
+    KG = "kg", _("kg")
+    LB = "lb", _("lb")
 
 
 class VitalSigns(dictionary.vitals.FORM.columns(), VisitCrf):
-    weight_kg = _dec("Weight (kg)", 5, 1)
+    weight_kg = _dec(_("Weight (kg)"), 5, 1)
     # The weight may be typed in pounds; it is stored in kg and the typed text kept for audit.
     weight_unit = models.CharField(
-        "Unit", max_length=2, choices=WeightUnit.choices, default=WeightUnit.KG, blank=True
+        _("Unit"), max_length=2, choices=WeightUnit.choices, default=WeightUnit.KG, blank=True
     )
-    weight_entered = models.CharField("Weight as entered", max_length=20, blank=True)
-    temperature_c = _dec("Temperature (°C)", 4, 1)
-    heart_rate_bpm = models.PositiveSmallIntegerField("Heart rate (bpm)", null=True, blank=True)
+    weight_entered = models.CharField(_("Weight as entered"), max_length=20, blank=True)
+    temperature_c = _dec(_("Temperature (°C)"), 4, 1)
+    heart_rate_bpm = models.PositiveSmallIntegerField(_("Heart rate (bpm)"), null=True, blank=True)
     systolic_bp_mmhg = models.PositiveSmallIntegerField(
-        "Systolic BP (mmHg)", null=True, blank=True
+        _("Systolic BP (mmHg)"), null=True, blank=True
     )
     diastolic_bp_mmhg = models.PositiveSmallIntegerField(
-        "Diastolic BP (mmHg)", null=True, blank=True
+        _("Diastolic BP (mmHg)"), null=True, blank=True
     )
     respiratory_rate = models.PositiveSmallIntegerField(
-        "Respiratory rate (/min)", null=True, blank=True
+        _("Respiratory rate (/min)"), null=True, blank=True
     )
-    spo2_pct = _dec("SpO2 (%)", 4, 1)
+    spo2_pct = _dec(_("SpO2 (%)"), 4, 1)
 
     class Meta:
-        verbose_name = "vital signs and weight"
-        verbose_name_plural = "vital signs and weight"
+        verbose_name = _("vital signs and weight")
+        verbose_name_plural = _("vital signs and weight")
 
 
 class LabResult(dictionary.labs.FORM.columns(), ScoreInputs, VisitCrf):
     """Laboratory and organ function; the ScoreInputs fields feed the scores on save."""
 
     class AmmoniaUnit(models.TextChoices):
-        UMOL_L = "µmol/L", "µmol/L"
-        UG_DL = "µg/dL", "µg/dL"
+        UMOL_L = "µmol/L", _("µmol/L")
+        UG_DL = "µg/dL", _("µg/dL")
 
-    afp_ng_ml = _dec("Alpha-fetoprotein (ng/mL)", 9, 1)
-    bile_acids_umol_l = _dec("Serum bile acids (µmol/L)", 7, 1)
-    ammonia_entered = _dec("Ammonia", 7, 1)
+    afp_ng_ml = _dec(_("Alpha-fetoprotein (ng/mL)"), 9, 1)
+    bile_acids_umol_l = _dec(_("Serum bile acids (µmol/L)"), 7, 1)
+    ammonia_entered = _dec(_("Ammonia"), 7, 1)
     ammonia_unit = models.CharField(max_length=10, blank=True)
-    ammonia_umol_l = _dec("Ammonia (µmol/L)", 8, 2)
-    lactate_entered = _dec("Lactate", 6, 2)
+    ammonia_umol_l = _dec(_("Ammonia (µmol/L)"), 8, 2)
+    lactate_entered = _dec(_("Lactate"), 6, 2)
     lactate_unit = models.CharField(max_length=10, blank=True)
-    lactate_mmol_l = _dec("Lactate (mmol/L)", 7, 3)
-    renin_ng_ml_h = _dec("Plasma renin activity (ng/mL/h)", 7, 2)
-    noradrenaline_entered = _dec("Noradrenaline", 8, 2)
+    lactate_mmol_l = _dec(_("Lactate (mmol/L)"), 7, 3)
+    renin_ng_ml_h = _dec(_("Plasma renin activity (ng/mL/h)"), 7, 2)
+    noradrenaline_entered = _dec(_("Noradrenaline"), 8, 2)
     noradrenaline_unit = models.CharField(max_length=10, blank=True)
-    noradrenaline_pg_ml = _dec("Noradrenaline (pg/mL)", 9, 1)
-    nitric_oxide_umol_l = _dec("Nitric oxide metabolites NOx (µmol/L)", 7, 1)
-    vwf_antigen_pct = _dec("von Willebrand factor antigen (%)", 6, 1)
-    il6_pg_ml = _dec("IL-6 (pg/mL)", 9, 2)
-    il8_pg_ml = _dec("IL-8 (pg/mL)", 9, 2)
-    il10_pg_ml = _dec("IL-10 (pg/mL)", 9, 2)
-    tnf_alpha_pg_ml = _dec("TNF-α (pg/mL)", 9, 2)
-    il1_beta_pg_ml = _dec("IL-1β (pg/mL)", 9, 2)
-    ifn_gamma_pg_ml = _dec("IFN-γ (pg/mL)", 9, 2)
+    noradrenaline_pg_ml = _dec(_("Noradrenaline (pg/mL)"), 9, 1)
+    nitric_oxide_umol_l = _dec(_("Nitric oxide metabolites NOx (µmol/L)"), 7, 1)
+    vwf_antigen_pct = _dec(_("von Willebrand factor antigen (%)"), 6, 1)
+    il6_pg_ml = _dec(_("IL-6 (pg/mL)"), 9, 2)
+    il8_pg_ml = _dec(_("IL-8 (pg/mL)"), 9, 2)
+    il10_pg_ml = _dec(_("IL-10 (pg/mL)"), 9, 2)
+    tnf_alpha_pg_ml = _dec(_("TNF-α (pg/mL)"), 9, 2)
+    il1_beta_pg_ml = _dec(_("IL-1β (pg/mL)"), 9, 2)
+    ifn_gamma_pg_ml = _dec(_("IFN-γ (pg/mL)"), 9, 2)
     # Routine laboratory (safety review: liver injury, anaemia, inflammation, potassium).
-    ast_u_l = _dec("AST (U/L)", 7, 0)
-    alt_u_l = _dec("ALT (U/L)", 7, 0)
-    ggt_u_l = _dec("GGT (U/L)", 7, 0)
-    alp_u_l = _dec("Alkaline phosphatase (U/L)", 7, 0)
-    haemoglobin_g_dl = _dec("Haemoglobin (g/dL)", 4, 1)
-    crp_mg_l = _dec("C-reactive protein (mg/L)", 6, 1)
-    potassium_mmol_l = _dec("Potassium (mmol/L)", 4, 1)
+    ast_u_l = _dec(_("AST (U/L)"), 7, 0)
+    alt_u_l = _dec(_("ALT (U/L)"), 7, 0)
+    ggt_u_l = _dec(_("GGT (U/L)"), 7, 0)
+    alp_u_l = _dec(_("Alkaline phosphatase (U/L)"), 7, 0)
+    haemoglobin_g_dl = _dec(_("Haemoglobin (g/dL)"), 4, 1)
+    crp_mg_l = _dec(_("C-reactive protein (mg/L)"), 6, 1)
+    potassium_mmol_l = _dec(_("Potassium (mmol/L)"), 4, 1)
     # Inputs of the primary scores that were not measured, and why: a complete form either
     # has every input of CLIF-SOFA / CLIF-C OF / CLIF-C ACLF or says which were not done.
-    not_done = models.JSONField("Not done", default=list, blank=True)
-    not_done_reason = models.CharField("Why not done", max_length=300, blank=True)
+    not_done = models.JSONField(_("Not done"), default=list, blank=True)
+    not_done_reason = models.CharField(_("Why not done"), max_length=300, blank=True)
 
     class Meta:
-        verbose_name = "laboratory and organ function"
-        verbose_name_plural = "laboratory and organ function"
+        verbose_name = _("laboratory and organ function")
+        verbose_name_plural = _("laboratory and organ function")
 
 
 class Hemodynamics(dictionary.hemodynamics.FORM.columns(), VisitCrf):
     """Systemic and splanchnic hemodynamics (synopsis: Outcomes 2)."""
 
-    wedged_hepatic_venous_pressure_mmhg = _dec("Wedged hepatic venous pressure (mmHg)", 4, 1)
-    free_hepatic_venous_pressure_mmhg = _dec("Free hepatic venous pressure (mmHg)", 4, 1)
-    hvpg_mmhg = _dec("HVPG (mmHg)", 4, 1)
-    right_atrial_pressure_mmhg = _dec("Right atrial pressure (mmHg)", 4, 1)
-    mean_pulmonary_artery_pressure_mmhg = _dec("Mean pulmonary artery pressure (mmHg)", 4, 1)
+    wedged_hepatic_venous_pressure_mmhg = _dec(_("Wedged hepatic venous pressure (mmHg)"), 4, 1)
+    free_hepatic_venous_pressure_mmhg = _dec(_("Free hepatic venous pressure (mmHg)"), 4, 1)
+    hvpg_mmhg = _dec(_("HVPG (mmHg)"), 4, 1)
+    right_atrial_pressure_mmhg = _dec(_("Right atrial pressure (mmHg)"), 4, 1)
+    mean_pulmonary_artery_pressure_mmhg = _dec(_("Mean pulmonary artery pressure (mmHg)"), 4, 1)
     pulmonary_capillary_wedge_pressure_mmhg = _dec(
-        "Pulmonary capillary wedge pressure (mmHg)", 4, 1
+        _("Pulmonary capillary wedge pressure (mmHg)"), 4, 1
     )
-    cardiac_output_l_min = _dec("Cardiac output (L/min)", 4, 2)
-    heart_rate_bpm = models.PositiveSmallIntegerField("Heart rate (bpm)", null=True, blank=True)
-    map_mmhg = _dec("Mean arterial pressure (mmHg)", 5, 1)
-    svr_dyn_s_cm5 = _dec("Systemic vascular resistance (dyn·s·cm⁻⁵)", 6, 0)
+    cardiac_output_l_min = _dec(_("Cardiac output (L/min)"), 4, 2)
+    heart_rate_bpm = models.PositiveSmallIntegerField(_("Heart rate (bpm)"), null=True, blank=True)
+    map_mmhg = _dec(_("Mean arterial pressure (mmHg)"), 5, 1)
+    svr_dyn_s_cm5 = _dec(_("Systemic vascular resistance (dyn·s·cm⁻⁵)"), 6, 0)
 
     class Meta:
-        verbose_name = "hemodynamics"
-        verbose_name_plural = "hemodynamics"
+        verbose_name = _("hemodynamics")
+        verbose_name_plural = _("hemodynamics")
 
 
 class Administration(dictionary.administration.FORM.columns(), VisitCrf):
     """Study drug administration of one dose: given or not, times, reactions. No arm data."""
 
     class NotGivenReason(models.TextChoices):
-        CLINICAL_CONDITION = "clinical_condition", "Clinical condition of the patient"
-        ADVERSE_EVENT = "adverse_event", "Adverse event"
-        PRODUCT_UNAVAILABLE = "product_unavailable", "Product not available"
-        PATIENT_REFUSAL = "patient_refusal", "Patient refusal"
-        DIED = "died", "Patient died"
-        TRANSPLANTED = "transplanted", "Patient transplanted"
-        OTHER = "other", "Other"
+        CLINICAL_CONDITION = "clinical_condition", _("Clinical condition of the patient")
+        ADVERSE_EVENT = "adverse_event", _("Adverse event")
+        PRODUCT_UNAVAILABLE = "product_unavailable", _("Product not available")
+        PATIENT_REFUSAL = "patient_refusal", _("Patient refusal")
+        DIED = "died", _("Patient died")
+        TRANSPLANTED = "transplanted", _("Patient transplanted")
+        OTHER = "other", _("Other")
 
-    given = models.BooleanField("Dose given", null=True, blank=True)
+    given = models.BooleanField(_("Dose given"), null=True, blank=True)
     not_given_reason = models.CharField(
-        "Reason not given", max_length=25, choices=NotGivenReason.choices, blank=True
+        _("Reason not given"), max_length=25, choices=NotGivenReason.choices, blank=True
     )
-    not_given_details = models.CharField("Details", max_length=300, blank=True)
-    start_time = models.DateTimeField("Infusion start", null=True, blank=True)
-    end_time = models.DateTimeField("Infusion end", null=True, blank=True)
+    not_given_details = models.CharField(_("Details"), max_length=300, blank=True)
+    start_time = models.DateTimeField(_("Infusion start"), null=True, blank=True)
+    end_time = models.DateTimeField(_("Infusion end"), null=True, blank=True)
     volume_infused_ml = models.DecimalField(
-        "Volume infused (mL)", max_digits=6, decimal_places=1, null=True, blank=True
+        _("Volume infused (mL)"), max_digits=6, decimal_places=1, null=True, blank=True
     )
-    full_dose_given = models.BooleanField("Full dose given", null=True, blank=True)
+    full_dose_given = models.BooleanField(_("Full dose given"), null=True, blank=True)
     interruption_reason = models.CharField(
-        "Why the infusion was interrupted or incomplete", max_length=300, blank=True
+        _("Why the infusion was interrupted or incomplete"), max_length=300, blank=True
     )
-    infusion_reaction = models.BooleanField("Infusion reaction", null=True, blank=True)
-    infusion_reaction_details = models.TextField("Reaction description", blank=True)
+    infusion_reaction = models.BooleanField(_("Infusion reaction"), null=True, blank=True)
+    infusion_reaction_details = models.TextField(_("Reaction description"), blank=True)
 
     class Meta:
-        verbose_name = "study drug administration"
-        verbose_name_plural = "study drug administrations"
+        verbose_name = _("study drug administration")
+        verbose_name_plural = _("study drug administrations")
 
 
 class BiologicalSample(dictionary.samples.FORM.columns(), VisitCrf):
     """Samples for the cytokine panel and monocyte/PMN transcriptomics (records only ids)."""
 
     cytokine_collected = models.BooleanField(
-        "Serum for cytokines collected", null=True, blank=True
+        _("Serum for cytokines collected"), null=True, blank=True
     )
-    cytokine_collected_at = models.DateTimeField("Collection time", null=True, blank=True)
-    cytokine_sample_id = models.CharField("Sample id", max_length=40, blank=True)
+    cytokine_collected_at = models.DateTimeField(_("Collection time"), null=True, blank=True)
+    cytokine_sample_id = models.CharField(_("Sample id"), max_length=40, blank=True)
     transcriptomics_collected = models.BooleanField(
-        "Blood for transcriptomics (monocytes/PMN) collected", null=True, blank=True
+        _("Blood for transcriptomics (monocytes/PMN) collected"), null=True, blank=True
     )
-    transcriptomics_collected_at = models.DateTimeField("Collection time", null=True, blank=True)
-    transcriptomics_sample_id = models.CharField("Sample id", max_length=40, blank=True)
-    not_collected_reason = models.CharField("Reason not collected", max_length=300, blank=True)
+    transcriptomics_collected_at = models.DateTimeField(
+        _("Collection time"), null=True, blank=True
+    )
+    transcriptomics_sample_id = models.CharField(_("Sample id"), max_length=40, blank=True)
+    not_collected_reason = models.CharField(_("Reason not collected"), max_length=300, blank=True)
 
     class Meta:
-        verbose_name = "biological samples"
-        verbose_name_plural = "biological samples"
+        verbose_name = _("biological samples")
+        verbose_name_plural = _("biological samples")
 
 
 class VitalStatus(models.TextChoices):
-    ALIVE = "alive", "Alive"
-    DEAD = "dead", "Dead"
-    TRANSPLANTED = "transplanted", "Alive after liver transplantation"
+    ALIVE = "alive", _("Alive")
+    DEAD = "dead", _("Dead")
+    TRANSPLANTED = "transplanted", _("Alive after liver transplantation")
 
 
 class InformationSource(models.TextChoices):
-    VISIT = "visit", "Seen at a visit"
-    PHONE = "phone", "Telephone contact"
-    RECORDS = "records", "Medical records"
-    RELATIVE = "relative", "Relative or carer"
-    REGISTRY = "registry", "Death or civil registry"
-    OTHER = "other", "Other"
+    VISIT = "visit", _("Seen at a visit")
+    PHONE = "phone", _("Telephone contact")
+    RECORDS = "records", _("Medical records")
+    RELATIVE = "relative", _("Relative or carer")
+    REGISTRY = "registry", _("Death or civil registry")
+    OTHER = "other", _("Other")
 
 
 class FollowUp(dictionary.follow_up.FORM.columns(), VisitCrf):
     """Survival follow-up (synopsis: Outcomes 4): vital status, transplant, hospital status."""
 
     class HospitalStatus(models.TextChoices):
-        HOME = "home", "At home (discharged)"
-        WARD = "ward", "In hospital, ward"
-        ICU = "icu", "In intensive care"
-        OTHER_FACILITY = "other_facility", "Other care facility"
-        UNKNOWN = "unknown", "Unknown"
+        HOME = "home", _("At home (discharged)")
+        WARD = "ward", _("In hospital, ward")
+        ICU = "icu", _("In intensive care")
+        OTHER_FACILITY = "other_facility", _("Other care facility")
+        UNKNOWN = "unknown", _("Unknown")
 
     vital_status = models.CharField(max_length=15, choices=VitalStatus.choices, blank=True)
-    death_date = models.DateField("Date of death", null=True, blank=True)
-    death_cause = models.CharField("Cause of death", max_length=300, blank=True)
-    transplant_date = models.DateField("Date of liver transplantation", null=True, blank=True)
+    death_date = models.DateField(_("Date of death"), null=True, blank=True)
+    death_cause = models.CharField(_("Cause of death"), max_length=300, blank=True)
+    transplant_date = models.DateField(_("Date of liver transplantation"), null=True, blank=True)
     hospital_status = models.CharField(max_length=15, choices=HospitalStatus.choices, blank=True)
-    last_known_alive_date = models.DateField("Date last known alive", null=True, blank=True)
+    last_known_alive_date = models.DateField(_("Date last known alive"), null=True, blank=True)
     information_source = models.CharField(
-        "Source of the information",
+        _("Source of the information"),
         max_length=20,
         choices=InformationSource.choices,
         blank=True,
     )
 
     class Meta:
-        verbose_name = "follow-up"
-        verbose_name_plural = "follow-ups"
+        verbose_name = _("follow-up")
+        verbose_name_plural = _("follow-ups")
 
 
 class AdverseEvent(dictionary.adverse_event.FORM.columns(), CrfBase):
     """An adverse event or serious adverse event, recordable at any time."""
 
     class Severity(models.IntegerChoices):
-        MILD = 1, "1 – mild"
-        MODERATE = 2, "2 – moderate"
-        SEVERE = 3, "3 – severe"
-        LIFE_THREATENING = 4, "4 – life-threatening"
-        DEATH = 5, "5 – death"
+        MILD = 1, _("1 – mild")
+        MODERATE = 2, _("2 – moderate")
+        SEVERE = 3, _("3 – severe")
+        LIFE_THREATENING = 4, _("4 – life-threatening")
+        DEATH = 5, _("5 – death")
 
     class Relatedness(models.TextChoices):
-        NOT_RELATED = "not_related", "Not related"
-        UNLIKELY = "unlikely", "Unlikely"
-        POSSIBLE = "possible", "Possible"
-        PROBABLE = "probable", "Probable"
-        DEFINITE = "definite", "Definite"
+        NOT_RELATED = "not_related", _("Not related")
+        UNLIKELY = "unlikely", _("Unlikely")
+        POSSIBLE = "possible", _("Possible")
+        PROBABLE = "probable", _("Probable")
+        DEFINITE = "definite", _("Definite")
 
     class Outcome(models.TextChoices):
-        RECOVERED = "recovered", "Recovered/resolved"
-        RECOVERING = "recovering", "Recovering/resolving"
-        NOT_RECOVERED = "not_recovered", "Not recovered/not resolved"
-        SEQUELAE = "sequelae", "Recovered with sequelae"
-        FATAL = "fatal", "Fatal"
-        UNKNOWN = "unknown", "Unknown"
+        RECOVERED = "recovered", _("Recovered/resolved")
+        RECOVERING = "recovering", _("Recovering/resolving")
+        NOT_RECOVERED = "not_recovered", _("Not recovered/not resolved")
+        SEQUELAE = "sequelae", _("Recovered with sequelae")
+        FATAL = "fatal", _("Fatal")
+        UNKNOWN = "unknown", _("Unknown")
 
     class Expectedness(models.TextChoices):
-        EXPECTED = "expected", "Expected (listed in the reference safety information)"
-        UNEXPECTED = "unexpected", "Unexpected"
+        EXPECTED = "expected", _("Expected (listed in the reference safety information)")
+        UNEXPECTED = "unexpected", _("Unexpected")
 
     class ActionTaken(models.TextChoices):
-        NONE = "none", "None"
-        INTERRUPTED = "interrupted", "Infusion interrupted"
-        DOSE_NOT_GIVEN = "dose_not_given", "Next dose not given"
-        WITHDRAWN = "withdrawn", "Study treatment withdrawn"
-        NOT_APPLICABLE = "not_applicable", "Not applicable (no further dose planned)"
+        NONE = "none", _("None")
+        INTERRUPTED = "interrupted", _("Infusion interrupted")
+        DOSE_NOT_GIVEN = "dose_not_given", _("Next dose not given")
+        WITHDRAWN = "withdrawn", _("Study treatment withdrawn")
+        NOT_APPLICABLE = "not_applicable", _("Not applicable (no further dose planned)")
 
-    term = models.CharField("Verbatim term (as reported)", max_length=200, blank=True)
+    term = models.CharField(_("Verbatim term (as reported)"), max_length=200, blank=True)
     # MedDRA coding as entered by the coder (no licensed dictionary is bundled).
-    meddra_llt_code = models.CharField("MedDRA LLT code", max_length=8, blank=True)
-    meddra_llt_name = models.CharField("MedDRA LLT name", max_length=200, blank=True)
-    meddra_pt_code = models.CharField("MedDRA PT code", max_length=8, blank=True)
-    meddra_pt_name = models.CharField("MedDRA PT name", max_length=200, blank=True)
+    meddra_llt_code = models.CharField(_("MedDRA LLT code"), max_length=8, blank=True)
+    meddra_llt_name = models.CharField(_("MedDRA LLT name"), max_length=200, blank=True)
+    meddra_pt_code = models.CharField(_("MedDRA PT code"), max_length=8, blank=True)
+    meddra_pt_name = models.CharField(_("MedDRA PT name"), max_length=200, blank=True)
     onset_date = models.DateField(null=True, blank=True)
-    onset_time = models.TimeField("Onset time (if known)", null=True, blank=True)
-    end_date = models.DateField("Stop date", null=True, blank=True)
+    onset_time = models.TimeField(_("Onset time (if known)"), null=True, blank=True)
+    end_date = models.DateField(_("Stop date"), null=True, blank=True)
     severity_grade = models.PositiveSmallIntegerField(
-        "Severity (CTCAE grade)", choices=Severity.choices, null=True, blank=True
+        _("Severity (CTCAE grade)"), choices=Severity.choices, null=True, blank=True
     )
-    serious = models.BooleanField("Serious (SAE)", null=True, blank=True)
-    serious_date = models.DateField("Date it became serious", null=True, blank=True)
-    sae_death = models.BooleanField("Results in death", default=False)
-    sae_life_threatening = models.BooleanField("Life-threatening", default=False)
+    serious = models.BooleanField(_("Serious (SAE)"), null=True, blank=True)
+    serious_date = models.DateField(_("Date it became serious"), null=True, blank=True)
+    sae_death = models.BooleanField(_("Results in death"), default=False)
+    sae_life_threatening = models.BooleanField(_("Life-threatening"), default=False)
     sae_hospitalization = models.BooleanField(
-        "Requires or prolongs hospitalization", default=False
+        _("Requires or prolongs hospitalization"), default=False
     )
-    sae_disability = models.BooleanField("Persistent or significant disability", default=False)
-    sae_congenital_anomaly = models.BooleanField("Congenital anomaly", default=False)
-    sae_other_important = models.BooleanField("Other important medical event", default=False)
+    sae_disability = models.BooleanField(_("Persistent or significant disability"), default=False)
+    sae_congenital_anomaly = models.BooleanField(_("Congenital anomaly"), default=False)
+    sae_other_important = models.BooleanField(_("Other important medical event"), default=False)
     relatedness = models.CharField(
-        "Relationship to study drug", max_length=15, choices=Relatedness.choices, blank=True
+        _("Relationship to study drug"), max_length=15, choices=Relatedness.choices, blank=True
     )
     expectedness = models.CharField(max_length=15, choices=Expectedness.choices, blank=True)
     action_taken = models.CharField(
-        "Action taken with the study treatment",
+        _("Action taken with the study treatment"),
         max_length=20,
         choices=ActionTaken.choices,
         blank=True,
     )
     related_dose_number = models.PositiveSmallIntegerField(
-        "Dose it followed",
-        choices=[(n, f"Dose {n}") for n in (1, 2, 3, 4)],
+        _("Dose it followed"),
+        choices=[(n, format_lazy("{} {}", _("Dose"), n)) for n in (1, 2, 3, 4)],
         null=True,
         blank=True,
     )
     # Derived on save from the linked dose's infusion start (never typed).
     hours_since_infusion = models.DecimalField(
-        "Hours from the infusion start to onset",
+        _("Hours from the infusion start to onset"),
         max_digits=7,
         decimal_places=1,
         null=True,
         blank=True,
     )
     # Nothing is deleted: a record entered by mistake is marked, with the reason, and kept.
-    entered_in_error = models.BooleanField(default=False)
-    entered_in_error_reason = models.CharField(max_length=300, blank=True)
+    entered_in_error = models.BooleanField(_("Entered in error"), default=False)
+    entered_in_error_reason = models.CharField(
+        _("Reason entered in error"), max_length=300, blank=True
+    )
     outcome = models.CharField(max_length=15, choices=Outcome.choices, blank=True)
     reported_to_sponsor_within_24h = models.BooleanField(
-        "SAE reported to the sponsor within 24 h", null=True, blank=True
+        _("SAE reported to the sponsor within 24 h"), null=True, blank=True
     )
 
     class Meta:
         ordering = ["patient", "onset_date", "pk"]
-        verbose_name = "adverse event"
+        verbose_name = _("adverse event")
 
     def __str__(self) -> str:
         return f"AE {self.term or '(no term)'} — {self.patient}"
@@ -480,40 +488,40 @@ class AdverseEvent(dictionary.adverse_event.FORM.columns(), CrfBase):
 
 class EndOfStudy(dictionary.end_of_study.FORM.columns(), CrfBase):
     class Reason(models.TextChoices):
-        COMPLETED = "completed", "Completed the study"
-        DIED = "died", "Died"
-        TRANSPLANTED = "transplanted", "Liver transplantation"
-        WITHDREW_CONSENT = "withdrew_consent", "Withdrew consent"
-        LOST_TO_FOLLOW_UP = "lost_to_follow_up", "Lost to follow-up"
+        COMPLETED = "completed", _("Completed the study")
+        DIED = "died", _("Died")
+        TRANSPLANTED = "transplanted", _("Liver transplantation")
+        WITHDREW_CONSENT = "withdrew_consent", _("Withdrew consent")
+        LOST_TO_FOLLOW_UP = "lost_to_follow_up", _("Lost to follow-up")
 
     reason = models.CharField(
-        "End of study reason", max_length=20, choices=Reason.choices, blank=True
+        _("End of study reason"), max_length=20, choices=Reason.choices, blank=True
     )
 
     class WithdrawalScope(models.TextChoices):
-        NO_MORE_DOSES = "no_more_doses", "No more doses (visits and data continue)"
-        NO_MORE_VISITS = "no_more_visits", "No more visits (data from records may continue)"
-        NO_FURTHER_DATA = "no_further_data", "No further data collection"
+        NO_MORE_DOSES = "no_more_doses", _("No more doses (visits and data continue)")
+        NO_MORE_VISITS = "no_more_visits", _("No more visits (data from records may continue)")
+        NO_FURTHER_DATA = "no_further_data", _("No further data collection")
 
-    end_date = models.DateField("Date", null=True, blank=True)
-    death_cause = models.CharField("Cause of death", max_length=300, blank=True)
+    end_date = models.DateField(_("Date"), null=True, blank=True)
+    death_cause = models.CharField(_("Cause of death"), max_length=300, blank=True)
     withdrawal_scope = models.CharField(
-        "What the patient still consents to",
+        _("What the patient still consents to"),
         max_length=20,
         choices=WithdrawalScope.choices,
         blank=True,
     )
     early_termination_reason = models.CharField(
-        "Early termination reason",
+        _("Early termination reason"),
         max_length=300,
         blank=True,
-        help_text="Required for 'completed' before the last protocol visit.",
+        help_text=_("Required for 'completed' before the last protocol visit."),
     )
     comments = models.TextField(blank=True)
 
     class Meta:
-        verbose_name = "end of study"
-        verbose_name_plural = "end of study"
+        verbose_name = _("end of study")
+        verbose_name_plural = _("end of study")
         constraints = [
             models.UniqueConstraint(fields=["patient"], name="one_end_of_study_per_patient")
         ]
@@ -529,48 +537,50 @@ class BaselineContext(dictionary.baseline.FORM.columns(), CrfBase):
     """Cirrhosis aetiology, the ACLF precipitating event, transplant listing, pregnancy test."""
 
     class Aetiology(models.TextChoices):
-        ALCOHOL = "alcohol", "Alcohol"
-        HCV = "hcv", "Hepatitis C"
-        HBV = "hbv", "Hepatitis B"
-        MASLD = "masld", "Metabolic dysfunction (MASLD/NASH)"
-        AUTOIMMUNE = "autoimmune", "Autoimmune hepatitis"
-        CHOLESTATIC = "cholestatic", "PBC/PSC"
-        CRYPTOGENIC = "cryptogenic", "Cryptogenic"
-        OTHER = "other", "Other"
+        ALCOHOL = "alcohol", _("Alcohol")
+        HCV = "hcv", _("Hepatitis C")
+        HBV = "hbv", _("Hepatitis B")
+        MASLD = "masld", _("Metabolic dysfunction (MASLD/NASH)")
+        AUTOIMMUNE = "autoimmune", _("Autoimmune hepatitis")
+        CHOLESTATIC = "cholestatic", _("PBC/PSC")
+        CRYPTOGENIC = "cryptogenic", _("Cryptogenic")
+        OTHER = "other", _("Other")
 
     Precipitant = dictionary.baseline.Precipitant  # the code list is declared there
 
     class Listing(models.TextChoices):
-        NOT_LISTED = "not_listed", "Not listed"
-        UNDER_EVALUATION = "under_evaluation", "Under evaluation"
-        LISTED = "listed", "Listed"
-        CONTRAINDICATED = "contraindicated", "Contraindicated"
+        NOT_LISTED = "not_listed", _("Not listed")
+        UNDER_EVALUATION = "under_evaluation", _("Under evaluation")
+        LISTED = "listed", _("Listed")
+        CONTRAINDICATED = "contraindicated", _("Contraindicated")
 
     class PregnancyTest(models.TextChoices):
-        NOT_APPLICABLE = "not_applicable", "Not applicable (man, or no child-bearing potential)"
-        NEGATIVE = "negative", "Negative"
-        POSITIVE = "positive", "Positive"
-        NOT_DONE = "not_done", "Not done"
+        NOT_APPLICABLE = "not_applicable", _("Not applicable (man, or no child-bearing potential)")
+        NEGATIVE = "negative", _("Negative")
+        POSITIVE = "positive", _("Positive")
+        NOT_DONE = "not_done", _("Not done")
 
     aetiology = models.CharField(
-        "Main aetiology of cirrhosis", max_length=15, choices=Aetiology.choices, blank=True
+        _("Main aetiology of cirrhosis"), max_length=15, choices=Aetiology.choices, blank=True
     )
-    aetiology_other = models.CharField("Other aetiology", max_length=200, blank=True)
+    aetiology_other = models.CharField(_("Other aetiology"), max_length=200, blank=True)
     precipitating_events = models.JSONField(
-        "ACLF precipitating event(s)", default=list, blank=True
+        _("ACLF precipitating event(s)"), default=list, blank=True
     )
-    precipitating_other = models.CharField("Other precipitating event", max_length=200, blank=True)
+    precipitating_other = models.CharField(
+        _("Other precipitating event"), max_length=200, blank=True
+    )
     transplant_listing = models.CharField(
-        "Liver transplant listing", max_length=20, choices=Listing.choices, blank=True
+        _("Liver transplant listing"), max_length=20, choices=Listing.choices, blank=True
     )
     pregnancy_test = models.CharField(
-        "Pregnancy test", max_length=15, choices=PregnancyTest.choices, blank=True
+        _("Pregnancy test"), max_length=15, choices=PregnancyTest.choices, blank=True
     )
-    pregnancy_test_date = models.DateField("Date of the pregnancy test", null=True, blank=True)
+    pregnancy_test_date = models.DateField(_("Date of the pregnancy test"), null=True, blank=True)
 
     class Meta:
-        verbose_name = "baseline clinical context"
-        verbose_name_plural = "baseline clinical context"
+        verbose_name = _("baseline clinical context")
+        verbose_name_plural = _("baseline clinical context")
         constraints = [
             models.UniqueConstraint(fields=["patient"], name="one_baseline_context_per_patient")
         ]
@@ -583,28 +593,30 @@ class Infection(dictionary.infection.FORM.columns(), CrfBase):
     """One infection episode with its cultures (a log: any number per patient)."""
 
     class Site(models.TextChoices):
-        SBP = "sbp", "Spontaneous bacterial peritonitis"
-        PNEUMONIA = "pneumonia", "Pneumonia"
-        URINARY = "urinary", "Urinary tract"
-        BACTERAEMIA = "bacteraemia", "Spontaneous bacteraemia"
-        SKIN = "skin", "Skin / soft tissue"
-        OTHER = "other", "Other"
+        SBP = "sbp", _("Spontaneous bacterial peritonitis")
+        PNEUMONIA = "pneumonia", _("Pneumonia")
+        URINARY = "urinary", _("Urinary tract")
+        BACTERAEMIA = "bacteraemia", _("Spontaneous bacteraemia")
+        SKIN = "skin", _("Skin / soft tissue")
+        OTHER = "other", _("Other")
 
     class Culture(models.TextChoices):
-        POSITIVE = "positive", "Positive"
-        NEGATIVE = "negative", "Negative"
-        PENDING = "pending", "Pending"
-        NOT_DONE = "not_done", "Not done"
+        POSITIVE = "positive", _("Positive")
+        NEGATIVE = "negative", _("Negative")
+        PENDING = "pending", _("Pending")
+        NOT_DONE = "not_done", _("Not done")
 
-    site = models.CharField("Site of infection", max_length=15, choices=Site.choices, blank=True)
+    site = models.CharField(
+        _("Site of infection"), max_length=15, choices=Site.choices, blank=True
+    )
     onset_date = models.DateField(null=True, blank=True)
-    culture = models.CharField("Cultures", max_length=10, choices=Culture.choices, blank=True)
-    organism = models.CharField("Organism(s) isolated", max_length=200, blank=True)
+    culture = models.CharField(_("Cultures"), max_length=10, choices=Culture.choices, blank=True)
+    organism = models.CharField(_("Organism(s) isolated"), max_length=200, blank=True)
     resolved_date = models.DateField(null=True, blank=True)
 
     class Meta:
         ordering = ["patient", "onset_date", "pk"]
-        verbose_name = "infection"
+        verbose_name = _("infection")
 
     def __str__(self) -> str:
         return f"Infection {self.get_site_display() or '(site not given)'} — {self.patient}"
@@ -614,26 +626,26 @@ class ConcomitantMedication(dictionary.con_med.FORM.columns(), CrfBase):
     """One medication of the concomitant-medication log, with start/stop and its class."""
 
     class DrugClass(models.TextChoices):
-        IMMUNOSUPPRESSANT = "immunosuppressant", "Immunosuppressant"
-        ANTIBIOTIC = "antibiotic", "Antibiotic"
-        ALBUMIN = "albumin", "Albumin"
-        VASOACTIVE = "vasoactive", "Vasoactive drug"
-        OTHER = "other", "Other"
+        IMMUNOSUPPRESSANT = "immunosuppressant", _("Immunosuppressant")
+        ANTIBIOTIC = "antibiotic", _("Antibiotic")
+        ALBUMIN = "albumin", _("Albumin")
+        VASOACTIVE = "vasoactive", _("Vasoactive drug")
+        OTHER = "other", _("Other")
 
     # Classes the protocol cares about (exclusion 10, infections, organ support): flagged.
     FLAGGED = frozenset({"immunosuppressant", "antibiotic", "albumin", "vasoactive"})
 
-    name = models.CharField("Medication", max_length=200, blank=True)
-    drug_class = models.CharField("Class", max_length=20, choices=DrugClass.choices, blank=True)
-    dose = models.CharField("Dose and frequency", max_length=100, blank=True)
+    name = models.CharField(_("Medication"), max_length=200, blank=True)
+    drug_class = models.CharField(_("Class"), max_length=20, choices=DrugClass.choices, blank=True)
+    dose = models.CharField(_("Dose and frequency"), max_length=100, blank=True)
     indication = models.CharField(max_length=200, blank=True)
     start_date = models.DateField(null=True, blank=True)
     stop_date = models.DateField(null=True, blank=True)
-    ongoing = models.BooleanField("Ongoing", default=False)
+    ongoing = models.BooleanField(_("Ongoing"), default=False)
 
     class Meta:
         ordering = ["patient", "start_date", "pk"]
-        verbose_name = "concomitant medication"
+        verbose_name = _("concomitant medication")
 
     def __str__(self) -> str:
         return f"{self.name or '(medication)'} — {self.patient}"
@@ -658,13 +670,13 @@ class OutboxMessage(models.Model):
     audit_exempt = True
 
     class Kind(models.TextChoices):
-        FOLLOWUP_VISITS = "followup_visits", "Create the survival follow-up visits"
-        DOSE_DUE_NOTICE = "dose_due_notice", "Tell the site's pharmacists a dose is due"
+        FOLLOWUP_VISITS = "followup_visits", _("Create the survival follow-up visits")
+        DOSE_DUE_NOTICE = "dose_due_notice", _("Tell the site's pharmacists a dose is due")
 
     kind = models.CharField(max_length=30, choices=Kind.choices)
     payload = models.JSONField(default=dict)
     created_at = models.DateTimeField(auto_now_add=True)
-    available_at = models.DateTimeField(help_text="Not published again before this time.")
+    available_at = models.DateTimeField(help_text=_("Not published again before this time."))
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True)
     published_at = models.DateTimeField(null=True, blank=True)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from django.db import models as dj_models
+from django.utils.translation import gettext_lazy as _
 
 from . import effects
 from .dictionary import DICTIONARIES, FormDictionary
@@ -83,21 +84,21 @@ FORMS: dict[str, FormSpec] = {
     for spec in (
         FormSpec(
             "vitals",
-            "Vital signs and weight",
+            _("Vital signs and weight"),
             VISIT_KINDS_ALL,
             prepare=(effects.previous_weight,),
         ),
         FormSpec(
             "labs",
-            "Laboratory and organ function",
+            _("Laboratory and organ function"),
             VISIT_KINDS_ALL,
             before_store=(effects.lab_scores_compute,),
             effects=(effects.lab_scores_store,),
         ),
-        FormSpec("hemodynamics", "Hemodynamics", VISIT_KINDS_ALL),
+        FormSpec("hemodynamics", _("Hemodynamics"), VISIT_KINDS_ALL),
         FormSpec(
             "administration",
-            "Study drug administration",
+            _("Study drug administration"),
             frozenset({VisitKind.DOSING}),
             after_dose1=True,
             prepare=(effects.infusion_date,),
@@ -107,32 +108,32 @@ FORMS: dict[str, FormSpec] = {
         ),
         FormSpec(
             "samples",
-            "Biological samples",
+            _("Biological samples"),
             frozenset({VisitKind.DOSING, VisitKind.FOLLOW_UP, VisitKind.UNSCHEDULED}),
         ),
         FormSpec(
             "follow_up",
-            "Follow-up (vital status)",
+            _("Follow-up (vital status)"),
             frozenset({VisitKind.FOLLOW_UP, VisitKind.UNSCHEDULED}),
             course_event=True,
         ),
         FormSpec(
             "adverse_event",
-            "Adverse event",
+            _("Adverse event"),
             validators=(effects.ae_linked_dose,),
             course_event=True,
         ),
         FormSpec(
             "end_of_study",
-            "End of study",
+            _("End of study"),
             single=True,
             randomized_only=True,
             prepare=(effects.last_visit_done,),
             course_event=True,
         ),
-        FormSpec("baseline", "Baseline clinical context", single=True),
-        FormSpec("infection", "Infection"),
-        FormSpec("con_med", "Concomitant medication"),
+        FormSpec("baseline", _("Baseline clinical context"), single=True),
+        FormSpec("infection", _("Infection")),
+        FormSpec("con_med", _("Concomitant medication")),
     )
 }
 # Patient-level records served by the generic record pages (AE and end of study have theirs).

@@ -357,9 +357,10 @@ def visits_digest_send(*, today: dt.date) -> int:
     """E-mail each site's investigators the visits due and overdue there; returns e-mails sent."""
     from django.conf import settings
     from django.contrib.auth import get_user_model
-    from django.core.mail import send_mail
     from django.template.loader import render_to_string
+    from django.utils.translation import ngettext
 
+    from trials.mail import send_mail_localized
     from trials.roles import DATA_ENTRY_ROLES
 
     from .course import visits_expected
@@ -392,16 +393,20 @@ def visits_digest_send(*, today: dt.date) -> int:
         if not recipients:
             continue
         site = visits[0].patient.site
-        body = render_to_string(
-            "crf/email/visits_digest.txt", {"site": site, "visits": visits, "today": today}
-        )
-        send_mail(
-            f"Liveradvance: {len(visits)} visit(s) due or overdue at site {site.code}",
-            body,
-            settings.DEFAULT_FROM_EMAIL,
-            recipients,
-        )
-        sent += 1
+
+        def compose(site=site, visits=visits) -> tuple[str, str]:
+            body = render_to_string(
+                "crf/email/visits_digest.txt", {"site": site, "visits": visits, "today": today}
+            )
+            subject = ngettext(
+                "Liveradvance: %(count)d visit due or overdue at site %(site)s",
+                "Liveradvance: %(count)d visits due or overdue at site %(site)s",
+                len(visits),
+            ) % {"count": len(visits), "site": site.code}
+            return subject, body
+
+        # One message per language of the site's investigators (each in their own).
+        sent += min(1, send_mail_localized(recipients, compose, settings.DEFAULT_FROM_EMAIL))
     return sent
 
 

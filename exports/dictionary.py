@@ -15,6 +15,9 @@ from functools import cache
 from typing import Any
 
 from django.db import models
+from django.utils import translation
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from trials.dictionary import SCORE_INPUT_ITEMS, Limits, value_type
 
@@ -75,6 +78,9 @@ class Variable:
     required: bool = False  # required to complete the form
     shown_if: str = ""  # skip condition, e.g. "vital_status in (dead)"
     help: str = ""
+    # Spanish (issue 17): the ODM carries both languages, the dictionary CSV a label_es column.
+    label_es: str = ""
+    allowed_es: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -86,10 +92,20 @@ class Dataset:
     repeating: bool = False  # several records per subject outside visits (adverse events)
     date_field: str | None = None  # what the date-range filter applies to
     variables: tuple[Variable, ...] = field(default=())
+    label_es: str = ""
 
     @property
     def oid(self) -> str:
         return self.code.upper()
+
+    @property
+    def display_label(self) -> str:
+        """The label in the language of the page."""
+        return self.label_es if in_spanish() and self.label_es else self.label
+
+
+def in_spanish() -> bool:
+    return (translation.get_language() or "").startswith("es")
 
 
 def _label_and_unit(f: models.Field) -> tuple[str, str]:
@@ -128,17 +144,21 @@ def _item_variable(f: models.Field, items: Mapping[str, Any], form: Any) -> Vari
     item = items.get(f.name)
     if item is None:
         return base
-    label = form.label(item) if form is not None else (item.label or base.label)
+    label = str(form.label(item) if form is not None else (item.label or base.label))
     if f.name == item.unit_field:
         return replace(
             base,
-            label=f"Unit of {label.lower()} as typed",
+            label=gettext("Unit of %(label)s as typed") % {"label": label[:1].lower() + label[1:]},
             allowed=tuple((u, u) for u in item.units),
         )
     if f.name == item.entered:
-        return replace(base, label=f"{label} as typed", unit="")
+        return replace(base, label=gettext("%(label)s as typed") % {"label": label}, unit="")
     if f.name == item.typed_text:
-        return replace(base, label=f"{label} as typed (when not in {item.unit})", unit="")
+        label = gettext("%(label)s as typed (when not in %(unit)s)") % {
+            "label": label,
+            "unit": item.unit,
+        }
+        return replace(base, label=label, unit="")
     unit = item.unit or (item.limits.unit if item.limits else "") or base.unit
     allowed = base.allowed
     if form is not None and form.choices(item):
@@ -149,7 +169,7 @@ def _item_variable(f: models.Field, items: Mapping[str, Any], form: Any) -> Vari
         shown_if = (
             f"{condition.item} in ({', '.join(str(v) for v in condition.values)})"
             if condition.item
-            else condition.text
+            else str(condition.text)
         )
     return replace(
         base,
@@ -159,7 +179,7 @@ def _item_variable(f: models.Field, items: Mapping[str, Any], form: Any) -> Vari
         limits=item.limits,
         required=item.required,
         shown_if=shown_if,
-        help=item.help,
+        help=str(item.help),
     )
 
 
@@ -188,13 +208,13 @@ PATIENT_FORM_DATE = {
 
 def _keys(*, per_visit: bool, record: bool = True) -> list[Variable]:
     keys = [
-        Variable(SUBJECT, "Subject (randomization id, else screening number)", "string"),
-        Variable(SITE, "Site code", "string"),
+        Variable(SUBJECT, gettext("Subject (randomization id, else screening number)"), "string"),
+        Variable(SITE, gettext("Site code"), "string"),
     ]
     if per_visit:
-        keys.append(Variable(VISIT, "Visit code", "string"))
+        keys.append(Variable(VISIT, gettext("Visit code"), "string"))
     if record:
-        keys.append(Variable(RECORD, "Record id in the EDC", "integer"))
+        keys.append(Variable(RECORD, gettext("Record id in the EDC"), "integer"))
     return [Variable(**{**v.__dict__, "key": i}) for i, v in enumerate(keys, start=1)]
 
 
@@ -209,24 +229,56 @@ PATIENT_FIELDS = [
 ]
 # Unblinded statistician's export only (randomization.selectors.allocation_list_unblinded).
 ALLOCATION_VARIABLES = (
-    Variable("randomization_number", "Randomization number", "string"),
-    Variable("randomized_at", "Randomized at (UTC)", "datetime"),
-    Variable("stratum", "Stratum (ACLF grade)", "string"),
-    Variable("treatment_code", "Treatment arm code", "string"),
-    Variable("treatment_label", "Treatment arm", "string"),
+    Variable("randomization_number", _("Randomization number"), "string"),
+    Variable("randomized_at", _("Randomized at (UTC)"), "datetime"),
+    Variable("stratum", _("Stratum (ACLF grade)"), "string"),
+    Variable("treatment_code", _("Treatment arm code"), "string"),
+    Variable("treatment_label", _("Treatment arm"), "string"),
 )
+
+
+def _bilingual(english: Variable, spanish: Variable) -> Variable:
+    return replace(english, label_es=spanish.label, allowed_es=spanish.allowed)
+
+
+def _in_both(variable: Variable) -> Variable:
+    """A variable declared with a lazy label, in English with its Spanish label."""
+    with translation.override("en-gb"):
+        english = replace(variable, label=str(variable.label))
+    with translation.override("es"):
+        return replace(english, label_es=str(variable.label))
 
 
 @cache
 def datasets() -> dict[str, Dataset]:
-    """Every exportable dataset in a stable order: patients, screening, then the registry."""
+    """Every exportable dataset in a stable order: patients, screening, then the registry;
+    labels in English (the canonical) with their Spanish (issue 17)."""
+    with translation.override("en-gb"):
+        english = _datasets()
+    with translation.override("es"):
+        spanish = {d.code: d for d in _datasets()}
+    return {
+        d.code: replace(
+            d,
+            label_es=spanish[d.code].label,
+            variables=tuple(
+                _bilingual(v, es)
+                for v, es in zip(d.variables, spanish[d.code].variables, strict=True)
+            ),
+        )
+        for d in english
+    }
+
+
+def _datasets() -> list[Dataset]:
+    """The datasets with their labels in the active language."""
     from crf.registry import FORMS
     from trials.models import Patient, Screening
 
     result = [
         Dataset(
             "patients",
-            "Patients (registration and status)",
+            gettext("Patients (registration and status)"),
             Patient,
             date_field="created_at",
             variables=tuple(
@@ -235,7 +287,7 @@ def datasets() -> dict[str, Dataset]:
         ),
         Dataset(
             "screening",
-            "Screening and eligibility",
+            gettext("Screening and eligibility"),
             Screening,
             date_field="screening_date",
             variables=tuple(_keys(per_visit=False) + _variables_of(Screening)),
@@ -248,7 +300,7 @@ def datasets() -> dict[str, Dataset]:
         result.append(
             Dataset(
                 code,
-                spec.label,
+                str(spec.label),
                 spec.model,
                 per_visit=spec.per_visit,
                 repeating=not spec.per_visit and not spec.single,
@@ -259,14 +311,14 @@ def datasets() -> dict[str, Dataset]:
                 ),
             )
         )
-    return {d.code: d for d in result}
+    return result
 
 
 def dataset_variables(dataset: Dataset, *, unblinded: bool = False) -> list[Variable]:
     """The columns of ``dataset``; the patients dataset gains the allocation when unblinded."""
     variables = list(dataset.variables)
     if unblinded and dataset.code == "patients":
-        variables += ALLOCATION_VARIABLES
+        variables += [_in_both(v) for v in ALLOCATION_VARIABLES]
     return variables
 
 
@@ -280,6 +332,8 @@ DICTIONARY_HEADER = [
     "length",
     "fraction_digits",
     "key",
+    "label_es",
+    "allowed_values_es",
 ]
 
 
@@ -297,4 +351,6 @@ def dictionary_rows(*, unblinded: bool = False):
                 "" if v.length is None else v.length,
                 "" if v.fraction_digits is None else v.fraction_digits,
                 "" if v.key is None else v.key,
+                v.label_es,
+                "; ".join(f"{code}={text}" for code, text in v.allowed_es),
             ]

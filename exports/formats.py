@@ -240,8 +240,12 @@ def _a(**attrs: Any) -> str:
     return "".join(f" {k}={quoteattr(str(v))}" for k, v in attrs.items() if v not in (None, ""))
 
 
-def _tt(text: str) -> str:
-    return f'<TranslatedText xml:lang="en">{escape(text)}</TranslatedText>'
+def _tt(text: str, spanish: str = "") -> str:
+    """English, and the Spanish when there is one (ODM 1.3.2: several TranslatedText)."""
+    english = f'<TranslatedText xml:lang="en">{escape(text)}</TranslatedText>'
+    if not spanish:
+        return english
+    return f'{english}<TranslatedText xml:lang="es">{escape(spanish)}</TranslatedText>'
 
 
 def codelist_oid(dataset: Dataset, variable: Variable) -> str:
@@ -300,7 +304,7 @@ def odm_metadata(
                 Length=v.length,
                 SignificantDigits=v.fraction_digits,
             )
-            yield f"<ItemDef{attrs}><Question>{_tt(v.label)}</Question>"
+            yield f"<ItemDef{attrs}><Question>{_tt(v.label, v.label_es)}</Question>"
             if v.unit:
                 yield f"<MeasurementUnitRef{_a(MeasurementUnitOID=unit_oid(v.unit))}/>"
             if v.allowed:
@@ -312,9 +316,10 @@ def odm_metadata(
                 continue
             kind = "integer" if v.type == "integer" else "text"
             yield f"<CodeList{_a(OID=codelist_oid(dataset, v), Name=v.label, DataType=kind)}>"
+            spanish = dict(v.allowed_es)
             for code, decode in v.allowed:
                 yield f"<CodeListItem{_a(CodedValue=code)}>"
-                yield f"<Decode>{_tt(decode)}</Decode></CodeListItem>"
+                yield f"<Decode>{_tt(decode, spanish.get(code, ''))}</Decode></CodeListItem>"
             yield "</CodeList>"
     yield "</MetaDataVersion></Study>"
 

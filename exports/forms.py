@@ -36,7 +36,7 @@ class ExportForm(BootstrapFormMixin, djforms.Form):
 
     def __init__(self, *args, sites, may_unblind: bool, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["forms"].choices = [(d.code, d.label) for d in datasets().values()]
+        self.fields["forms"].choices = [(d.code, d.display_label) for d in datasets().values()]
         self.fields["sites"].choices = [(str(s.pk), str(s)) for s in sites]
         if not may_unblind:
             del self.fields["unblinded"]

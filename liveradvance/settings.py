@@ -63,6 +63,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # issue 17: a logged-in user's stored language wins over the cookie and the browser.
+    "liveradvance.middleware.UserLanguageMiddleware",
     # issue 11: Content-Security-Policy (no inline scripts or styles) and no-store on pages.
     "csp.middleware.CSPMiddleware",
     "liveradvance.middleware.NoStoreMiddleware",
@@ -152,6 +154,8 @@ LANGUAGE_CODE = "en-gb"
 # (locale/es/LC_MESSAGES/django.mo) is committed, so run time needs no gettext.
 LANGUAGES = [("en-gb", "English"), ("es", "Español")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+# Human-readable dates with the time zone per language ("26 Nov 2026, 14:05 CET").
+FORMAT_MODULE_PATH = ["liveradvance.formats"]
 LANGUAGE_COOKIE_AGE = 365 * 24 * 3600  # the choice of language outlives the session
 LANGUAGE_COOKIE_SAMESITE = "Lax"
 TIME_ZONE = env.str("TIME_ZONE", default="Europe/Madrid")  # the single site is in Barcelona

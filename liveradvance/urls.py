@@ -5,6 +5,8 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from trials.account_views import language_set
+
 from .health import healthz
 
 # A branded admin: the trial's name, not "Django administration".
@@ -20,8 +22,8 @@ urlpatterns = [
         name="favicon",
     ),
     path("healthz/", healthz, name="healthz"),
-    # issue 17: the language switch (POST, sets the language cookie; Django's view).
-    path("i18n/", include("django.conf.urls.i18n")),
+    # issue 17: the language switch (POST): the language cookie, and the user's preference.
+    path("i18n/setlang/", language_set, name="set_language"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     # issue 11: password change, and reset by e-mail (Django's views, our templates).

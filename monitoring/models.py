@@ -11,6 +11,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
 from trials.models import Patient
@@ -20,21 +21,21 @@ USER = settings.AUTH_USER_MODEL
 
 class DataQuery(models.Model):
     class Status(models.TextChoices):
-        OPEN = "open", "Open"
-        ANSWERED = "answered", "Answered"
-        CLOSED = "closed", "Closed"
+        OPEN = "open", _("Open")
+        ANSWERED = "answered", _("Answered")
+        CLOSED = "closed", _("Closed")
 
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="+")
     visit = models.ForeignKey(
         "crf.Visit", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
-    form_code = models.CharField("Form", max_length=30)
+    form_code = models.CharField(_("Form"), max_length=30)
     record_id = models.PositiveBigIntegerField(null=True, blank=True)
-    field = models.CharField(max_length=60, blank=True, help_text="Blank: the whole form.")
-    text = models.TextField("Query")
+    field = models.CharField(max_length=60, blank=True, help_text=_("Blank: the whole form."))
+    text = models.TextField(_("Query"))
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
     automatic = models.BooleanField(
-        default=False, help_text="Raised by the system (soft edit check overridden)."
+        default=False, help_text=_("Raised by the system (soft edit check overridden).")
     )
     raised_by = models.ForeignKey(
         USER, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
@@ -54,8 +55,8 @@ class DataQuery(models.Model):
 
     class Meta:
         ordering = ["-raised_at", "-id"]
-        verbose_name = "data query"
-        verbose_name_plural = "data queries"
+        verbose_name = _("data query")
+        verbose_name_plural = _("data queries")
         indexes = [models.Index(fields=["patient", "status"], name="query_patient_status")]
 
     def __str__(self) -> str:
@@ -66,9 +67,9 @@ class SdvMark(models.Model):
     """A field (or whole form) verified against the source; cleared when the data change."""
 
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="+")
-    form_code = models.CharField("Form", max_length=30)
+    form_code = models.CharField(_("Form"), max_length=30)
     record_id = models.PositiveBigIntegerField()
-    field = models.CharField(max_length=60, blank=True, help_text="Blank: the whole form.")
+    field = models.CharField(max_length=60, blank=True, help_text=_("Blank: the whole form."))
     verified_by = models.ForeignKey(USER, on_delete=models.PROTECT, related_name="+")
     verified_at = models.DateTimeField()
     cleared_at = models.DateTimeField(null=True, blank=True)
@@ -77,7 +78,7 @@ class SdvMark(models.Model):
 
     class Meta:
         ordering = ["form_code", "record_id", "field"]
-        verbose_name = "source data verification"
+        verbose_name = _("source data verification")
         constraints = [
             models.UniqueConstraint(
                 fields=["form_code", "record_id", "field"],
@@ -94,16 +95,16 @@ class Lock(models.Model):
     """A data manager's lock of a patient, a visit or one form: no edits while active."""
 
     class Level(models.TextChoices):
-        PATIENT = "patient", "Patient"
-        VISIT = "visit", "Visit"
-        FORM = "form", "Form"
+        PATIENT = "patient", _("Patient")
+        VISIT = "visit", _("Visit")
+        FORM = "form", _("Form")
 
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="+")
     level = models.CharField(max_length=10, choices=Level.choices)
     visit = models.ForeignKey(
         "crf.Visit", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
-    form_code = models.CharField("Form", max_length=30, blank=True)
+    form_code = models.CharField(_("Form"), max_length=30, blank=True)
     record_id = models.PositiveBigIntegerField(null=True, blank=True)
     locked_by = models.ForeignKey(USER, on_delete=models.PROTECT, related_name="+")
     locked_at = models.DateTimeField()

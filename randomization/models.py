@@ -12,6 +12,7 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
 # Synopsis: Arms. Codes are what the list holds; labels are shown to unblinded users only.
@@ -21,20 +22,20 @@ DOSE_NUMBERS = (1, 2, 3, 4)  # synopsis: days 1, 4, 11 and 18
 
 
 class ArmCode(models.TextChoices):
-    A = "A", "A"
-    B = "B", "B"
+    A = "A", _("A")
+    B = "B", _("B")
 
 
 class RandomizationList(models.Model):
     """One version of the trial's stratified list (generated from a seed or uploaded)."""
 
     class Source(models.TextChoices):
-        GENERATED = "generated", "Generated in the EDC from a recorded seed"
-        UPLOADED = "uploaded", "Uploaded CSV"
+        GENERATED = "generated", _("Generated in the EDC from a recorded seed")
+        UPLOADED = "uploaded", _("Uploaded CSV")
 
     class Status(models.TextChoices):
-        ACTIVE = "active", "Active"
-        SUPERSEDED = "superseded", "Superseded"
+        ACTIVE = "active", _("Active")
+        SUPERSEDED = "superseded", _("Superseded")
 
     trial = models.ForeignKey(
         "trials.Trial", on_delete=models.PROTECT, related_name="randomization_lists"
@@ -47,11 +48,11 @@ class RandomizationList(models.Model):
     strata = models.JSONField(default=list)
     # Made by ``setup_liveradvance --demo-patients`` from a public seed: never for real patients
     # (a system check refuses DEBUG=0 with an active demo list unless DEMO_SERVER is set).
-    is_demo = models.BooleanField("demo list", default=False)
+    is_demo = models.BooleanField(_("demo list"), default=False)
     length_per_stratum = models.PositiveIntegerField()
     arm_labels = models.JSONField(default=dict)
     active_arm_code = models.CharField(max_length=1, choices=ArmCode.choices)
-    sha256 = models.CharField("SHA-256 of the canonical CSV", max_length=64)
+    sha256 = models.CharField(_("SHA-256 of the canonical CSV"), max_length=64)
     generated_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
@@ -95,7 +96,7 @@ class RandomizationListEntry(models.Model):
 
     class Meta:
         ordering = ["randomization_list", "stratum", "sequence"]
-        verbose_name_plural = "randomization list entries"
+        verbose_name_plural = _("randomization list entries")
         constraints = [
             models.UniqueConstraint(
                 fields=["randomization_list", "stratum", "sequence"],
@@ -117,7 +118,7 @@ class Allocation(models.Model):
         RandomizationListEntry, on_delete=models.PROTECT, related_name="allocation"
     )
     randomization_number = models.CharField(max_length=20, unique=True)
-    stratum = models.CharField("Stratum (ACLF grade)", max_length=2)
+    stratum = models.CharField(_("Stratum (ACLF grade)"), max_length=2)
     randomized_at = models.DateTimeField()
     randomized_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
@@ -145,11 +146,11 @@ class DosePreparation(models.Model):
     prepared_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
-    checked_by = models.CharField("Checked by (second person)", max_length=150)
-    product_lot = models.CharField("Lot / batch", max_length=60)
-    cell_count = models.PositiveBigIntegerField("Total cells", null=True, blank=True)
+    checked_by = models.CharField(_("Checked by (second person)"), max_length=150)
+    product_lot = models.CharField(_("Lot / batch"), max_length=60)
+    cell_count = models.PositiveBigIntegerField(_("Total cells"), null=True, blank=True)
     viability_pct = models.DecimalField(
-        "Viability (%)",
+        _("Viability (%)"),
         max_digits=4,
         decimal_places=1,
         null=True,
@@ -157,17 +158,17 @@ class DosePreparation(models.Model):
         validators=[MinValueValidator(0), MaxValueValidator(100)],
     )
     volume_ml = models.DecimalField(
-        "Volume (mL)", max_digits=6, decimal_places=1, validators=[MinValueValidator(0.1)]
+        _("Volume (mL)"), max_digits=6, decimal_places=1, validators=[MinValueValidator(0.1)]
     )
     # The weight the dose was computed from and the prescribed cell count (active arm); the
     # same fields are filled for both arms so the records have one shape.
     weight_kg = models.DecimalField(
-        "Body weight used (kg)", max_digits=5, decimal_places=1, null=True, blank=True
+        _("Body weight used (kg)"), max_digits=5, decimal_places=1, null=True, blank=True
     )
-    weight_measured_on = models.DateField("Weight measured on", null=True, blank=True)
-    prescribed_cells = models.PositiveBigIntegerField("Prescribed cells", null=True, blank=True)
+    weight_measured_on = models.DateField(_("Weight measured on"), null=True, blank=True)
+    prescribed_cells = models.PositiveBigIntegerField(_("Prescribed cells"), null=True, blank=True)
     confirmations = models.JSONField(
-        default=list, blank=True, help_text="Checks the pharmacist confirmed (e.g. old weight)."
+        default=list, blank=True, help_text=_("Checks the pharmacist confirmed (e.g. old weight).")
     )
     history = HistoricalRecords()
 

@@ -13,14 +13,15 @@ from decimal import Decimal
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.mail import send_mail
 from django.db import transaction
 from django.http import HttpRequest
-from django.utils import timezone
+from django.utils import formats, timezone
+from django.utils.translation import gettext
 
 from trials import roles
 from trials.audit import save_audited
 from trials.auth import reauthenticate
+from trials.mail import send_mail_localized
 from trials.models import FormStatus, Patient, PatientStatus, Site, Trial
 from trials.roles import Role
 
@@ -403,13 +404,26 @@ def pharmacists_notify_dose_due(
     )
     if not recipients:
         return 0
-    subject = f"[Liveradvance] Dose {dose_number} due for {patient.subject_id}"
-    body = (
-        f"Patient {patient.subject_id} (site {patient.site.code}) was randomized.\n"
-        f"Dose {dose_number} is due on {due_on:%Y-%m-%d}.\n\n"
-        "Log in to the EDC pharmacy page to see the preparation."
-    )
-    return send_mail(subject, body, None, recipients)
+
+    def compose() -> tuple[str, str]:
+        values = {
+            "dose": dose_number,
+            "subject": patient.subject_id,
+            "site": patient.site.code,
+            "due_on": formats.date_format(due_on, "SHORT_DATE_FORMAT"),
+        }
+        subject = gettext("[Liveradvance] Dose %(dose)s due for %(subject)s") % values
+        body = (
+            gettext(
+                "Patient %(subject)s (site %(site)s) was randomized.\n"
+                "Dose %(dose)s is due on %(due_on)s.\n\n"
+                "Log in to the EDC pharmacy page to see the preparation."
+            )
+            % values
+        )
+        return subject, body
+
+    return send_mail_localized(recipients, compose)
 
 
 # --- pharmacy ------------------------------------------------------------------------------
@@ -659,13 +673,23 @@ def emergency_unblinding_notify(*, unblinding_id: int) -> int:
         return 0
     patient = record.patient
     who = record.unblinded_by.get_full_name() or record.unblinded_by.get_username()
-    when = timezone.localtime(record.unblinded_at)
-    body = (
-        f"Patient {patient.subject_id} (site {patient.site.code}) was unblinded by {who} "
-        f"at {when:%Y-%m-%d %H:%M %Z}.\n"
-        f"Reason: {record.reason}\n\n"
-        "Only the unblinding investigator can see this patient's allocation in the EDC."
-    )
-    return send_mail(
-        f"[Liveradvance] Emergency unblinding of {patient.subject_id}", body, None, recipients
-    )
+
+    def compose() -> tuple[str, str]:
+        values = {
+            "subject": patient.subject_id,
+            "site": patient.site.code,
+            "who": who,
+            "at": formats.date_format(timezone.localtime(record.unblinded_at), "DATETIME_FORMAT"),
+            "reason": record.reason,
+        }
+        body = (
+            gettext(
+                "Patient %(subject)s (site %(site)s) was unblinded by %(who)s at %(at)s.\n"
+                "Reason: %(reason)s\n\n"
+                "Only the unblinding investigator can see this patient's allocation in the EDC."
+            )
+            % values
+        )
+        return gettext("[Liveradvance] Emergency unblinding of %(subject)s") % values, body
+
+    return send_mail_localized(recipients, compose)

@@ -21,6 +21,18 @@ def _fast_settings(settings):
     settings.SECURE_SSL_REDIRECT = False  # the test client speaks plain HTTP
 
 
+@pytest.fixture(autouse=True)
+def _default_language():
+    """Each test starts in the default language: a request in Spanish (LocaleMiddleware, the
+    user's language) leaves the thread's translation active after it returns (issue 17)."""
+    from django.conf import settings
+    from django.utils import translation
+
+    translation.activate(settings.LANGUAGE_CODE)
+    yield
+    translation.activate(settings.LANGUAGE_CODE)
+
+
 @pytest.fixture
 def groups(db):
     return services.roles_sync()

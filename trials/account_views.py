@@ -8,7 +8,9 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import check_for_language
 from django.views.decorators.http import require_POST
+from django.views.i18n import set_language
 
 from . import roles, services
 from .auth import active_lockouts
@@ -71,3 +73,24 @@ def lockout_clear(request: HttpRequest) -> HttpResponse:
     else:
         messages.success(request, f"Lockout of {request.POST.get('username')} cleared.")
     return redirect("trials:lockout-list")
+
+
+# The language of a logged-in user's session (set at login from the stored preference and by
+# the switch); UserLanguageMiddleware applies it, so no query is needed per request.
+LANGUAGE_SESSION_KEY = "trials_language"
+
+
+def language_set(request: HttpRequest) -> HttpResponse:
+    """The language switch: Django's view (language cookie, redirect to ``next``); a
+    logged-in user's choice is also stored, so it follows them to any browser."""
+    response = set_language(request)
+    language = request.POST.get("language", "")
+    if (
+        request.method == "POST"
+        and request.user.is_authenticated
+        and check_for_language(language)
+        and language in dict(settings.LANGUAGES)
+    ):
+        services.user_language_set(user=request.user, language=language)
+        request.session[LANGUAGE_SESSION_KEY] = language
+    return response

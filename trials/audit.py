@@ -10,9 +10,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
+from django.utils import translation
 
 REASON_FIELD = "reason_for_change"
 
@@ -123,3 +125,10 @@ def changed_fields(old: models.Model | None, new: models.Model, fields: list[str
     if old is None:
         return list(fields)
     return [f for f in fields if getattr(old, f) != getattr(new, f)]
+
+
+def stored_text(text: Any) -> str:
+    """A label as stored in audit text: in English whatever language the user reads, so the
+    record does not depend on who wrote it (issue 17)."""
+    with translation.override("en-gb"):
+        return str(text)

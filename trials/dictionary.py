@@ -21,6 +21,8 @@ from fractions import Fraction
 from typing import Any
 
 from django.db import models
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from scoring import units as scoring_units
 
@@ -179,7 +181,7 @@ _TYPED = {"places": CANONICAL_PLACES}
 SCORE_INPUT_ITEMS: tuple[Item, ...] = (
     Item(
         "bilirubin_mg_dl",
-        "Total bilirubin",
+        _("Total bilirubin"),
         unit="mg/dL",
         units={"mg/dL": Fraction(1), UMOL_L: _per(scoring_units.BILIRUBIN_UMOL_PER_MG_DL)},
         entered="bilirubin_entered",
@@ -190,7 +192,7 @@ SCORE_INPUT_ITEMS: tuple[Item, ...] = (
     ),
     Item(
         "creatinine_mg_dl",
-        "Creatinine",
+        _("Creatinine"),
         unit="mg/dL",
         units={"mg/dL": Fraction(1), UMOL_L: _per(scoring_units.CREATININE_UMOL_PER_MG_DL)},
         entered="creatinine_entered",
@@ -201,7 +203,7 @@ SCORE_INPUT_ITEMS: tuple[Item, ...] = (
     ),
     Item(
         "albumin_g_dl",
-        "Albumin",
+        _("Albumin"),
         unit="g/dL",
         units={"g/dL": Fraction(1), "g/L": _per(scoring_units.ALBUMIN_G_L_PER_G_DL)},
         entered="albumin_entered",
@@ -274,7 +276,7 @@ SCORE_INPUT_ITEMS: tuple[Item, ...] = (
     Item(
         "mechanical_ventilation_for_he",
         feeds=("mechanical_ventilation_for_he",),
-        shown_if=Condition("mechanical_ventilation", (True,), "the patient is ventilated"),
+        shown_if=Condition("mechanical_ventilation", (True,), _("the patient is ventilated")),
     ),
     Item("renal_replacement_therapy", feeds=("renal_replacement_therapy",)),
     Item("dialysis_twice_in_last_week", feeds=("dialysis_twice_in_last_week",)),
@@ -318,12 +320,14 @@ def limits_map(items: Iterable[Item]) -> dict[str, Limits]:
 SCREENING_CONDITIONAL_ITEMS: tuple[Item, ...] = (
     Item(
         "last_gi_bleed_date",
-        shown_if=Condition("gi_bleed_history", (True,), "there was a gastrointestinal bleeding"),
+        shown_if=Condition(
+            "gi_bleed_history", (True,), _("there was a gastrointestinal bleeding")
+        ),
     ),
     Item(
         "last_investigational_trial_date",
         shown_if=Condition(
-            "investigational_trial_history", (True,), "the patient took part in another trial"
+            "investigational_trial_history", (True,), _("the patient took part in another trial")
         ),
     ),
     SCORE_INPUTS["mechanical_ventilation_for_he"],
@@ -344,7 +348,9 @@ def hidden_values_given(items: Iterable[Item], obj: Any) -> dict[str, str]:
             continue
         value = getattr(obj, item.name, None)
         if not is_blank(value) and value not in condition.hidden_values:
-            errors[item.input_name] = f"Only when {condition.text}."
+            errors[item.input_name] = gettext("Only when %(condition)s.") % {
+                "condition": condition.text
+            }
     return errors
 
 

@@ -15,6 +15,8 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
+from django.utils.translation import gettext_lazy as _
+
 AFP_LIMIT_NG_ML = 400  # exclusion 3: alpha-fetoprotein > 400 ng/mL
 GI_BLEED_DAYS = 5  # exclusion 8: GI bleeding in the last 5 days
 TRIAL_WASHOUT_MONTHS = 3  # exclusion 15: investigational trial in the last 3 months
@@ -225,27 +227,27 @@ def _female_only(field: str, failing: dict[str, str]) -> Callable[[Facts], Verdi
 
 
 CRITERIA: tuple[Criterion, ...] = (
-    Criterion("INC1", "inclusion", "Liver cirrhosis", _cirrhosis),
-    Criterion("INC2", "inclusion", "ACLF grade 1, 2 or 3 (CANONIC)", _aclf_grade),
-    Criterion("INC3", "inclusion", "Signed informed consent", _consent),
-    Criterion("INC4", "inclusion", "Age within the trial's bounds at screening", _age),
+    Criterion("INC1", "inclusion", _("Liver cirrhosis"), _cirrhosis),
+    Criterion("INC2", "inclusion", _("ACLF grade 1, 2 or 3 (CANONIC)"), _aclf_grade),
+    Criterion("INC3", "inclusion", _("Signed informed consent"), _consent),
+    Criterion("INC4", "inclusion", _("Age within the trial's bounds at screening"), _age),
     Criterion(
         "EXC1",
         "exclusion",
-        "Acute or subacute liver failure without cirrhosis",
+        _("Acute or subacute liver failure without cirrhosis"),
         answered_yes(
             "acute_liver_failure_without_cirrhosis",
             "Acute or subacute liver failure without cirrhosis",
         ),
     ),
     Criterion(
-        "EXC2", "exclusion", "ACLF grade 1 with response to medical therapy", _aclf1_responding
+        "EXC2", "exclusion", _("ACLF grade 1 with response to medical therapy"), _aclf1_responding
     ),
-    Criterion("EXC3", "exclusion", "Current malignancy or AFP > 400 ng/mL", _malignancy_or_afp),
+    Criterion("EXC3", "exclusion", _("Current malignancy or AFP > 400 ng/mL"), _malignancy_or_afp),
     Criterion(
         "EXC4",
         "exclusion",
-        "Previous malignancy or family history of hereditary cancer",
+        _("Previous malignancy or family history of hereditary cancer"),
         answered_yes(
             "previous_malignancy_or_hereditary_cancer",
             "Previous malignancy or family history of hereditary cancer",
@@ -254,7 +256,7 @@ CRITERIA: tuple[Criterion, ...] = (
     Criterion(
         "EXC5",
         "exclusion",
-        "Moderate or severe chronic heart failure (NYHA III–IV)",
+        _("Moderate or severe chronic heart failure (NYHA III–IV)"),
         one_of(
             "nyha_class",
             {"III": "Chronic heart failure NYHA III", "IV": "Chronic heart failure NYHA IV"},
@@ -263,13 +265,13 @@ CRITERIA: tuple[Criterion, ...] = (
     Criterion(
         "EXC6",
         "exclusion",
-        "Renal replacement therapy",
+        _("Renal replacement therapy"),
         answered_yes("renal_replacement_therapy", "On renal replacement therapy"),
     ),
     Criterion(
         "EXC7",
         "exclusion",
-        "Severe chronic pulmonary disease (GOLD III–IV)",
+        _("Severe chronic pulmonary disease (GOLD III–IV)"),
         one_of(
             "gold_stage",
             {
@@ -281,7 +283,7 @@ CRITERIA: tuple[Criterion, ...] = (
     Criterion(
         "EXC8",
         "exclusion",
-        "Gastrointestinal bleeding in the last 5 days",
+        _("Gastrointestinal bleeding in the last 5 days"),
         dated_event(
             "gi_bleed_history",
             "last_gi_bleed_date",
@@ -292,28 +294,28 @@ CRITERIA: tuple[Criterion, ...] = (
     Criterion(
         "EXC9",
         "exclusion",
-        "Previous liver transplantation",
+        _("Previous liver transplantation"),
         answered_yes("previous_liver_transplant", "Previous liver transplantation"),
     ),
     Criterion(
         "EXC10",
         "exclusion",
-        "Immunosuppressive therapy",
+        _("Immunosuppressive therapy"),
         answered_yes("immunosuppressive_therapy", "Immunosuppressive therapy"),
     ),
     Criterion(
         "EXC11",
         "exclusion",
-        "Extrahepatic cholestasis",
+        _("Extrahepatic cholestasis"),
         answered_yes("extrahepatic_cholestasis", "Extrahepatic cholestasis"),
     ),
     Criterion(
-        "EXC12", "exclusion", "HIV infection", answered_yes("hiv_infection", "HIV infection")
+        "EXC12", "exclusion", _("HIV infection"), answered_yes("hiv_infection", "HIV infection")
     ),
     Criterion(
         "EXC13",
         "exclusion",
-        "Pregnant or breastfeeding",
+        _("Pregnant or breastfeeding"),
         _female_only(
             "pregnancy_status", {"pregnant": "Pregnant", "breastfeeding": "Breastfeeding"}
         ),
@@ -321,7 +323,7 @@ CRITERIA: tuple[Criterion, ...] = (
     Criterion(
         "EXC14",
         "exclusion",
-        "Child-bearing potential without acceptable birth control",
+        _("Child-bearing potential without acceptable birth control"),
         _female_only(
             "childbearing_potential",
             {"yes_no_contraception": "Child-bearing potential without birth control"},
@@ -330,7 +332,7 @@ CRITERIA: tuple[Criterion, ...] = (
     Criterion(
         "EXC15",
         "exclusion",
-        "Investigational trial in the last 3 months",
+        _("Investigational trial in the last 3 months"),
         dated_event(
             "investigational_trial_history",
             "last_investigational_trial_date",
@@ -341,19 +343,19 @@ CRITERIA: tuple[Criterion, ...] = (
     Criterion(
         "EXC16",
         "exclusion",
-        "Active addiction to illegal drugs",
+        _("Active addiction to illegal drugs"),
         answered_yes("active_drug_addiction", "Active addiction to illegal drugs"),
     ),
     Criterion(
         "EXC17",
         "exclusion",
-        "Refusal to participate",
+        _("Refusal to participate"),
         answered_yes("refuses_participation", "Refusal to participate"),
     ),
     Criterion(
         "EXC18",
         "exclusion",
-        "Unable to provide prior informed consent",
+        _("Unable to provide prior informed consent"),
         answered_yes("unable_to_consent", "Unable to provide prior informed consent"),
     ),
 )

@@ -7,6 +7,7 @@ import json
 from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 import scoring
 
@@ -100,7 +101,7 @@ class PatientCreateForm(BootstrapFormMixin, forms.ModelForm):
             "birth_date": forms.DateInput(attrs={"type": "date"}),
             "consent_datetime": forms.DateTimeInput(attrs={"type": "datetime-local"}),
         }
-        labels = {"consent_datetime": "Informed consent signed (date and time)"}
+        labels = {"consent_datetime": _("Informed consent signed (date and time)")}
 
     def __init__(self, *args, sites=None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -133,7 +134,7 @@ class ScoreInputsFormMixin(BootstrapFormMixin, forms.ModelForm):
                 self.fields[item.unit_field] = forms.ChoiceField(
                     choices=choices,
                     required=False,
-                    label="Unit",
+                    label=_("Unit"),
                     initial=item.default_unit,
                     disabled=self.fields[item.unit_field].disabled,
                     widget=forms.Select(attrs={"class": "form-select form-select-sm"}),
@@ -205,14 +206,14 @@ class ScreeningForm(ScoreInputsFormMixin):
     reason_for_change = forms.CharField(
         required=False,
         widget=forms.Textarea(attrs={"rows": 2}),
-        help_text="Required when changing a completed screening.",
+        help_text=_("Required when changing a completed screening."),
     )
     # The grade the investigator saw when ticking the box (updated live by the page's script):
     # the confirmation only holds for that grade (issue 13).
     aclf_grade_confirmed_as = forms.CharField(required=False, widget=forms.HiddenInput)
     confirm_out_of_range = forms.BooleanField(
         required=False,
-        label="I checked the values outside the expected range against the source document",
+        label=_("I checked the values outside the expected range against the source document"),
     )
 
     class Meta:
@@ -240,7 +241,7 @@ class ScreeningForm(ScoreInputsFormMixin):
         if self.instance.pk is None and not self.is_bound:
             self.initial.setdefault("screening_date", timezone.localdate())
         self.initial["aclf_grade_confirmed_as"] = self.instance.aclf_grade or ""
-        self.fields["aclf_grade_confirmed"].label = "I confirm the computed ACLF grade"
+        self.fields["aclf_grade_confirmed"].label = _("I confirm the computed ACLF grade")
         self.warnings: dict[str, list[str]] = {}
         for field in self.fields.values():
             if isinstance(field, forms.NullBooleanField):
@@ -297,7 +298,7 @@ class ScreeningForm(ScoreInputsFormMixin):
 class ScoreCalculatorForm(ScoreInputsFormMixin):
     """Ad-hoc score calculation; parses like the CRFs but is never saved."""
 
-    age = forms.IntegerField(min_value=0, max_value=120, required=False, label="Age (years)")
+    age = forms.IntegerField(min_value=0, max_value=120, required=False, label=_("Age (years)"))
     sex = forms.ChoiceField(choices=[("", "—"), ("M", "Male"), ("F", "Female")], required=False)
 
     class Meta:
@@ -310,7 +311,7 @@ class RoleGrantDecisionForm(BootstrapFormMixin, forms.Form):
         choices=[("approve", "Approve"), ("refuse", "Refuse")], widget=forms.RadioSelect
     )
     reason = forms.CharField(
-        min_length=3, help_text="Why you approve or refuse (recorded and sent to the sponsor)"
+        min_length=3, help_text=_("Why you approve or refuse (recorded and sent to the sponsor)")
     )
 
 
@@ -320,7 +321,7 @@ class IdentityCorrectionForm(BootstrapFormMixin, forms.ModelForm):
     reason = forms.CharField(
         min_length=3,
         widget=forms.Textarea(attrs={"rows": 2}),
-        help_text="Why the record was wrong (e.g. the source document says otherwise)",
+        help_text=_("Why the record was wrong (e.g. the source document says otherwise)"),
     )
 
     class Meta:
@@ -330,7 +331,7 @@ class IdentityCorrectionForm(BootstrapFormMixin, forms.ModelForm):
             "birth_date": forms.DateInput(attrs={"type": "date"}),
             "consent_datetime": forms.DateTimeInput(attrs={"type": "datetime-local"}),
         }
-        labels = {"consent_datetime": "Informed consent signed (date and time)"}
+        labels = {"consent_datetime": _("Informed consent signed (date and time)")}
 
     def clean_consent_datetime(self):
         # The input shows minutes only: an untouched value must not "change" the seconds.
@@ -344,15 +345,15 @@ class IdentityCorrectionForm(BootstrapFormMixin, forms.ModelForm):
 class AuditFilterForm(BootstrapFormMixin, forms.Form):
     """Narrow an audit trail: user, date range, form, field, one record or visit (GET)."""
 
-    user = forms.CharField(label="User (login)", required=False, max_length=150)
+    user = forms.CharField(label=_("User (login)"), required=False, max_length=150)
     date_from = forms.DateField(
-        label="From", required=False, widget=forms.DateInput(attrs={"type": "date"})
+        label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
     date_to = forms.DateField(
-        label="To", required=False, widget=forms.DateInput(attrs={"type": "date"})
+        label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
-    form = forms.ChoiceField(label="Form", required=False)
-    field = forms.ChoiceField(label="Field", required=False)
+    form = forms.ChoiceField(label=_("Form"), required=False)
+    field = forms.ChoiceField(label=_("Field"), required=False)
     record = forms.IntegerField(
         required=False, min_value=1, max_value=2**62, widget=forms.HiddenInput
     )

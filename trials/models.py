@@ -11,6 +11,8 @@ from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from simple_history.models import HistoricalRecords
 
 from .roles import Role
@@ -29,44 +31,49 @@ class Trial(models.Model):
     code = models.SlugField(max_length=40, unique=True)
     title = models.CharField(max_length=300)
     registry_ids = models.CharField(
-        max_length=200, help_text="e.g. NCT02857010; EudraCT 2012-003900-11"
+        max_length=200, help_text=_("e.g. NCT02857010; EudraCT 2012-003900-11")
     )
     target_size = models.PositiveIntegerField()
     # Arm codes only; labels and the allocation live in randomization/ and are never shown blinded.
     arm_codes = models.JSONField(default=list)
-    strata = models.JSONField(default=list, help_text="ACLF grades used as strata")
+    strata = models.JSONField(default=list, help_text=_("ACLF grades used as strata"))
     min_age = models.PositiveSmallIntegerField(default=18)
     max_age = models.PositiveSmallIntegerField(default=79)
     # Synopsis, Schedule: screening from day −7 to day 1 (randomization refused after that).
     screening_window_days = models.PositiveSmallIntegerField(
-        default=7, help_text="Days the screening stays valid for randomization"
+        default=7, help_text=_("Days the screening stays valid for randomization")
     )
     # Dosing safety settings (synopsis: Investigational product, [EDC default]); data, not code,
     # so the trial manager can change them (audited by the history below).
     dose_weight_max_age_days = models.PositiveSmallIntegerField(
         default=0,
-        help_text="Days a weight may predate the dosing day without an explicit confirmation "
-        "(0 = weighed the same day).",
+        help_text=_(
+            "Days a weight may predate the dosing day without an explicit confirmation "
+            "(0 = weighed the same day)."
+        ),
     )
     weight_change_confirm_pct = models.DecimalField(
         max_digits=4,
         decimal_places=1,
         default=10,
-        help_text="A weight differing from the previous one by more than this % needs a "
-        "confirmation.",
+        help_text=_(
+            "A weight differing from the previous one by more than this % needs a confirmation."
+        ),
     )
     dose_cell_tolerance_pct = models.DecimalField(
         max_digits=4,
         decimal_places=1,
         default=10,
-        help_text="Largest accepted difference (%) between the prepared cell count and the "
-        "prescribed dose.",
+        help_text=_(
+            "Largest accepted difference (%) between the prepared cell count and the "
+            "prescribed dose."
+        ),
     )
     dose_min_viability_pct = models.DecimalField(
         max_digits=4,
         decimal_places=1,
         default=70,
-        help_text="Lowest accepted viability (%) of a cell preparation.",
+        help_text=_("Lowest accepted viability (%) of a cell preparation."),
     )
     history = HistoricalRecords()
 
@@ -109,33 +116,35 @@ class SiteMembership(models.Model):
 
 
 class PatientStatus(models.TextChoices):
-    SCREENING = "screening", "Screening"
-    SCREEN_FAILED = "screen_failed", "Screen failed"
-    RANDOMIZED = "randomized", "Randomized"
-    IN_FOLLOW_UP = "in_follow_up", "In follow-up"
-    COMPLETED = "completed", "Completed"
-    WITHDRAWN = "withdrawn", "Withdrawn"
-    DIED = "died", "Died"
-    TRANSPLANTED = "transplanted", "Transplanted"
-    LOST_TO_FOLLOW_UP = "lost_to_follow_up", "Lost to follow-up"
+    SCREENING = "screening", pgettext_lazy("patient status", "Screening")
+    SCREEN_FAILED = "screen_failed", pgettext_lazy("patient status", "Screen failed")
+    RANDOMIZED = "randomized", pgettext_lazy("patient status", "Randomized")
+    IN_FOLLOW_UP = "in_follow_up", pgettext_lazy("patient status", "In follow-up")
+    COMPLETED = "completed", pgettext_lazy("patient status", "Completed")
+    WITHDRAWN = "withdrawn", pgettext_lazy("patient status", "Withdrawn")
+    DIED = "died", pgettext_lazy("patient status", "Died")
+    TRANSPLANTED = "transplanted", pgettext_lazy("patient status", "Transplanted")
+    LOST_TO_FOLLOW_UP = "lost_to_follow_up", pgettext_lazy("patient status", "Lost to follow-up")
 
 
 class Sex(models.TextChoices):
-    MALE = "M", "Male"
-    FEMALE = "F", "Female"
+    MALE = "M", _("Male")
+    FEMALE = "F", _("Female")
 
 
 class Patient(models.Model):
     trial = models.ForeignKey(Trial, on_delete=models.PROTECT, related_name="patients")
     site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="patients")
-    screening_number = models.CharField(max_length=20)
+    screening_number = models.CharField(_("screening number"), max_length=20)
     # Assigned by the randomization service; trial-unique.
-    subject_id = models.CharField(max_length=20, null=True, blank=True)  # noqa: DJ001
-    initials = models.CharField(max_length=4, blank=True)
-    sex = models.CharField(max_length=1, choices=Sex.choices)
-    birth_date = models.DateField()
-    consent_datetime = models.DateTimeField(null=True, blank=True)
-    consent_version = models.CharField(max_length=20, blank=True)
+    subject_id = models.CharField(  # noqa: DJ001
+        _("subject id"), max_length=20, null=True, blank=True
+    )
+    initials = models.CharField(_("initials"), max_length=4, blank=True)
+    sex = models.CharField(_("sex"), max_length=1, choices=Sex.choices)
+    birth_date = models.DateField(_("birth date"))
+    consent_datetime = models.DateTimeField(_("consent datetime"), null=True, blank=True)
+    consent_version = models.CharField(_("consent version"), max_length=20, blank=True)
     status = models.CharField(
         max_length=20, choices=PatientStatus.choices, default=PatientStatus.SCREENING
     )
@@ -177,8 +186,8 @@ class Patient(models.Model):
 
 
 class FormStatus(models.TextChoices):
-    DRAFT = "draft", "Draft"
-    COMPLETE = "complete", "Complete"
+    DRAFT = "draft", _("Draft")
+    COMPLETE = "complete", _("Complete")
 
 
 class ScoreInputs(models.Model):
@@ -192,71 +201,76 @@ class ScoreInputs(models.Model):
     """
 
     bilirubin_entered = models.DecimalField(
-        "Total bilirubin", max_digits=8, decimal_places=2, null=True, blank=True
+        _("Total bilirubin"), max_digits=8, decimal_places=2, null=True, blank=True
     )
     bilirubin_unit = models.CharField(max_length=10, blank=True)
     bilirubin_mg_dl = models.DecimalField(max_digits=14, decimal_places=8, null=True, blank=True)
     creatinine_entered = models.DecimalField(
-        "Creatinine", max_digits=8, decimal_places=2, null=True, blank=True
+        _("Creatinine"), max_digits=8, decimal_places=2, null=True, blank=True
     )
     creatinine_unit = models.CharField(max_length=10, blank=True)
     creatinine_mg_dl = models.DecimalField(max_digits=14, decimal_places=8, null=True, blank=True)
     albumin_entered = models.DecimalField(
-        "Albumin", max_digits=6, decimal_places=2, null=True, blank=True
+        _("Albumin"), max_digits=6, decimal_places=2, null=True, blank=True
     )
     albumin_unit = models.CharField(max_length=10, blank=True)
     albumin_g_dl = models.DecimalField(max_digits=14, decimal_places=8, null=True, blank=True)
-    inr = models.DecimalField("INR", max_digits=5, decimal_places=2, null=True, blank=True)
+    inr = models.DecimalField(_("INR"), max_digits=5, decimal_places=2, null=True, blank=True)
     sodium_mmol_l = models.DecimalField(
-        "Sodium (mmol/L)", max_digits=5, decimal_places=1, null=True, blank=True
+        _("Sodium (mmol/L)"), max_digits=5, decimal_places=1, null=True, blank=True
     )
     wbc_10e9_l = models.DecimalField(
-        "WBC (10⁹/L)", max_digits=6, decimal_places=2, null=True, blank=True
+        _("WBC (10⁹/L)"), max_digits=6, decimal_places=2, null=True, blank=True
     )
     platelets_10e9_l = models.DecimalField(
-        "Platelets (10⁹/L)", max_digits=6, decimal_places=1, null=True, blank=True
+        _("Platelets (10⁹/L)"), max_digits=6, decimal_places=1, null=True, blank=True
     )
     he_grade = models.PositiveSmallIntegerField(
-        "Hepatic encephalopathy (West Haven grade)",
+        _("Hepatic encephalopathy (West Haven grade)"),
         null=True,
         blank=True,
-        choices=[(0, "0 – none"), (1, "1"), (2, "2"), (3, "3"), (4, "4")],
+        choices=[(0, _("0 – none")), (1, "1"), (2, "2"), (3, "3"), (4, "4")],
     )
     map_mmhg = models.DecimalField(
-        "MAP (mmHg)", max_digits=5, decimal_places=1, null=True, blank=True
+        _("MAP (mmHg)"), max_digits=5, decimal_places=1, null=True, blank=True
     )
     dopamine_ug_kg_min = models.DecimalField(
-        "Dopamine (µg/kg/min)", max_digits=6, decimal_places=2, null=True, blank=True
+        _("Dopamine (µg/kg/min)"), max_digits=6, decimal_places=2, null=True, blank=True
     )
-    dobutamine = models.BooleanField(default=False)
-    terlipressin = models.BooleanField(default=False)
+    dobutamine = models.BooleanField(_("Dobutamine"), default=False)
+    terlipressin = models.BooleanField(_("Terlipressin"), default=False)
     epinephrine_ug_kg_min = models.DecimalField(
-        "Epinephrine (µg/kg/min)", max_digits=6, decimal_places=3, null=True, blank=True
+        _("Epinephrine (µg/kg/min)"), max_digits=6, decimal_places=3, null=True, blank=True
     )
     norepinephrine_ug_kg_min = models.DecimalField(
-        "Norepinephrine (µg/kg/min)", max_digits=6, decimal_places=3, null=True, blank=True
+        _("Norepinephrine (µg/kg/min)"), max_digits=6, decimal_places=3, null=True, blank=True
     )
     pao2_mmhg = models.DecimalField(
-        "PaO2 (mmHg)", max_digits=5, decimal_places=1, null=True, blank=True
+        _("PaO2 (mmHg)"), max_digits=5, decimal_places=1, null=True, blank=True
     )
     spo2_pct = models.DecimalField(
-        "SpO2 (%)", max_digits=4, decimal_places=1, null=True, blank=True
+        _("SpO2 (%)"), max_digits=4, decimal_places=1, null=True, blank=True
     )
     fio2 = models.DecimalField(
-        "FiO2 (fraction)", max_digits=3, decimal_places=2, null=True, blank=True
+        _("FiO2 (fraction)"), max_digits=3, decimal_places=2, null=True, blank=True
     )
-    mechanical_ventilation = models.BooleanField(default=False)
+    mechanical_ventilation = models.BooleanField(_("Mechanical ventilation"), default=False)
     mechanical_ventilation_for_he = models.BooleanField(
-        "Ventilated because of encephalopathy (not respiratory failure)", default=False
+        _("Ventilated because of encephalopathy (not respiratory failure)"), default=False
     )
-    renal_replacement_therapy = models.BooleanField(default=False)
+    renal_replacement_therapy = models.BooleanField(_("Renal replacement therapy"), default=False)
     dialysis_twice_in_last_week = models.BooleanField(
-        "Dialysis ≥2 times (or CVVHD ≥24 h) in the last week", default=False
+        _("Dialysis ≥2 times (or CVVHD ≥24 h) in the last week"), default=False
     )
     ascites = models.CharField(
+        _("Ascites"),
         max_length=20,
         blank=True,
-        choices=[("none", "None"), ("mild", "Mild"), ("moderate_severe", "Moderate/severe")],
+        choices=[
+            ("none", _("None")),
+            ("mild", _("Mild")),
+            ("moderate_severe", _("Moderate/severe")),
+        ],
     )
 
     class Meta:
@@ -271,96 +285,114 @@ class Screening(ScoreInputs):
     """
 
     class NyhaClass(models.TextChoices):
-        NONE = "none", "No chronic heart failure"
-        I = "I", "NYHA I"  # noqa: E741
-        II = "II", "NYHA II"
-        III = "III", "NYHA III"
-        IV = "IV", "NYHA IV"
+        NONE = "none", _("No chronic heart failure")
+        I = "I", _("NYHA I")  # noqa: E741
+        II = "II", _("NYHA II")
+        III = "III", _("NYHA III")
+        IV = "IV", _("NYHA IV")
 
     class GoldStage(models.TextChoices):
-        NONE = "none", "No chronic pulmonary disease"
-        I = "I", "GOLD I"  # noqa: E741
-        II = "II", "GOLD II"
-        III = "III", "GOLD III"
-        IV = "IV", "GOLD IV"
+        NONE = "none", _("No chronic pulmonary disease")
+        I = "I", _("GOLD I")  # noqa: E741
+        II = "II", _("GOLD II")
+        III = "III", _("GOLD III")
+        IV = "IV", _("GOLD IV")
 
     class Pregnancy(models.TextChoices):
-        NOT_APPLICABLE = "not_applicable", "Not applicable (male)"
-        NOT_PREGNANT = "not_pregnant", "Not pregnant, not breastfeeding"
-        PREGNANT = "pregnant", "Pregnant"
-        BREASTFEEDING = "breastfeeding", "Breastfeeding"
+        NOT_APPLICABLE = "not_applicable", _("Not applicable (male)")
+        NOT_PREGNANT = "not_pregnant", _("Not pregnant, not breastfeeding")
+        PREGNANT = "pregnant", _("Pregnant")
+        BREASTFEEDING = "breastfeeding", _("Breastfeeding")
 
     class ChildBearing(models.TextChoices):
-        NOT_APPLICABLE = "not_applicable", "Not applicable (male)"
-        NO = "no", "No (post-menopausal or surgically sterile)"
-        YES_CONTRACEPTION = "yes_contraception", "Yes, using an acceptable method of birth control"
-        YES_NO_CONTRACEPTION = "yes_no_contraception", "Yes, NOT using acceptable birth control"
+        NOT_APPLICABLE = "not_applicable", _("Not applicable (male)")
+        NO = "no", _("No (post-menopausal or surgically sterile)")
+        YES_CONTRACEPTION = (
+            "yes_contraception",
+            _("Yes, using an acceptable method of birth control"),
+        )
+        YES_NO_CONTRACEPTION = "yes_no_contraception", _("Yes, NOT using acceptable birth control")
 
     patient = models.OneToOneField(Patient, on_delete=models.PROTECT, related_name="screening")
-    screening_date = models.DateField()
+    screening_date = models.DateField(_("screening date"))
     status = models.CharField(max_length=10, choices=FormStatus.choices, default=FormStatus.DRAFT)
 
     # Inclusion (synopsis: Eligibility, inclusion 1–3; consent comes from the patient record).
-    cirrhosis = models.BooleanField("Liver cirrhosis", null=True, blank=True)
+    cirrhosis = models.BooleanField(_("Liver cirrhosis"), null=True, blank=True)
     # The confirmation is bound to the grade it confirmed: a change that moves the computed
     # grade voids it on every path (``aclf_grade_confirmed`` is derived by the service).
     aclf_grade_confirmed = models.BooleanField(
-        "Investigator confirms the computed ACLF grade", default=False
+        _("Investigator confirms the computed ACLF grade"), default=False
     )
     aclf_grade_confirmed_as = models.CharField(
-        "ACLF grade the investigator confirmed", max_length=10, blank=True
+        _("ACLF grade the investigator confirmed"), max_length=10, blank=True
     )
 
     # Exclusion criteria, in synopsis order. ``None`` = not yet answered.
-    acute_liver_failure_without_cirrhosis = models.BooleanField(null=True, blank=True)
+    acute_liver_failure_without_cirrhosis = models.BooleanField(
+        _("acute liver failure without cirrhosis"), null=True, blank=True
+    )
     aclf1_responding_to_therapy = models.BooleanField(
-        "ACLF grade 1 with response to medical therapy", null=True, blank=True
+        _("ACLF grade 1 with response to medical therapy"), null=True, blank=True
     )
     current_malignancy = models.BooleanField(
-        "Current malignancy (including HCC of any grade)", null=True, blank=True
+        _("Current malignancy (including HCC of any grade)"), null=True, blank=True
     )
     afp_ng_ml = models.DecimalField(
-        "Alpha-fetoprotein (ng/mL)", max_digits=9, decimal_places=1, null=True, blank=True
+        _("Alpha-fetoprotein (ng/mL)"), max_digits=9, decimal_places=1, null=True, blank=True
     )
     previous_malignancy_or_hereditary_cancer = models.BooleanField(
-        "Previous malignancy (active or in remission) or family history of hereditary cancer",
+        _("Previous malignancy (active or in remission) or family history of hereditary cancer"),
         null=True,
         blank=True,
     )
     nyha_class = models.CharField(
-        "Chronic heart failure (NYHA class)", max_length=5, choices=NyhaClass.choices, blank=True
+        _("Chronic heart failure (NYHA class)"),
+        max_length=5,
+        choices=NyhaClass.choices,
+        blank=True,
     )
     gold_stage = models.CharField(
-        "Chronic pulmonary disease (GOLD stage)",
+        _("Chronic pulmonary disease (GOLD stage)"),
         max_length=5,
         choices=GoldStage.choices,
         blank=True,
     )
-    gi_bleed_history = models.BooleanField("Any gastrointestinal bleeding", null=True, blank=True)
-    last_gi_bleed_date = models.DateField("Date of last GI bleeding", null=True, blank=True)
-    previous_liver_transplant = models.BooleanField(null=True, blank=True)
-    immunosuppressive_therapy = models.BooleanField(null=True, blank=True)
-    extrahepatic_cholestasis = models.BooleanField(null=True, blank=True)
-    hiv_infection = models.BooleanField("HIV infection", null=True, blank=True)
-    pregnancy_status = models.CharField(max_length=20, choices=Pregnancy.choices, blank=True)
+    gi_bleed_history = models.BooleanField(
+        _("Any gastrointestinal bleeding"), null=True, blank=True
+    )
+    last_gi_bleed_date = models.DateField(_("Date of last GI bleeding"), null=True, blank=True)
+    previous_liver_transplant = models.BooleanField(
+        _("previous liver transplant"), null=True, blank=True
+    )
+    immunosuppressive_therapy = models.BooleanField(
+        _("immunosuppressive therapy"), null=True, blank=True
+    )
+    extrahepatic_cholestasis = models.BooleanField(
+        _("extrahepatic cholestasis"), null=True, blank=True
+    )
+    hiv_infection = models.BooleanField(_("HIV infection"), null=True, blank=True)
+    pregnancy_status = models.CharField(
+        _("pregnancy status"), max_length=20, choices=Pregnancy.choices, blank=True
+    )
     childbearing_potential = models.CharField(
-        "Pre-menopausal woman of child-bearing potential",
+        _("Pre-menopausal woman of child-bearing potential"),
         max_length=25,
         choices=ChildBearing.choices,
         blank=True,
     )
     investigational_trial_history = models.BooleanField(
-        "Ever participated in an investigational trial", null=True, blank=True
+        _("Ever participated in an investigational trial"), null=True, blank=True
     )
     last_investigational_trial_date = models.DateField(
-        "Date of last investigational trial participation", null=True, blank=True
+        _("Date of last investigational trial participation"), null=True, blank=True
     )
     active_drug_addiction = models.BooleanField(
-        "Active addiction to illegal drugs", null=True, blank=True
+        _("Active addiction to illegal drugs"), null=True, blank=True
     )
-    refuses_participation = models.BooleanField("Refusal to participate", null=True, blank=True)
+    refuses_participation = models.BooleanField(_("Refusal to participate"), null=True, blank=True)
     unable_to_consent = models.BooleanField(
-        "Unable to provide prior informed consent", null=True, blank=True
+        _("Unable to provide prior informed consent"), null=True, blank=True
     )
 
     # Derived on every save by the screening service (never typed).
@@ -396,7 +428,7 @@ class ScoreRecord(models.Model):
     source_type = models.ForeignKey(ContentType, on_delete=models.PROTECT)
     source_id = models.PositiveBigIntegerField()
     source = GenericForeignKey("source_type", "source_id")
-    label = models.CharField(max_length=60, help_text="Visit or form the inputs came from")
+    label = models.CharField(max_length=60, help_text=_("Visit or form the inputs came from"))
     assessed_on = models.DateField()
     clif_sofa = models.PositiveSmallIntegerField(null=True, blank=True)
     clif_c_of = models.PositiveSmallIntegerField(null=True, blank=True)
@@ -409,11 +441,13 @@ class ScoreRecord(models.Model):
     child_pugh_score = models.PositiveSmallIntegerField(null=True, blank=True)
     child_pugh_class = models.CharField(max_length=1, blank=True)
     explanation = models.JSONField(
-        default=dict, blank=True, help_text="Inputs, compact (trials.services.score_inputs_pack)"
+        default=dict,
+        blank=True,
+        help_text=_("Inputs, compact (trials.services.score_inputs_pack)"),
     )
     algorithm_version = models.CharField(max_length=40)
     computed_at = models.DateTimeField()
-    trigger = models.CharField(max_length=200, blank=True, help_text="What recomputed it last")
+    trigger = models.CharField(max_length=200, blank=True, help_text=_("What recomputed it last"))
 
     class Meta:
         ordering = ["patient", "assessed_on", "pk"]
@@ -467,22 +501,22 @@ class AccessEvent(models.Model):
     audit_exempt = True
 
     class Action(models.TextChoices):
-        ROLE_GRANT_REQUESTED = "role_grant_requested", "Role grant requested"
-        ROLE_GRANTED = "role_granted", "Role granted"
-        ROLE_GRANT_REFUSED = "role_grant_refused", "Role grant refused"
-        ROLE_REVOKED = "role_revoked", "Role revoked"
-        PASSWORD_LINK_SENT = "password_link_sent", "Set-password link sent"
-        EXPORT = "export", "Data exported"
+        ROLE_GRANT_REQUESTED = "role_grant_requested", _("Role grant requested")
+        ROLE_GRANTED = "role_granted", _("Role granted")
+        ROLE_GRANT_REFUSED = "role_grant_refused", _("Role grant refused")
+        ROLE_REVOKED = "role_revoked", _("Role revoked")
+        PASSWORD_LINK_SENT = "password_link_sent", _("Set-password link sent")
+        EXPORT = "export", _("Data exported")
         # Logins (21 CFR 11.300, Annex 11 §12) and monitoring events (issue 14).
-        LOGIN = "login", "Logged in"
-        LOGIN_FAILED = "login_failed", "Failed login"
-        LOGOUT = "logout", "Logged out"
-        DATA_LOCKED = "data_locked", "Data locked"
-        DATA_UNLOCKED = "data_unlocked", "Data unlocked"
-        CASEBOOK_SIGNED = "casebook_signed", "Casebook signed"
-        SIGNATURE_REFUSED = "signature_refused", "Signature refused (wrong password)"
-        EMERGENCY_UNBLINDING = "emergency_unblinding", "Emergency unblinding"
-        AUDIT_TRAIL_EXPORTED = "audit_trail_exported", "Audit trail exported"
+        LOGIN = "login", _("Logged in")
+        LOGIN_FAILED = "login_failed", _("Failed login")
+        LOGOUT = "logout", _("Logged out")
+        DATA_LOCKED = "data_locked", _("Data locked")
+        DATA_UNLOCKED = "data_unlocked", _("Data unlocked")
+        CASEBOOK_SIGNED = "casebook_signed", _("Casebook signed")
+        SIGNATURE_REFUSED = "signature_refused", _("Signature refused (wrong password)")
+        EMERGENCY_UNBLINDING = "emergency_unblinding", _("Emergency unblinding")
+        AUDIT_TRAIL_EXPORTED = "audit_trail_exported", _("Audit trail exported")
 
     at = models.DateTimeField(auto_now_add=True, db_index=True)
     actor = models.ForeignKey(
@@ -505,9 +539,9 @@ class RoleGrantRequest(models.Model):
     """A role given to a user. Unblinded roles wait for a second person's approval (issue 9)."""
 
     class Status(models.TextChoices):
-        PENDING = "pending", "Pending approval"
-        APPROVED = "approved", "Approved"
-        REFUSED = "refused", "Refused"
+        PENDING = "pending", _("Pending approval")
+        APPROVED = "approved", _("Approved")
+        REFUSED = "refused", _("Refused")
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="role_grants"
@@ -545,7 +579,7 @@ class IdempotencyRecord(models.Model):
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     key = models.CharField(max_length=200)
-    fingerprint = models.CharField(max_length=64, help_text="SHA-256 of method, path and body.")
+    fingerprint = models.CharField(max_length=64, help_text=_("SHA-256 of method, path and body."))
     status_code = models.PositiveSmallIntegerField(default=0)
     body = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -576,3 +610,16 @@ class LockoutReset(models.Model):
 
     def __str__(self) -> str:
         return f"Lockout of {self.username} at {self.ip_address} cleared"
+
+
+class UserPreference(models.Model):
+    """A user's own settings (issue 17: the language of pages and e-mails), audited."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="preference"
+    )
+    language = models.CharField(_("language"), max_length=10, choices=settings.LANGUAGES)
+    history = HistoricalRecords()
+
+    def __str__(self) -> str:
+        return f"{self.user}: {self.language}"

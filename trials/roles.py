@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
@@ -20,13 +21,13 @@ if TYPE_CHECKING:
 
 
 class Role(models.TextChoices):
-    INVESTIGATOR = "investigator", "Investigator"
-    PRINCIPAL_INVESTIGATOR = "principal_investigator", "Principal investigator"
-    PHARMACIST = "pharmacist", "Pharmacist (unblinded)"
-    MONITOR = "monitor", "Monitor"
-    DATA_MANAGER = "data_manager", "Data manager"
-    UNBLINDED_STATISTICIAN = "unblinded_statistician", "Unblinded statistician"
-    TRIAL_ADMIN = "trial_admin", "Trial administrator"
+    INVESTIGATOR = "investigator", _("Investigator")
+    PRINCIPAL_INVESTIGATOR = "principal_investigator", _("Principal investigator")
+    PHARMACIST = "pharmacist", _("Pharmacist (unblinded)")
+    MONITOR = "monitor", _("Monitor")
+    DATA_MANAGER = "data_manager", _("Data manager")
+    UNBLINDED_STATISTICIAN = "unblinded_statistician", _("Unblinded statistician")
+    TRIAL_ADMIN = "trial_admin", _("Trial administrator")
 
 
 # Central roles work across all sites; the others only at the sites they are members of.

@@ -14,17 +14,17 @@ from django.contrib.auth.models import Group, Permission
 from django.contrib.auth.tokens import default_token_generator
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.mail import send_mail
 from django.db import models, transaction
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
+from django.utils.translation import gettext
 
 import scoring
 
 from . import eligibility, history, limits, roles
-from .audit import meaningful_reason, require_reason, save_audited
+from .audit import meaningful_reason, require_reason, save_audited, stored_text
 from .concurrency import check_version
 from .dictionary import (
     SCORE_INPUT_FORM_FIELDS,
@@ -33,6 +33,7 @@ from .dictionary import (
     TYPED_SCORE_INPUTS,
     hidden_values_given,
 )
+from .mail import send_mail_localized
 from .models import (
     AccessEvent,
     FormStatus,
@@ -45,6 +46,7 @@ from .models import (
     Site,
     SiteMembership,
     Trial,
+    UserPreference,
 )
 from .roles import Role
 
@@ -153,7 +155,7 @@ def role_grant_request(*, requested_by, user, role: Role | str, reason: str) -> 
             action=AccessEvent.Action.ROLE_GRANT_REQUESTED,
             actor=requested_by,
             subject_user=user,
-            detail=f"{role.label}: {reason}",
+            detail=f"{stored_text(role.label)}: {reason}",
         )
         return grant
     return _role_grant_apply(grant=grant, approver=requested_by, reason=reason)
@@ -172,7 +174,7 @@ def _role_grant_apply(*, grant: RoleGrantRequest, approver, reason: str) -> Role
         action=AccessEvent.Action.ROLE_GRANTED,
         actor=approver,
         subject_user=grant.user,
-        detail=f"{grant.get_role_display()}: {reason}",
+        detail=f"{stored_text(Role(grant.role).label)}: {reason}",
     )
     return grant
 
@@ -193,7 +195,7 @@ def role_grant_decide(
             action=AccessEvent.Action.ROLE_GRANT_REFUSED,
             actor=approver,
             subject_user=grant.user,
-            detail=f"{grant.get_role_display()}: not allowed to decide this request",
+            detail=f"{stored_text(Role(grant.role).label)}: not allowed to decide this request",
         )
         raise PermissionDenied(
             "Only the unblinded statistician or a superuser, other than the requester and the "
@@ -215,7 +217,7 @@ def role_grant_decide(
         action=AccessEvent.Action.ROLE_GRANT_REFUSED,
         actor=approver,
         subject_user=grant.user,
-        detail=f"{grant.get_role_display()}: {reason}",
+        detail=f"{stored_text(Role(grant.role).label)}: {reason}",
     )
     return grant
 
@@ -230,17 +232,31 @@ def role_grant_notify_sponsor(*, grant_id: int) -> int:
         return 0
 
     def who(u) -> str:
-        return (u.get_full_name() or u.get_username()) if u else "system"
+        return (u.get_full_name() or u.get_username()) if u else gettext("system")
 
-    body = (
-        f"{who(grant.user)} ({grant.user.get_username()}) was given the role "
-        f"{grant.get_role_display()}.\n"
-        f"Requested by {who(grant.requested_by)}: {grant.reason}\n"
-        f"Approved by {who(grant.decided_by)} at {grant.decided_at:%Y-%m-%d %H:%M %Z}: "
-        f"{grant.decision_reason}\n"
-    )
-    subject = f"[Liveradvance] {grant.get_role_display()} role granted to {who(grant.user)}"
-    return send_mail(subject, body, None, recipients)
+    def compose() -> tuple[str, str]:
+        values = {
+            "user": who(grant.user),
+            "username": grant.user.get_username(),
+            "role": grant.get_role_display(),
+            "requested_by": who(grant.requested_by),
+            "reason": grant.reason,
+            "approved_by": who(grant.decided_by),
+            "at": formats.date_format(timezone.localtime(grant.decided_at), "DATETIME_FORMAT"),
+            "decision": grant.decision_reason,
+        }
+        body = (
+            gettext(
+                "%(user)s (%(username)s) was given the role %(role)s.\n"
+                "Requested by %(requested_by)s: %(reason)s\n"
+                "Approved by %(approved_by)s at %(at)s: %(decision)s\n"
+            )
+            % values
+        )
+        subject = gettext("[Liveradvance] %(role)s role granted to %(user)s") % values
+        return subject, body
+
+    return send_mail_localized(recipients, compose)
 
 
 @transaction.atomic
@@ -257,7 +273,7 @@ def role_revoke(*, revoked_by, user, role: Role | str, reason: str) -> None:
         action=AccessEvent.Action.ROLE_REVOKED,
         actor=revoked_by,
         subject_user=user,
-        detail=f"{role.label}: {reason}",
+        detail=f"{stored_text(role.label)}: {reason}",
     )
 
 
@@ -277,13 +293,15 @@ def password_link_send(*, sent_by, user, request=None) -> int:
     access_event_record(
         action=AccessEvent.Action.PASSWORD_LINK_SENT, actor=sent_by, subject_user=user
     )
-    return send_mail(
-        "[Liveradvance] Set your password",
-        f"Open this link to set your password for the Liveradvance EDC:\n\n{url}\n\n"
-        "It works once. If you did not expect it, tell the trial administrator.",
-        None,
-        [user.email],
-    )
+
+    def compose() -> tuple[str, str]:
+        body = gettext(
+            "Open this link to set your password for the Liveradvance EDC:\n\n%(url)s\n\n"
+            "It works once. If you did not expect it, tell the trial administrator."
+        ) % {"url": url}
+        return gettext("[Liveradvance] Set your password"), body
+
+    return send_mail_localized([user.email], compose)
 
 
 # --- trial configuration --------------------------------------------------------------------
@@ -956,3 +974,21 @@ def api_token_revoke(*, user, token_key: str) -> int:
     from knox.models import AuthToken
 
     return AuthToken.objects.filter(user=user, token_key=token_key).delete()[0]
+
+
+# --- user preferences (issue 17) --------------------------------------------------------------
+
+
+@transaction.atomic
+def user_language_set(*, user, language: str) -> UserPreference:
+    """Store ``user``'s language (pages and e-mails); unknown codes are refused."""
+    if language not in dict(settings.LANGUAGES):
+        raise ValidationError({"language": f"Unknown language {language!r}."})
+    preference, _created = UserPreference.objects.get_or_create(
+        user=user, defaults={"language": language}
+    )
+    if preference.language != language:
+        preference.language = language
+        preference.full_clean()
+        preference.save()
+    return preference

@@ -41,6 +41,18 @@ def record_login(sender, request, user, **kwargs) -> None:
     access_event_record(action=AccessEvent.Action.LOGIN, actor=user, subject_user=user)
 
 
+def apply_language(sender, request, user, **kwargs) -> None:
+    """The user's stored language for this session (issue 17): same language on any browser."""
+    from .account_views import LANGUAGE_SESSION_KEY
+    from .models import UserPreference
+
+    if request is None or not hasattr(request, "session"):
+        return
+    language = UserPreference.objects.filter(user=user).values_list("language", flat=True).first()
+    if language:
+        request.session[LANGUAGE_SESSION_KEY] = language
+
+
 def record_logout(sender, request, user, **kwargs) -> None:
     if user is None:  # the session had already expired
         return
@@ -70,6 +82,7 @@ def connect() -> None:
 
     # Access audit (21 CFR 11.300(d), Annex 11 §12.4): logins, failures, logouts.
     user_logged_in.connect(record_login, dispatch_uid="trials.record_login")
+    user_logged_in.connect(apply_language, dispatch_uid="trials.apply_language")
     user_logged_out.connect(record_logout, dispatch_uid="trials.record_logout")
     user_login_failed.connect(record_login_failure, dispatch_uid="trials.record_login_failure")
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from functools import cache
 
+from django.utils.functional import lazy
+from django.utils.translation import gettext
 from rest_framework import serializers
 
 from ..models import Visit
@@ -72,12 +74,19 @@ def item_description(form, item, name: str) -> str:
     if choices:
         parts.append("Codes: " + "; ".join(f"{v}={t}" for v, t in choices if v != "") + ".")
     if item.required:
-        parts.append("Required to complete the form.")
+        parts.append(gettext("Required to complete the form."))
     if item.shown_if is not None:
-        parts.append(f"Only when {item.shown_if.text} (else leave empty).")
+        parts.append(
+            gettext("Only when %(condition)s (else leave empty).")
+            % {"condition": item.shown_if.text}
+        )
     if item.help:
         parts.append(item.help)
-    return " ".join(parts)
+    return " ".join(str(p) for p in parts)
+
+
+# Built once per form, rendered in the language of each schema request (issue 17).
+item_description_lazy = lazy(item_description, str)
 
 
 @cache
@@ -90,7 +99,7 @@ def crf_input_serializer(spec: FormSpec) -> type[serializers.ModelSerializer]:
     form = spec.dictionary
     form_fields = list(form.form_fields)
     extra = {
-        name: {"required": False, "help_text": item_description(form, form.item(name), name)}
+        name: {"required": False, "help_text": item_description_lazy(form, form.item(name), name)}
         for name in form_fields
     }
     # Multiple choices (a list of codes) are checked code by code, in the order given.
@@ -98,7 +107,7 @@ def crf_input_serializer(spec: FormSpec) -> type[serializers.ModelSerializer]:
         item.input_name: serializers.ListField(
             child=serializers.ChoiceField(choices=form.choices(item)),
             required=False,
-            help_text=item_description(form, item, item.input_name),
+            help_text=item_description_lazy(form, item, item.input_name),
         )
         for item in form.items
         if form.type(item) == "multiple" and not item.derived

@@ -5,6 +5,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from django.utils.translation import gettext_lazy as _
+
 from crf.checks import (
     CheckContext,
     CheckResult,
@@ -20,12 +22,12 @@ from .base import FormDictionary
 
 D = Decimal
 
-GIVEN = Condition("given", (True,), "the dose was given")
-NOT_GIVEN = Condition("given", (False,), "the dose was not given")
+GIVEN = Condition("given", (True,), _("the dose was given"))
+NOT_GIVEN = Condition("given", (False,), _("the dose was not given"))
 
 SECTIONS = (
     Section(
-        "Dose",
+        _("Dose"),
         (
             Item("given", required=True, widget="radio"),
             Item("start_time", shown_if=GIVEN),
@@ -33,12 +35,12 @@ SECTIONS = (
             Item("not_given_reason", shown_if=NOT_GIVEN),
             Item(
                 "not_given_details",
-                shown_if=Condition("not_given_reason", ("other",), "the reason is “other”"),
+                shown_if=Condition("not_given_reason", ("other",), _("the reason is “other”")),
             ),
         ),
     ),
     Section(
-        "Infusion",
+        _("Infusion"),
         (
             Item(
                 "volume_infused_ml",
@@ -49,23 +51,23 @@ SECTIONS = (
             Item("full_dose_given", widget="radio", shown_if=GIVEN),
             Item(
                 "interruption_reason",
-                shown_if=Condition("full_dose_given", (False,), "the full dose was not given"),
+                shown_if=Condition("full_dose_given", (False,), _("the full dose was not given")),
             ),
         ),
     ),
     Section(
-        "Infusion reactions",
+        _("Infusion reactions"),
         (
             Item("infusion_reaction", widget="radio", shown_if=GIVEN),
             Item(
                 "infusion_reaction_details",
                 widget="textarea",
-                shown_if=Condition("infusion_reaction", (True,), "there was a reaction"),
+                shown_if=Condition("infusion_reaction", (True,), _("there was a reaction")),
             ),
         ),
     ),
     # The assessment date of this form is the day of the infusion start (set on save).
-    Section("", (Item("assessment_date", "Date of the infusion", derived=True),)),
+    Section("", (Item("assessment_date", _("Date of the infusion"), derived=True),)),
 )
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.translation import gettext_lazy as _
+
 from crf.checks import (
     CheckContext,
     CheckResult,
@@ -23,31 +25,31 @@ SAE_CRITERIA = (
     "sae_congenital_anomaly",
     "sae_other_important",
 )
-SERIOUS = Condition("serious", (True,), "the event is serious")
+SERIOUS = Condition("serious", (True,), _("the event is serious"))
 
 SECTIONS = (
     Section(
-        "Event",
+        _("Event"),
         (
             Item("term", required=True),
-            Item("onset_date", "Onset date", required=True),
+            Item("onset_date", _("Onset date"), required=True),
             Item("onset_time", widget="time"),
             Item("end_date"),
             Item("severity_grade", required=True, widget="radio"),
-            Item("outcome", "Outcome", required=True),
+            Item("outcome", _("Outcome"), required=True),
         ),
     ),
     Section(
-        "Study treatment",
+        _("Study treatment"),
         (
             Item("related_dose_number", widget="radio"),
             Item("relatedness", required=True, widget="radio"),
-            Item("expectedness", "Expectedness", required=True, widget="radio"),
+            Item("expectedness", _("Expectedness"), required=True, widget="radio"),
             Item("action_taken", required=True, widget="radio"),
         ),
     ),
     Section(
-        "Seriousness",
+        _("Seriousness"),
         (
             Item("serious", required=True, widget="radio"),
             Item("serious_date", shown_if=SERIOUS),
@@ -56,7 +58,7 @@ SECTIONS = (
         ),
     ),
     Section(
-        "MedDRA coding",
+        _("MedDRA coding"),
         (
             Item("meddra_llt_code"),
             Item("meddra_llt_name"),

@@ -10,7 +10,9 @@ from typing import Any
 
 from django.apps import apps
 from django.db import models
+from django.utils.functional import lazy
 from django.utils.text import capfirst
+from django.utils.translation import gettext
 
 from trials.dictionary import (
     Condition,
@@ -90,12 +92,17 @@ class FormDictionary:
 
     def label(self, item: Item) -> str:
         if item.label:
-            return item.label
+            return str(item.label)
         name = item.entered or item.name
         return capfirst(str(self.model._meta.get_field(name).verbose_name))
 
     def audit_labels(self) -> dict[str, str]:
-        """Model field -> its label in the audit trail (the value, as typed, its unit)."""
+        """Model field -> its label in the audit trail (the value, as typed, its unit); lazy,
+        so a mapping registered at start-up is shown in the language of each page."""
+        return {name: _audit_label(self, name) for name in self.audit_labels_now()}
+
+    def audit_labels_now(self) -> dict[str, str]:
+        """``audit_labels`` in the active language."""
         labels: dict[str, str] = {}
         for item in self.items:
             label = self.label(item)
@@ -103,11 +110,15 @@ class FormDictionary:
             named = unit and f"({unit})" not in label
             labels[item.name] = f"{label} ({unit})" if item.units and named else label
             if item.entered:
-                labels[item.entered] = f"{label} as typed"
+                labels[item.entered] = gettext("%(label)s as typed") % {"label": label}
             if item.unit_field:
-                labels[item.unit_field] = f"Unit of {label[:1].lower()}{label[1:]} as typed"
+                lower = label[:1].lower() + label[1:]
+                labels[item.unit_field] = gettext("Unit of %(label)s as typed") % {"label": lower}
             if item.typed_text:
-                labels[item.typed_text] = f"{label} as typed (when not in {item.unit})"
+                labels[item.typed_text] = gettext("%(label)s as typed (when not in %(unit)s)") % {
+                    "label": label,
+                    "unit": item.unit,
+                }
         return labels
 
     def choices(self, item: Item) -> list[tuple[Any, str]]:
@@ -132,6 +143,9 @@ class FormDictionary:
             for item in self.items
             if item.shown_if is not None and not item.shown_if.holds(get, patient)
         ]
+
+
+_audit_label = lazy(lambda form, name: form.audit_labels_now()[name], str)
 
 
 class _Attrs(Mapping):

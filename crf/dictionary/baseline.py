@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from crf.checks import (
     CheckContext,
@@ -17,11 +18,11 @@ from .base import FormDictionary
 
 
 class Precipitant(models.TextChoices):
-    INFECTION = "infection", "Bacterial infection"
-    ALCOHOLIC_HEPATITIS = "alcoholic_hepatitis", "Alcoholic hepatitis / active drinking"
-    GI_BLEEDING = "gi_bleeding", "Gastrointestinal bleeding"
-    OTHER = "other", "Other"
-    NONE = "none", "None identified"
+    INFECTION = "infection", _("Bacterial infection")
+    ALCOHOLIC_HEPATITIS = "alcoholic_hepatitis", _("Alcoholic hepatitis / active drinking")
+    GI_BLEEDING = "gi_bleeding", _("Gastrointestinal bleeding")
+    OTHER = "other", _("Other")
+    NONE = "none", _("None identified")
 
 
 def may_be_pregnant(patient: Any) -> bool:
@@ -35,18 +36,18 @@ def may_be_pregnant(patient: Any) -> bool:
 
 SECTIONS = (
     Section(
-        "Liver disease",
+        _("Liver disease"),
         (
             Item("aetiology", required=True),
             Item(
                 "aetiology_other",
-                shown_if=Condition("aetiology", ("other",), "the aetiology is “other”"),
+                shown_if=Condition("aetiology", ("other",), _("the aetiology is “other”")),
             ),
             Item("transplant_listing", required=True, widget="radio"),
         ),
     ),
     Section(
-        "ACLF precipitating event",
+        _("ACLF precipitating event"),
         (
             Item(
                 "precipitating_events",
@@ -56,12 +57,12 @@ SECTIONS = (
             ),
             Item(
                 "precipitating_other",
-                shown_if=Condition("precipitating_events", ("other",), "“other” is ticked"),
+                shown_if=Condition("precipitating_events", ("other",), _("“other” is ticked")),
             ),
         ),
     ),
     Section(
-        "Women of child-bearing potential",
+        _("Women of child-bearing potential"),
         (
             Item(
                 "pregnancy_test",
@@ -69,13 +70,15 @@ SECTIONS = (
                 widget="radio",
                 shown_if=PatientCondition(
                     may_be_pregnant,
-                    "the patient is a woman of child-bearing potential",
+                    _("the patient is a woman of child-bearing potential"),
                     hidden_values=("not_applicable",),
                 ),
             ),
             Item(
                 "pregnancy_test_date",
-                shown_if=Condition("pregnancy_test", ("negative", "positive"), "a test was done"),
+                shown_if=Condition(
+                    "pregnancy_test", ("negative", "positive"), _("a test was done")
+                ),
             ),
         ),
     ),

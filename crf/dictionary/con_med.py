@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.translation import gettext_lazy as _
+
 from crf.checks import (
     CheckContext,
     CheckResult,
@@ -20,12 +22,12 @@ SECTIONS = (
             Item("name", required=True),
             Item("drug_class", required=True, widget="radio"),
             Item("dose"),
-            Item("indication", "Indication"),
-            Item("start_date", "Start date", required=True),
+            Item("indication", _("Indication")),
+            Item("start_date", _("Start date"), required=True),
             Item(
                 "stop_date",
-                "Stop date",
-                shown_if=Condition("ongoing", (False,), "the medication is not ongoing"),
+                _("Stop date"),
+                shown_if=Condition("ongoing", (False,), _("the medication is not ongoing")),
             ),
             Item("ongoing"),
         ),

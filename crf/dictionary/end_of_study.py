@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.translation import gettext_lazy as _
+
 from crf.checks import (
     CheckContext,
     CheckResult,
@@ -16,20 +18,20 @@ from .base import FormDictionary
 
 SECTIONS = (
     Section(
-        "End of study",
+        _("End of study"),
         (
             Item("reason", required=True, widget="radio"),
             Item("end_date", required=True),
-            Item("death_cause", shown_if=Condition("reason", ("died",), "the patient died")),
+            Item("death_cause", shown_if=Condition("reason", ("died",), _("the patient died"))),
             Item(
                 "withdrawal_scope",
                 widget="radio",
                 shown_if=Condition(
-                    "reason", ("withdrew_consent",), "the patient withdrew consent"
+                    "reason", ("withdrew_consent",), _("the patient withdrew consent")
                 ),
             ),
             Item("early_termination_reason"),
-            Item("comments", "Comments", widget="textarea"),
+            Item("comments", _("Comments"), widget="textarea"),
         ),
     ),
 )

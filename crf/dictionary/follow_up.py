@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.translation import gettext_lazy as _
+
 from crf.checks import (
     CheckContext,
     CheckResult,
@@ -14,23 +16,23 @@ from trials.dictionary import Condition, Item, Section
 
 from .base import FormDictionary
 
-DEAD = Condition("vital_status", ("dead",), "the patient died")
+DEAD = Condition("vital_status", ("dead",), _("the patient died"))
 
 SECTIONS = (
     Section(
-        "Vital status",
+        _("Vital status"),
         (
-            Item("assessment_date", "Date of contact", required=True),
-            Item("vital_status", "Vital status", required=True, widget="radio"),
+            Item("assessment_date", _("Date of contact"), required=True),
+            Item("vital_status", _("Vital status"), required=True, widget="radio"),
             Item("death_date", shown_if=DEAD),
             Item("death_cause", shown_if=DEAD),
             Item(
                 "transplant_date",
                 shown_if=Condition(
-                    "vital_status", ("transplanted", "dead"), "the patient was transplanted"
+                    "vital_status", ("transplanted", "dead"), _("the patient was transplanted")
                 ),
             ),
-            Item("hospital_status", "Hospital status", required=True),
+            Item("hospital_status", _("Hospital status"), required=True),
             Item("last_known_alive_date"),
             Item("information_source"),
         ),

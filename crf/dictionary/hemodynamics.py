@@ -5,6 +5,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from django.utils.translation import gettext_lazy as _
+
 from crf.checks import (
     CheckContext,
     CheckResult,
@@ -23,9 +25,9 @@ def _mmhg(name: str, *limits: int | None, required: bool = False) -> Item:
 
 
 SECTIONS = (
-    Section("Date", (Item("assessment_date", "Date of the study", required=True),)),
+    Section(_("Date"), (Item("assessment_date", _("Date of the study"), required=True),)),
     Section(
-        "Splanchnic",
+        _("Splanchnic"),
         (
             _mmhg("wedged_hepatic_venous_pressure_mmhg", 0, None, 50, 80),
             _mmhg("free_hepatic_venous_pressure_mmhg", 0, None, 30, 60),
@@ -33,7 +35,7 @@ SECTIONS = (
         ),
     ),
     Section(
-        "Systemic",
+        _("Systemic"),
         (
             _mmhg("right_atrial_pressure_mmhg", -5, 0, 20, 40),
             _mmhg("mean_pulmonary_artery_pressure_mmhg", 0, 8, 45, 90),

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.translation import gettext_lazy as _
+
 from crf.checks import (
     CheckContext,
     CheckResult,
@@ -18,13 +20,13 @@ SECTIONS = (
         "",
         (
             Item("site", required=True),
-            Item("onset_date", "Onset date", required=True),
+            Item("onset_date", _("Onset date"), required=True),
             Item("culture", required=True, widget="radio"),
             Item(
                 "organism",
-                shown_if=Condition("culture", ("positive",), "the culture is positive"),
+                shown_if=Condition("culture", ("positive",), _("the culture is positive")),
             ),
-            Item("resolved_date", "Resolved date"),
+            Item("resolved_date", _("Resolved date")),
         ),
     ),
 )

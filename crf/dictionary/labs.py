@@ -6,6 +6,8 @@ from dataclasses import replace
 from decimal import Decimal
 from fractions import Fraction
 
+from django.utils.translation import gettext_lazy as _
+
 from crf.completeness import primary_score_input_choices
 from trials.dictionary import (
     MICRO,
@@ -55,9 +57,9 @@ def _score_input(name: str, *, required: bool = False) -> Item:
 CYTOKINES = ("il6_pg_ml", "il8_pg_ml", "il10_pg_ml", "tnf_alpha_pg_ml", "il1_beta_pg_ml")
 
 SECTIONS = (
-    Section("Sample", (Item("assessment_date", "Date of sampling", required=True),)),
+    Section(_("Sample"), (Item("assessment_date", _("Date of sampling"), required=True),)),
     Section(
-        "Liver and renal function",
+        _("Liver and renal function"),
         (
             _score_input("bilirubin_mg_dl", required=True),
             _score_input("creatinine_mg_dl", required=True),
@@ -68,9 +70,9 @@ SECTIONS = (
             _score_input("platelets_10e9_l"),
         ),
     ),
-    Section("Organ function and support", tuple(SCORE_INPUTS[n] for n in SCORE_ORGAN_ORDER)),
+    Section(_("Organ function and support"), tuple(SCORE_INPUTS[n] for n in SCORE_ORGAN_ORDER)),
     Section(
-        "Routine laboratory",
+        _("Routine laboratory"),
         (
             _lab("ast_u_l", "U/L", 1000, 50_000),
             _lab("alt_u_l", "U/L", 1000, 50_000),
@@ -82,11 +84,11 @@ SECTIONS = (
         ),
     ),
     Section(
-        "Not done",
+        _("Not done"),
         (
             Item(
                 "not_done",
-                "Inputs of the primary scores not measured at this visit",
+                _("Inputs of the primary scores not measured at this visit"),
                 widget="checkboxes",
                 choices=tuple(primary_score_input_choices()),
             ),
@@ -95,13 +97,13 @@ SECTIONS = (
                 shown_if=Condition(
                     "not_done",
                     tuple(code for code, _ in primary_score_input_choices()),
-                    "an input is ticked as not done",
+                    _("an input is ticked as not done"),
                 ),
             ),
         ),
     ),
     Section(
-        "Liver, circulatory and endothelial markers",
+        _("Liver, circulatory and endothelial markers"),
         (
             _lab("afp_ng_ml", "ng/mL", 400, 1_000_000),
             _lab("bile_acids_umol_l", f"{MICRO}mol/L", 500, 2000),
@@ -132,7 +134,7 @@ SECTIONS = (
         ),
     ),
     Section(
-        "Cytokine panel",
+        _("Cytokine panel"),
         (
             *(_lab(name, "pg/mL", None, 10_000_000) for name in CYTOKINES),
             _lab("ifn_gamma_pg_ml", "pg/mL", None, 10_000_000),

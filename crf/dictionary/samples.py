@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.translation import gettext_lazy as _
+
 from crf.checks import (
     CheckContext,
     CheckResult,
@@ -16,7 +18,7 @@ from .base import FormDictionary
 
 
 def _sample(kind: str, title: str, label: str) -> Section:
-    collected = Condition(f"{kind}_collected", (True,), "the sample was collected")
+    collected = Condition(f"{kind}_collected", (True,), _("the sample was collected"))
     return Section(
         title,
         (
@@ -28,11 +30,11 @@ def _sample(kind: str, title: str, label: str) -> Section:
 
 
 SECTIONS = (
-    _sample("cytokine", "Cytokines (serum)", "Serum for cytokines collected"),
+    _sample("cytokine", _("Cytokines (serum)"), _("Serum for cytokines collected")),
     _sample(
         "transcriptomics",
-        "Transcriptomics (monocytes and PMN)",
-        "Blood for transcriptomics (monocytes/PMN) collected",
+        _("Transcriptomics (monocytes and PMN)"),
+        _("Blood for transcriptomics (monocytes/PMN) collected"),
     ),
     Section("", (Item("not_collected_reason"),)),
 )

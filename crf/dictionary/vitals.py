@@ -6,6 +6,8 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
+from django.utils.translation import gettext_lazy as _
+
 from crf.checks import (
     CheckContext,
     CheckResult,
@@ -21,9 +23,9 @@ LB_TO_KG = Decimal("0.45359237")  # international avoirdupois pound, exact
 
 SECTIONS = (
     Section(
-        "Vital signs and weight",
+        _("Vital signs and weight"),
         (
-            Item("assessment_date", "Date measured", required=True),
+            Item("assessment_date", _("Date measured"), required=True),
             Item(
                 "weight_kg",
                 unit="kg",
@@ -33,7 +35,7 @@ SECTIONS = (
                 places=1,
                 limits=Limits(D(25), D(35), D(180), D(300), "kg"),
                 required=True,
-                help="Typed in pounds? Set the unit to lb: it is stored in kg.",
+                help=_("Typed in pounds? Set the unit to lb: it is stored in kg."),
             ),
             Item("temperature_c", unit="°C", limits=Limits(D(30), D(35), D("40.5"), D(44), "°C")),
             Item(

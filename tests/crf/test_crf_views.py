@@ -144,7 +144,7 @@ def test_timeline_lists_visits_windows_and_form_status(client, investigator, ran
     client.post(crf_url(randomized_patient, "dose1", "vitals"), {**VITALS_POST, "draft": "1"})
     html = client.get(url).content.decode()
     assert "Dose 4 (day 18)" in html
-    assert "2026-03-17 – 2026-03-21" in html
+    assert "17 Mar 2026 – 21 Mar 2026" in html  # human-readable (issue 17)
     assert "Follow-up 12 months" in html
     assert "Vital signs and weight · complete" in html
     assert "Study drug administration · missing" in html

@@ -1,0 +1,121 @@
+"""Issue 17: eCRF pages in Spanish from the data dictionary; every dictionary label has its
+Spanish; inputs keep ISO dates and decimal points whatever the language."""
+
+from __future__ import annotations
+
+import gettext
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.utils import translation
+from django.utils.functional import Promise
+
+from crf.dictionary import DICTIONARIES
+from crf.models import VitalSigns
+from tests.crf.test_crf_views import VITALS_POST, crf_url
+
+CATALOGUE = Path(settings.BASE_DIR, "locale", "es", "LC_MESSAGES", "django.mo")
+
+
+def _spanish(client) -> None:
+    client.post("/i18n/setlang/", {"language": "es", "next": "/"})
+
+
+@pytest.mark.django_db
+def test_lab_page_in_spanish_shows_spanish_labels(client, investigator, randomized_patient):
+    client.force_login(investigator)
+    _spanish(client)
+    html = client.get(crf_url(randomized_patient, "dose1", "labs")).content.decode()
+    for label in (
+        "Bilirrubina total",
+        "Creatinina",
+        "INR",
+        "Encefalopatía hepática (grado de West Haven)",
+        "Función hepática y renal",
+        "Ascitis",
+        "Leve",
+    ):
+        assert label in html, label
+    assert "Total bilirubin" not in html
+
+
+@pytest.mark.django_db
+def test_adverse_event_page_in_spanish(client, investigator, randomized_patient):
+    from django.urls import reverse
+
+    client.force_login(investigator)
+    _spanish(client)
+    url = reverse("crf:ae-create", kwargs={"patient_pk": randomized_patient.pk})
+    html = client.get(url).content.decode()
+    assert "Acontecimiento" in html
+    assert "Intensidad (grado CTCAE)" in html
+    assert "3 – grave" in html
+
+
+@pytest.mark.django_db
+def test_spanish_inputs_keep_iso_dates_and_decimal_points(
+    client, investigator, randomized_patient
+):
+    """Decision: an input shows and takes what it took before (the browser's type=date and
+    number fields localize the display and send ISO dates and a point); only pages that
+    display values use the comma. "72,5" is refused, not read as 725."""
+    client.force_login(investigator)
+    _spanish(client)
+    url = crf_url(randomized_patient, "dose1", "vitals")
+    response = client.post(url, {**VITALS_POST, "weight_kg": "72,5"})
+    assert response.status_code == 200
+    assert not VitalSigns.objects.exists()
+    assert client.post(url, VITALS_POST).status_code == 302
+    assert str(VitalSigns.objects.get().weight_kg) == "72.5"
+    html = client.get(url).content.decode()
+    weight_input = (
+        html.split('name="weight_kg"')[0].rsplit("<input", 1)[1]
+        + html.split('name="weight_kg"')[1].split(">")[0]
+    )
+    assert 'value="72.5"' in weight_input
+    date_input = html.split('name="assessment_date"')[1].split(">")[0]
+    assert 'value="2026-03-02"' in date_input
+
+
+def _labels_of_the_dictionaries() -> list[tuple[str, object]]:
+    found = []
+    for code, form in DICTIONARIES.items():
+        for section in form.sections:
+            found.append((f"{code} section", section.title))
+            for item in section.items:
+                where = f"{code}.{item.name}"
+                if item.label:
+                    found.append((where, item.label))
+                else:
+                    found.append((where, form.model_field(item).verbose_name))
+                found.append((f"{where} help", item.help))
+                if item.shown_if is not None:
+                    found.append((f"{where} condition", item.shown_if.text))
+                choices = item.choices
+                if choices is None:
+                    choices = form.model_field(item).choices or ()
+                found += [(f"{where} = {v}", text) for v, text in choices]
+    return [(where, text) for where, text in found if text]
+
+
+def test_every_dictionary_label_has_its_spanish():
+    """Fails when a label, help, skip condition or code-list text of the data dictionary is
+    not translatable (a plain string) or its msgid has no Spanish in the compiled catalogue
+    (run makemessages, translate, compilemessages)."""
+    with CATALOGUE.open("rb") as mo:
+        catalogue = gettext.GNUTranslations(mo)._catalog
+    missing = []
+    for where, text in _labels_of_the_dictionaries():
+        with translation.override("en-gb"):
+            english = str(text)
+        if not any(c.isalpha() for c in english):
+            continue  # "1", "2": the same in any language
+        if not isinstance(text, Promise):
+            missing.append(f"{where}: {english!r} is not translatable")
+            continue
+        with translation.override("es"):
+            spanish = str(text)
+        if english not in catalogue and spanish == english:
+            missing.append(f"{where}: {english!r} has no Spanish")
+    assert missing == []
