@@ -300,6 +300,17 @@ def patient_timeline(*, user, patient: Patient) -> list[TimelineRow]:
     return _rows(list(visit_list(user=user, patient=patient)))
 
 
+def patient_form_to_enter(*, user, patient: Patient) -> tuple[Visit, FormCell] | None:
+    """The first open form of the patient's earliest due or overdue visit (after
+    randomization: day 1's first form), or None when no visit is open."""
+    visits = [v for v in visit_list(user=user, patient=patient) if v.status in ("due", "overdue")]
+    for row in _rows(visits[:1]):
+        cell = row.first_open_form
+        if cell is not None:
+            return row.visit, cell
+    return None
+
+
 def visit_worklist(*, user, site: int | None = None) -> QuerySet[Visit]:
     """Visits due or overdue at the user's sites, most urgent first."""
     from .course import visits_expected_q

@@ -17,6 +17,7 @@ from typing import Any
 
 from django.db.models import Count, QuerySet
 from django.http import Http404
+from django.urls import reverse
 from django.utils import timezone
 
 from trials import roles
@@ -488,6 +489,20 @@ def dashboard_panel_context(*, user) -> dict | None:
         overview = randomization_list_overview(user=user)
         context["balance"] = overview["balance"] if overview else []
     return context or None
+
+
+def randomize_url_if_ready(*, user, patient: Patient) -> str | None:
+    """The randomize page when ``user`` may randomize ``patient`` now (after a complete,
+    eligible screening), else None. Blind-neutral: no arm is read."""
+    if not roles.can_enter_data(user, patient.site_id):
+        return None
+    from .services import patient_randomization_problems
+
+    if Allocation.objects.filter(patient=patient).exists():
+        return None
+    if patient_randomization_problems(patient=patient):
+        return None
+    return reverse("randomization:patient-randomize", kwargs={"pk": patient.pk})
 
 
 def demo_list_active(*, user) -> bool:
