@@ -150,8 +150,8 @@ class ScoreInputsFormMixin(BootstrapFormMixin, forms.ModelForm):
                     disabled=self.fields[item.unit_field].disabled,
                     widget=forms.Select(attrs={"class": "form-select form-select-sm"}),
                 )
-        # West Haven 0–4 side by side: one click, every grade visible (issue 17).
-        short_choices_as_radios(self, ("he_grade",))
+        # West Haven 0–4 and ascites side by side: one click, every answer visible (#17).
+        short_choices_as_radios(self, ("he_grade", "ascites"))
 
     @property
     def unit_pairs(self) -> list[tuple]:
