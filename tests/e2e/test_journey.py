@@ -301,18 +301,30 @@ def _write_bench(journey: Counts) -> None:
         "# Investigator journey in a real browser (issue 17)",
         "",
         "Measured by `tests/e2e/test_journey.py` (Playwright + Chromium, headless) on every run:",
-        "log in, register and screen an eligible patient, randomize, day-1 vital signs,",
-        "administration and laboratory CRFs, see the scores (the ineligible patient the test",
-        "also screens is not counted). A <select> counts two clicks (open, pick), a radio one;",
-        "a field already holding the right value (a prefilled date) is not typed.",
+        "log in, register (from the dashboard) and screen an eligible patient, randomize,",
+        "day-1 vital signs, laboratory and administration CRFs, see the scores (the ineligible",
+        "patient the test also screens is not counted). A <select> counts two clicks (open,",
+        "pick), a radio or button one; a field already holding the right value (a prefilled",
+        "date, a preset answer) is neither typed nor clicked.",
         "",
         "| | before (issue 17 report) | now |",
         "|---|---:|---:|",
         *[f"| {name} | {before} | {now} |" for name, before, now in rows],
         "",
-        f"Of the clicks, {2 * journey.selects} are {journey.selects} choices on <select> lists",
-        "(two clicks each); as radio buttons (one click each) the journey would take",
-        f"{journey.clicks - journey.selects} clicks and selections.",
+        (
+            f"Of the clicks, {2 * journey.selects} are {journey.selects} choices on <select> "
+            "lists (two clicks each); as radio buttons (one click each) the journey would take "
+            f"{journey.clicks - journey.selects} clicks and selections."
+            if journey.selects
+            else "No choice is made on a <select> list: every short code list is a radio group."
+        ),
+        "",
+        "Where the clicks and loads went (issue 17): registration is a form on the dashboard;",
+        "a complete, eligible screening opens the randomization page (its confirmation kept);",
+        "randomizing opens day 1's first form; the last form's 'Save as complete and see the",
+        "scores' opens the patient page; 'No to every unanswered yes/no question' answers the",
+        "exclusions still open (each stays visible and changeable); a man's pregnancy answers",
+        "are preset to the only valid one; sex, NYHA, GOLD, HE grade and ascites are radios.",
         "",
     ]
     BENCH.write_text("\n".join(lines), encoding="utf-8")
