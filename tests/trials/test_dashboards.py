@@ -179,3 +179,14 @@ def test_blinded_dashboards_have_no_pharmacy_doses(
     assert "Doses to prepare" not in html
     assert not arm_words(html.replace("Mesenchymal Stem Cell", ""))
     assert not ArmAccessLog.objects.filter(user=user).exists()
+
+
+def test_data_manager_and_admin_dashboards_link_their_work(
+    client, data_manager, trial_admin, trial_data, django_assert_max_num_queries
+):
+    html = _dashboard(client, data_manager, django_assert_max_num_queries)
+    assert f'href="{reverse("exports:export-page")}"' in html
+    assert f'href="{reverse("trials:audit-log")}"' in html
+    html = _dashboard(client, trial_admin, django_assert_max_num_queries)
+    assert f'href="{reverse("admin:trials_site_changelist")}"' in html
+    assert f'href="{reverse("crf:schedule-list")}"' in html
