@@ -321,7 +321,7 @@ def _write_bench(journey: Counts) -> None:
         "",
         "Where the clicks and loads went (issue 17): registration is a form on the dashboard;",
         "a complete, eligible screening opens the randomization page (its confirmation kept);",
-        "randomizing opens day 1's first form; the last form's 'Save as complete and see the",
+        "randomizing opens day 1's first form; a visit form's 'Save as complete and see the",
         "scores' opens the patient page; 'No to every unanswered yes/no question' answers the",
         "exclusions still open (each stays visible and changeable); a man's pregnancy answers",
         "are preset to the only valid one; sex, NYHA, GOLD, HE grade and ascites are radios.",
