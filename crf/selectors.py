@@ -9,8 +9,9 @@ import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import CharField, Count, QuerySet, Value
+from django.db.models import CharField, Count, Q, QuerySet, Value
 from django.http import Http404
+from django.utils import timezone
 
 from trials import roles
 from trials.models import FormStatus, Patient
@@ -300,6 +301,17 @@ def patient_timeline(*, user, patient: Patient) -> list[TimelineRow]:
     return _rows(list(visit_list(user=user, patient=patient)))
 
 
+def patient_form_to_enter(*, user, patient: Patient) -> tuple[Visit, FormCell] | None:
+    """The first open form of the patient's earliest due or overdue visit (after
+    randomization: day 1's first form), or None when no visit is open."""
+    visits = [v for v in visit_list(user=user, patient=patient) if v.status in ("due", "overdue")]
+    for row in _rows(visits[:1]):
+        cell = row.first_open_form
+        if cell is not None:
+            return row.visit, cell
+    return None
+
+
 # Most urgent first; the window end leads so that the keyset position is an indexed column.
 WORKLIST_ORDER = ("window_end", "patient__site__code", "patient__subject_id", "pk")
 
@@ -404,13 +416,72 @@ def dashboard_panel_context(*, user) -> dict | None:
     ):
         return None
     visits = list(visit_worklist(user=user)[:10])
-    counts = {"due": 0, "overdue": 0}
-    rows = visit_worklist(user=user).order_by().values("status").annotate(n=Count("pk"))
-    counts.update({row["status"]: row["n"] for row in rows})
+    today = timezone.localdate()
+    due = Q(status="due")
+    # One query: overdue, due today (target reached), due later this week (issue 17).
+    counts = (
+        visit_worklist(user=user)
+        .order_by()
+        .aggregate(
+            due=Count("pk", filter=due),
+            overdue=Count("pk", filter=Q(status="overdue")),
+            today=Count("pk", filter=due & Q(target_date__lte=today)),
+            week=Count(
+                "pk",
+                filter=due
+                & Q(target_date__gt=today, target_date__lte=today + dt.timedelta(days=6)),
+            ),
+        )
+    )
     context = {"title": "Visits due and overdue", "visits": visits, "counts": counts}
     if roles.has_role(user, roles.Role.MONITOR, roles.Role.DATA_MANAGER):
         context["completeness"] = visit_completeness(user=user)
+    if roles.user_roles(user) & roles.DATA_ENTRY_ROLES:
+        context["drafts"], context["draft_count"] = forms_in_draft(user=user)
     return context
+
+
+DRAFT_LIST_LIMIT = 10  # dashboard: the latest drafts; the count says how many in all
+
+
+def forms_in_draft(*, user, limit: int | None = None) -> tuple[list[dict], int]:
+    """The visit eCRFs saved as draft at the user's sites, latest saved first, at most
+    ``limit``, and how many there are: three queries whatever the number of forms (a
+    UNION ALL over the registered visit forms, its count, then the visits shown)."""
+    from .registry import VISIT_FORMS
+
+    limit = limit or DRAFT_LIST_LIMIT
+    ids = roles.user_site_ids(user)
+    if ids is not None and not ids:
+        return [], 0
+    parts = []
+    for code, spec in VISIT_FORMS.items():
+        qs = spec.model.objects.filter(status=FormStatus.DRAFT)
+        if ids is not None:
+            qs = qs.filter(visit__patient__site_id__in=ids)
+        parts.append(
+            qs.order_by()
+            .annotate(form_code=Value(code, output_field=CharField()))
+            .values_list("visit_id", "form_code", "updated_at")
+        )
+    union = parts[0].union(*parts[1:], all=True)
+    latest = list(union.order_by("-updated_at")[:limit])
+    if not latest:
+        return [], 0
+    total = union.count() if len(latest) == limit else len(latest)
+    visits = Visit.objects.select_related("definition", "patient").in_bulk(
+        {visit_id for visit_id, _code, _at in latest}
+    )
+    rows = [
+        {
+            "visit": visits[visit_id],
+            "code": code,
+            "label": VISIT_FORMS[code].label,
+            "updated_at": updated_at,
+        }
+        for visit_id, code, updated_at in latest
+    ]
+    return rows, total
 
 
 def visit_completeness(*, user) -> list[dict]:

@@ -38,6 +38,7 @@ from .rules import sequencing_error
 # Date fields of a visit's forms that are usually "today" when the visit is entered on its day.
 TODAY_FIELDS = ("assessment_date",)
 NEXT = "next"  # value of the "Save and next form" button (name "complete")
+SCORES = "scores"  # value of "Save as complete and see the scores" (the patient page)
 
 
 def _prefill_today(form, *, visit, instance) -> None:
@@ -106,6 +107,9 @@ def _crf_page(
                     return reverse(
                         "crf:crf-edit", kwargs={"visit_pk": visit.pk, "form_code": cell.code}
                     )
+            if request.POST.get("complete") == SCORES and visit is not None:
+                # The visit entered: on to the patient page, where its scores are (issue 17).
+                return reverse("trials:patient-detail", kwargs={"pk": patient.pk}) + "#scores"
             return success_url
 
         try:
@@ -144,6 +148,8 @@ def _crf_page(
             "was_complete": instance is not None and instance.status == FormStatus.COMPLETE,
             "cancel_url": cancel_url,
             "monitoring": monitoring,
+            # The visit's scores come from its laboratory form.
+            "shows_scores": visit is not None and "labs" in visit.definition.expected_forms,
             "next_form": selectors.visit_next_form(user=request.user, visit=visit, after=spec.code)
             if visit is not None and can_write and not blocked
             else None,

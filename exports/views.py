@@ -5,8 +5,9 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 
 from trials import roles
 from trials.forms import apply_validation_error
@@ -40,10 +41,41 @@ def export_page(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, f"Export {job.pk} queued; it appears below when ready.")
             return redirect("exports:export-page")
-    jobs = list(selectors.export_job_list(user=request.user)[:20])
+    jobs = list(selectors.export_job_list(user=request.user)[:JOBS_SHOWN])
     running = any(j.status in (ExportJob.Status.PENDING, ExportJob.Status.RUNNING) for j in jobs)
     return render(
         request, "exports/export_page.html", {"form": form, "jobs": jobs, "running": running}
+    )
+
+
+JOBS_SHOWN = 20  # the export page's list of the user's latest jobs
+
+
+@login_required
+def job_status(request: HttpRequest) -> JsonResponse:
+    """State and percentage of the user's latest jobs, polled by static/js/export_progress.js
+    (issue 17: progress without reloading the page, so a form being filled is kept)."""
+    if not roles.can_export(request.user):
+        raise PermissionDenied
+    jobs = selectors.export_job_list(user=request.user)[:JOBS_SHOWN]
+    return JsonResponse(
+        {
+            "jobs": [
+                {
+                    "id": job.pk,
+                    "status": job.status,
+                    "status_label": job.get_status_display(),
+                    "progress": job.progress,
+                    "error": job.error if job.status == ExportJob.Status.FAILED else "",
+                    "filename": job.filename if job.status == ExportJob.Status.DONE else "",
+                    "download_url": reverse("exports:job-download", args=[job.pk])
+                    if job.status == ExportJob.Status.DONE
+                    else "",
+                }
+                for job in jobs
+            ]
+        },
+        headers={"Cache-Control": "no-store"},
     )
 
 

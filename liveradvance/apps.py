@@ -34,6 +34,9 @@ class LiveradvanceConfig(AppConfig):
                 dashboard=module.dashboard_panel_context,
             )
 
+        # A complete, eligible screening leads straight to the randomization page (#17).
+        panels.register_after_screening(randomization_selectors.randomize_url_if_ready)
+
         # Monitoring guards every eCRF save (locks) and follows it (SDV, automatic queries).
         crf_hooks.register(
             before=monitoring_services.assert_editable,

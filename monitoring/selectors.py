@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import CharField, Count, Exists, OuterRef, Q, QuerySet, Value
 from django.http import Http404
 from django.urls import reverse
 from django.utils import timezone
 
 from trials import roles
-from trials.models import Patient
+from trials.models import FormStatus, Patient
 from trials.selectors import patient_checked, patient_list
 
 from . import services
@@ -225,8 +225,11 @@ def dashboard_panel_context(*, user) -> dict | None:
         title = "Data queries to answer"
         waiting = queries.filter(status=DataQuery.Status.OPEN)
         waiting_label = "open, to answer"
+    sdv = forms_awaiting_sdv(user=user) if roles.has_role(user, roles.Role.MONITOR) else None
     return {
         "title": title,
+        "sdv": sdv[0] if sdv else None,
+        "sdv_count": sdv[1] if sdv else 0,
         "waiting_label": waiting_label,
         "waiting": list(waiting[:10]),
         "counts": query_counts_per_site(user=user),
@@ -238,3 +241,46 @@ def dashboard_panel_context(*, user) -> dict | None:
             else None
         ),
     }
+
+
+SDV_LIST_LIMIT = 10  # the monitor's dashboard: the forms waiting longest; the count says all
+
+
+def forms_awaiting_sdv(*, user, limit: int | None = None) -> tuple[list[dict], int]:
+    """Complete visit eCRFs at the user's sites with no active whole-form SDV mark, the
+    longest waiting first, at most ``limit``, and how many in all (issue 17: the monitor's
+    dashboard). Three queries whatever the number of forms: a UNION ALL over the visit
+    forms (each with a NOT EXISTS on the marks), its count, then the visits shown."""
+    from crf.models import Visit
+    from crf.registry import VISIT_FORMS
+
+    limit = limit or SDV_LIST_LIMIT
+    ids = roles.user_site_ids(user)
+    if ids is not None and not ids:
+        return [], 0
+    parts = []
+    for code, spec in VISIT_FORMS.items():
+        verified = SdvMark.objects.filter(
+            form_code=code, record_id=OuterRef("pk"), field="", cleared_at__isnull=True
+        )
+        qs = spec.model.objects.filter(status=FormStatus.COMPLETE).filter(~Exists(verified))
+        if ids is not None:
+            qs = qs.filter(visit__patient__site_id__in=ids)
+        parts.append(
+            qs.order_by()
+            .annotate(form_code=Value(code, output_field=CharField()))
+            .values_list("visit_id", "form_code", "updated_at")
+        )
+    union = parts[0].union(*parts[1:], all=True)
+    oldest = list(union.order_by("updated_at")[:limit])
+    if not oldest:
+        return [], 0
+    total = union.count() if len(oldest) == limit else len(oldest)
+    visits = Visit.objects.select_related("definition", "patient").in_bulk(
+        {visit_id for visit_id, _code, _at in oldest}
+    )
+    rows = [
+        {"visit": visits[visit_id], "code": code, "label": VISIT_FORMS[code].label, "at": at}
+        for visit_id, code, at in oldest
+    ]
+    return rows, total

@@ -17,7 +17,9 @@ from typing import Any
 
 from django.db.models import Count, QuerySet
 from django.http import Http404
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from trials import roles
 from trials import selectors as trial_selectors
@@ -291,10 +293,12 @@ def _next_dose(schedule: list, prepared: set[int]) -> tuple[Any, int | None]:
     return None, (remaining[0] if remaining and not schedule else None)
 
 
-def pharmacy_worklist(*, user, patients: Iterable[Patient]) -> list[PharmacyRow]:
+def pharmacy_worklist(
+    *, user, patients: Iterable[Patient], purpose: str = "pharmacy list"
+) -> list[PharmacyRow]:
     """Pharmacy rows for ``patients`` (one page): arm via the guarded batch reader."""
     patients = list(patients)
-    allocations = allocation_list_unblinded(user=user, patients=patients, purpose="pharmacy list")
+    allocations = allocation_list_unblinded(user=user, patients=patients, purpose=purpose)
     from crf.course import patient_courses
     from crf.selectors import dosing_schedules, weights_latest  # the crf app owns visits
 
@@ -367,6 +371,28 @@ def pharmacy_due_list(*, user, limit: int | None = None) -> list[dict]:
         if number:
             due.append({"patient": patient, "dose_number": number})
     return due
+
+
+def pharmacy_dashboard_doses(*, user, due: list[dict]) -> dict[str, list[PharmacyRow]]:
+    """The dashboard's due doses WITH arm and computed dose (issue 17), split into "today"
+    (window open or passed) and "upcoming". The arm comes from the guarded batch reader
+    (``may_see_arm`` per patient, one access-log row each, purpose "pharmacist dashboard");
+    a patient the user may not unblind is left out. Bounded by ``due`` (DUE_LIST_LIMIT)."""
+    if not roles.has_role(user, roles.Role.PHARMACIST) or not due:
+        return {"today": [], "upcoming": []}
+    rows = pharmacy_worklist(
+        user=user, patients=[d["patient"] for d in due], purpose="pharmacist dashboard"
+    )
+    today = timezone.localdate()
+    split: dict[str, list[PharmacyRow]] = {"today": [], "upcoming": []}
+    for row in rows:
+        if row.next_dose_number is None:
+            continue
+        visit = row.next_dose
+        split["upcoming" if visit and visit.window_start > today else "today"].append(row)
+    for key in split:
+        split[key].sort(key=lambda r: r.next_dose.target_date if r.next_dose else today)
+    return split
 
 
 # --- statistician --------------------------------------------------------------------------
@@ -480,6 +506,12 @@ def dashboard_panel_context(*, user) -> dict | None:
         context["due"] = due[:DUE_LIST_LIMIT]
         context["due_more"] = len(due) > DUE_LIST_LIMIT
         context["pharmacy"] = True
+        doses = pharmacy_dashboard_doses(user=user, due=context["due"])
+        context["dose_groups"] = [
+            (_("Today and overdue"), doses["today"]),
+            (_("Upcoming"), doses["upcoming"]),
+        ]
+        context["demo_list"] = demo_list_active(user=user)
     if roles.can_manage_randomization_list(user):
         rlist = (
             RandomizationList.objects.filter(status=RandomizationList.Status.ACTIVE)
@@ -491,6 +523,20 @@ def dashboard_panel_context(*, user) -> dict | None:
         overview = randomization_list_overview(user=user)
         context["balance"] = overview["balance"] if overview else []
     return context or None
+
+
+def randomize_url_if_ready(*, user, patient: Patient) -> str | None:
+    """The randomize page when ``user`` may randomize ``patient`` now (after a complete,
+    eligible screening), else None. Blind-neutral: no arm is read."""
+    if not roles.can_enter_data(user, patient.site_id):
+        return None
+    from .services import patient_randomization_problems
+
+    if Allocation.objects.filter(patient=patient).exists():
+        return None
+    if patient_randomization_problems(patient=patient):
+        return None
+    return reverse("randomization:patient-randomize", kwargs={"pk": patient.pk})
 
 
 def demo_list_active(*, user) -> bool:

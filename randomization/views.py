@@ -14,6 +14,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 
+from crf import selectors as crf_selectors
 from trials import roles
 from trials import selectors as trial_selectors
 from trials.forms import apply_validation_error
@@ -52,6 +53,11 @@ def patient_randomize(request: HttpRequest, pk: int) -> HttpResponse:
                 f"Randomized: number {allocation.randomization_number}. "
                 "The pharmacy has been notified that dose 1 is due.",
             )
+            # Straight on to day 1's first form (issue 17); the patient page otherwise.
+            entry = crf_selectors.patient_form_to_enter(user=request.user, patient=patient)
+            if entry is not None:
+                visit, cell = entry
+                return redirect("crf:crf-edit", visit_pk=visit.pk, form_code=cell.code)
             return redirect("trials:patient-detail", pk=patient.pk)
     return render(
         request,

@@ -338,6 +338,10 @@ def test_pharmacist_sees_the_arm_where_it_should(client, world, pharmacist):
     assert "Placebo" in body
     assert "150 × 10⁶ cells (75.0 kg)" in body
     assert LOT in body
+    # Issue 17: the pharmacist's dashboard lists the doses to prepare with arm and dose.
+    dashboard = client.get(reverse("trials:dashboard")).content.decode()
+    assert "MSC" in dashboard
+    assert "Placebo" in dashboard
     a = world["by_arm"]["A"]
     api = client.get(reverse("randomization-api:allocation-detail", args=[a.pk])).json()
     assert api["arm"] == "A"

@@ -26,6 +26,17 @@ from .models import Patient, Screening, Site
 YES_NO = [("", "—"), ("True", "Yes"), ("False", "No")]
 
 
+def short_choices_as_radios(form: forms.BaseForm, names: tuple[str, ...]) -> None:
+    """Short code lists (sex, NYHA, GOLD, pregnancy) as radio groups: one click instead of
+    two (issue 17). The blank option goes: unanswered posts nothing, as the blank did."""
+    for name in names:
+        field = form.fields.get(name)
+        if field is None:
+            continue
+        choices = [(v, label) for v, label in field.choices if v not in ("", None)]
+        field.widget = forms.RadioSelect(choices=choices, attrs={"class": "form-check-input"})
+
+
 def apply_validation_error(form: forms.BaseForm, exc: ValidationError) -> None:
     """Show a service's ValidationError next to its field (or on top of the form)."""
     if hasattr(exc, "error_dict"):
@@ -110,6 +121,7 @@ class PatientCreateForm(BootstrapFormMixin, forms.ModelForm):
             self.fields["site"].initial = sites[0].pk  # one site: nothing to choose
         self.fields["consent_datetime"].required = True
         self.fields["consent_version"].required = True
+        short_choices_as_radios(self, ("sex",))
 
     def clean_consent_datetime(self):
         value = self.cleaned_data["consent_datetime"]
@@ -139,6 +151,8 @@ class ScoreInputsFormMixin(BootstrapFormMixin, forms.ModelForm):
                     disabled=self.fields[item.unit_field].disabled,
                     widget=forms.Select(attrs={"class": "form-select form-select-sm"}),
                 )
+        # West Haven 0–4 and ascites side by side: one click, every answer visible (#17).
+        short_choices_as_radios(self, ("he_grade", "ascites"))
 
     @property
     def unit_pairs(self) -> list[tuple]:
@@ -235,11 +249,15 @@ class ScreeningForm(ScoreInputsFormMixin):
     def exclusion_fields(self) -> list:
         return [self[name] for name in EXCLUSION_FIELDS]
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args, patient: Patient | None = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         lock_version_field(self, self.instance)
         if self.instance.pk is None and not self.is_bound:
             self.initial.setdefault("screening_date", timezone.localdate())
+            if patient is not None and patient.sex == "M":
+                # For a man the only valid answer (the save enforces it): preset, still shown.
+                for name in ("pregnancy_status", "childbearing_potential"):
+                    self.initial.setdefault(name, Screening.Pregnancy.NOT_APPLICABLE)
         self.initial["aclf_grade_confirmed_as"] = self.instance.aclf_grade or ""
         self.fields["aclf_grade_confirmed"].label = _("I confirm the computed ACLF grade")
         self.warnings: dict[str, list[str]] = {}
@@ -250,6 +268,9 @@ class ScreeningForm(ScoreInputsFormMixin):
                 field.widget = forms.RadioSelect(
                     choices=YES_NO[1:], attrs={"class": "form-check-input"}
                 )
+        short_choices_as_radios(
+            self, ("nyha_class", "gold_stage", "pregnancy_status", "childbearing_potential")
+        )
         self.order_fields([*self.Meta.fields, REASON_FIELD, "aclf_grade_confirmed_as"])
         # Skip logic from the dictionary, for static/js/crf_skip_logic.js (the server checks
         # the same rule in ``screening_save``).

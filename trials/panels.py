@@ -29,3 +29,23 @@ def render_context(kind: str, **kwargs: Any) -> list[dict[str, Any]]:
         if context is not None:
             panels.append({"template": f"{app}/_{kind}_panel.html", **context})
     return panels
+
+
+# Where a completed screening leads (issue 17: straight on to randomization when the patient
+# is ready for it); the provider lives in a later app, wired in liveradvance/apps.py.
+NextStep = Callable[..., str | None]
+_AFTER_SCREENING: list[NextStep] = []
+
+
+def register_after_screening(provider: NextStep) -> None:
+    if provider not in _AFTER_SCREENING:
+        _AFTER_SCREENING.append(provider)
+
+
+def after_screening_url(*, user, patient) -> str | None:
+    """The first registered next step that applies to this patient, else None."""
+    for provider in _AFTER_SCREENING:
+        url = provider(user=user, patient=patient)
+        if url:
+            return url
+    return None

@@ -41,7 +41,11 @@ SCREENING_LOG_PAGE_SIZE = 50
 @login_required
 def dashboard(request: HttpRequest) -> HttpResponse:
     user = request.user
+    entry_sites = selectors.site_list_for_data_entry(user=user)
     context = {
+        # Quick action (issue 17): registration from the dashboard, one page load less.
+        "register_form": PatientCreateForm(sites=entry_sites) if entry_sites.exists() else None,
+        "form_token": idempotency.form_token(request),
         "counts": selectors.status_counts(user=user),
         "sites": selectors.site_list(user=user),
         "recent": selectors.patient_list(user=user).order_by("-created_at")[:10],
@@ -139,7 +143,7 @@ def patient_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def screening_edit(request: HttpRequest, pk: int) -> HttpResponse:
     patient = selectors.patient_get(user=request.user, pk=pk, for_entry=True)
     screening = selectors.screening_get(user=request.user, patient=patient)
-    form = ScreeningForm(request.POST or None, instance=screening)
+    form = ScreeningForm(request.POST or None, instance=screening, patient=patient)
     if request.method == "POST" and form.is_valid():
         try:
             screening = services.screening_save(
@@ -159,6 +163,11 @@ def screening_edit(request: HttpRequest, pk: int) -> HttpResponse:
             apply_validation_error(form, exc)
         else:
             messages.success(request, _("Screening saved."))
+            if "complete" in request.POST:
+                # Eligible and complete: straight on to randomization (its page confirms).
+                url = panels.after_screening_url(user=request.user, patient=patient)
+                if url:
+                    return redirect(url)
             return redirect("trials:patient-detail", pk=patient.pk)
     return render(
         request,

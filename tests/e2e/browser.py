@@ -62,6 +62,8 @@ def choose(page: Page, name: str, value: str) -> int:
         rid = radio.get_attribute("id")
         label = page.locator(f'label[for="{rid}"]') if rid else radio.locator("xpath=..")
         if label.inner_text().strip() == value:
+            if radio.is_checked():
+                return 0  # already the answer (preset): nothing to click
             radio.check()
             return 1
     raise AssertionError(f"{name}: no option labelled {value!r}")

@@ -73,7 +73,8 @@ DAY1_VITALS = {
 
 
 def register(inv: Actor, initials: str) -> None:
-    inv.follow("Register a patient for screening")
+    """From the dashboard's registration form (no page load to reach it)."""
+    assert inv.page.url.rstrip("/") == inv.base_url.rstrip("/"), "start on the dashboard"
     inv.fill("initials", initials)
     inv.choose("sex", "Male")
     inv.fill("birth_date", "1965-04-02")
@@ -97,10 +98,17 @@ def screen(inv: Actor, *, hiv: bool = False) -> None:
         assert focused == "screening_date"
         inv.fill("screening_date", timezone.localdate().isoformat())
     inv.choose("cirrhosis", "Yes")
+    if hiv:
+        inv.choose("hiv_infection", "Yes")
+    # One click answers No to the yes/no exclusions still unanswered (each stays visible).
+    inv.click(inv.page.locator("#exclusions-all-no"), navigates=False)
     for name in EXCLUSIONS_NO:
-        inv.choose(name, "Yes" if (hiv and name == "hiv_infection") else NO)
+        expected = "True" if (hiv and name == "hiv_infection") else "False"
+        checked = inv.page.locator(f'input[name="{name}"]:checked')
+        expect(checked).to_have_value(expected)
     inv.choose("nyha_class", "No chronic heart failure")
     inv.choose("gold_stage", "No chronic pulmonary disease")
+    # A man: "not applicable (male)" is preset (the only valid answer), no click.
     inv.choose("pregnancy_status", "Not applicable (male)")
     inv.choose("childbearing_potential", "Not applicable (male)")
     inv.fill("afp_ng_ml", "12")
@@ -142,16 +150,14 @@ def test_main_journey(actors, trial_setup):
     before_eligible = Counts(**vars(inv.counts))
     register(inv, "EL")
     screen(inv)
-    inv.follow("Randomize…")
+    # A complete, eligible screening leads to the randomization page (confirmation kept).
+    expect(inv.page.locator("h1")).to_contain_text("Randomize")
     inv.check("confirm_eligibility")
     inv.follow("Randomize")
-    assert "Randomization number" in inv.text()
-    patient_url = inv.page.url
+    assert "Randomized: number" in inv.text()
 
-    # Day 1: vital signs (the weight the pharmacist's dose needs), then "save and next
-    # form" through the visit: laboratory, then administration.
-    # The patient page's visit rows open the visit's first open form.
-    inv.click(inv.page.get_by_role("link", name="Dose 1 (day 1)"))
+    # Day 1: randomization leads to the visit's first form, vital signs (the weight the
+    # pharmacist's dose needs), then "save and next form": laboratory, then administration.
     expect(inv.page.locator("h1")).to_contain_text("Vital signs")
     for name, value in DAY1_VITALS.items():
         inv.fill(name, value)
@@ -190,9 +196,9 @@ def test_main_journey(actors, trial_setup):
     inv.fill("volume_infused_ml", "50")
     inv.choose("full_dose_given", "Yes")
     inv.choose("infusion_reaction", "No")
-    inv.follow("Save as complete", exact=True)
+    inv.follow("Save as complete and see the scores")
     saved(inv)
-    inv.follow("patient record")
+    patient_url = inv.page.url.split("#")[0]
     scores = inv.page.locator("table", has_text="CLIF-SOFA").first
     expect(scores).to_contain_text("Dose 1")
     # The measured journey: log in, then the eligible patient from registration to scores.
@@ -295,18 +301,30 @@ def _write_bench(journey: Counts) -> None:
         "# Investigator journey in a real browser (issue 17)",
         "",
         "Measured by `tests/e2e/test_journey.py` (Playwright + Chromium, headless) on every run:",
-        "log in, register and screen an eligible patient, randomize, day-1 vital signs,",
-        "administration and laboratory CRFs, see the scores (the ineligible patient the test",
-        "also screens is not counted). A <select> counts two clicks (open, pick), a radio one;",
-        "a field already holding the right value (a prefilled date) is not typed.",
+        "log in, register (from the dashboard) and screen an eligible patient, randomize,",
+        "day-1 vital signs, laboratory and administration CRFs, see the scores (the ineligible",
+        "patient the test also screens is not counted). A <select> counts two clicks (open,",
+        "pick), a radio or button one; a field already holding the right value (a prefilled",
+        "date, a preset answer) is neither typed nor clicked.",
         "",
         "| | before (issue 17 report) | now |",
         "|---|---:|---:|",
         *[f"| {name} | {before} | {now} |" for name, before, now in rows],
         "",
-        f"Of the clicks, {2 * journey.selects} are {journey.selects} choices on <select> lists",
-        "(two clicks each); as radio buttons (one click each) the journey would take",
-        f"{journey.clicks - journey.selects} clicks and selections.",
+        (
+            f"Of the clicks, {2 * journey.selects} are {journey.selects} choices on <select> "
+            "lists (two clicks each); as radio buttons (one click each) the journey would take "
+            f"{journey.clicks - journey.selects} clicks and selections."
+            if journey.selects
+            else "No choice is made on a <select> list: every short code list is a radio group."
+        ),
+        "",
+        "Where the clicks and loads went (issue 17): registration is a form on the dashboard;",
+        "a complete, eligible screening opens the randomization page (its confirmation kept);",
+        "randomizing opens day 1's first form; a visit form's 'Save as complete and see the",
+        "scores' opens the patient page; 'No to every unanswered yes/no question' answers the",
+        "exclusions still open (each stays visible and changeable); a man's pregnancy answers",
+        "are preset to the only valid one; sex, NYHA, GOLD, HE grade and ascites are radios.",
         "",
     ]
     BENCH.write_text("\n".join(lines), encoding="utf-8")

@@ -63,7 +63,7 @@ def test_queue_an_export_and_download_it(
     assert sorted(names) == ["data-dictionary.csv", "patients.csv", "vitals.csv"]
 
 
-def test_a_running_export_shows_progress_and_refreshes(client, data_manager):
+def test_a_running_export_shows_progress_refreshed_in_place(client, data_manager):
     ExportJob.objects.create(
         requested_by=data_manager,
         params={"format": "odm", "forms": []},
@@ -72,8 +72,44 @@ def test_a_running_export_shows_progress_and_refreshes(client, data_manager):
     )
     client.force_login(data_manager)
     page = client.get(URL).content.decode()
-    assert 'http-equiv="refresh"' in page
+    # Refreshed in place by a local script; the whole page reloads only without JavaScript.
+    assert "js/export_progress.js" in page
+    assert 'data-status-url="/exports/jobs/status/"' in page
+    assert '<noscript><meta http-equiv="refresh"' in page
     assert "40%" in page
+
+
+def test_job_status_gives_state_and_percentage_of_own_jobs_only(
+    client, data_manager, monitor, django_assert_max_num_queries
+):
+    running = ExportJob.objects.create(
+        requested_by=data_manager, params={"format": "odm"}, status="running", progress=40
+    )
+    done = ExportJob.objects.create(
+        requested_by=data_manager,
+        params={"format": "csv"},
+        status="done",
+        progress=100,
+        filename="liveradvance-csv.zip",
+    )
+    ExportJob.objects.create(requested_by=monitor, params={"format": "odm"}, status="running")
+    client.force_login(data_manager)
+    with django_assert_max_num_queries(6):
+        response = client.get(reverse("exports:job-status"))
+    assert "no-store" in response["Cache-Control"]
+    jobs = {j["id"]: j for j in response.json()["jobs"]}
+    assert set(jobs) == {running.pk, done.pk}
+    assert jobs[running.pk]["progress"] == 40
+    assert jobs[running.pk]["status"] == "running"
+    assert jobs[running.pk]["download_url"] == ""
+    assert jobs[done.pk]["download_url"] == reverse("exports:job-download", args=[done.pk])
+    assert jobs[done.pk]["filename"] == "liveradvance-csv.zip"
+
+
+@pytest.mark.parametrize("role", ["investigator", "pharmacist", "trial_admin"])
+def test_job_status_is_refused_to_roles_that_do_not_export(client, request, role):
+    client.force_login(request.getfixturevalue(role))
+    assert client.get(reverse("exports:job-status")).status_code == 403
 
 
 def test_bad_input_keeps_what_was_typed_with_field_errors(client, data_manager):
