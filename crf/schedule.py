@@ -149,21 +149,35 @@ def visits_plan_dosing(*, patient, day1: dt.date, user) -> list:
     change-feed events as the one-by-one path; idempotent (existing visits are kept). The
     caller holds the patient's row lock.
     """
+    from .models import OutboxMessage
+    from .outbox import outbox_enqueue
+    from .services import visits_plan_after_randomization
+
+    visits = visits_plan_bulk(patient=patient, day1=day1, user=user, kind=VisitKind.DOSING)
+    if visits is None:  # schedule not loaded yet: the service loads it first
+        return visits_plan_after_randomization(patient=patient, day1=day1, user=user)
+    outbox_enqueue(kind=OutboxMessage.Kind.FOLLOWUP_VISITS, payload={"patient_id": patient.pk})
+    return visits
+
+
+def visits_plan_bulk(*, patient, day1: dt.date, user, kind: str) -> list | None:
+    """The patient's scheduled visits of ``kind`` from day 1, the missing ones inserted in a
+    few statements with their history rows and change-feed events (#16); None when the trial
+    has no schedule rows of that kind yet. The caller holds the patient's row lock."""
     from django.utils import timezone
 
     from trials.history import bulk_history_created
 
-    from .models import OutboxMessage, Visit, VisitDefinition
-    from .outbox import outbox_enqueue
-    from .services import SYSTEM_REASON_PLAN, visit_planned, visits_plan_after_randomization
+    from .models import Visit, VisitDefinition
+    from .services import SYSTEM_REASON_PLAN, visit_planned
 
     definitions = list(
-        VisitDefinition.objects.filter(trial_id=patient.trial_id, kind=VisitKind.DOSING).order_by(
+        VisitDefinition.objects.filter(trial_id=patient.trial_id, kind=kind).order_by(
             "order", "pk"
         )
     )
-    if not definitions:  # schedule not loaded yet: the service loads it first
-        return visits_plan_after_randomization(patient=patient, day1=day1, user=user)
+    if not definitions:
+        return None
     existing = {
         v.definition_id: v
         for v in Visit.objects.filter(patient=patient, definition__in=definitions, scheduled=True)
@@ -185,7 +199,6 @@ def visits_plan_dosing(*, patient, day1: dt.date, user) -> list:
             new, default_user=history_user, default_change_reason=SYSTEM_REASON_PLAN
         )
         bulk_history_created.send(sender=Visit, instances=new, history_instances=rows)
-    outbox_enqueue(kind=OutboxMessage.Kind.FOLLOWUP_VISITS, payload={"patient_id": patient.pk})
     return [
         existing.get(d.pk) or next(v for v in new if v.definition_id == d.pk) for d in definitions
     ]

@@ -207,25 +207,45 @@ def _moment(day: dt.date, hour: int, minute: int = 0) -> dt.datetime:
     return dt.datetime.combine(day, dt.time(hour, minute), tzinfo=_tz())
 
 
+def _site_actors(site_id: int, cache: dict | None) -> tuple:
+    """The site (with its trial) and its investigator, read once per site and process: the
+    investigator's roles and sites are then looked up once, not once per patient (#16)."""
+    from trials.models import Site
+
+    if cache is not None and site_id in cache:
+        return cache[site_id]
+    site = Site.objects.select_related("trial").get(pk=site_id)
+    investigator = get_user_model().objects.get(username=f"{USER_PREFIX}inv{site.code}")
+    if cache is not None:
+        cache[site_id] = (site, investigator)
+    return site, investigator
+
+
 def patient_story(
-    *, setup: Setup, site_id: int, number: int, enrol_on: dt.date, seed: str, force_random: bool
+    *,
+    setup: Setup,
+    site_id: int,
+    number: int,
+    enrol_on: dt.date,
+    seed: str,
+    force_random: bool,
+    actors: dict | None = None,
 ) -> Summary:
-    """Enter one patient from consent to the last visit due before ``setup.today``."""
+    """Enter one patient from consent to the last visit due before ``setup.today``.
+    ``actors``: a cache of ``_site_actors`` shared by the patients a process enters."""
     from crf.models import Visit, VisitKind
     from crf.services import crf_save
     from randomization.services import patient_randomize
     from trials import services
-    from trials.models import Site
 
     summary = Summary(patients=1)
-    site = Site.objects.select_related("trial").get(pk=site_id)
+    site, investigator = _site_actors(site_id, actors)
     # By site code, not id: ids differ between databases (sequences), codes do not.
     rng = random.Random(f"{seed}:{site.code}:{number}")  # noqa: S311 - synthetic, not crypto
     outcome = rng.choices([o for o, _ in OUTCOMES], weights=[w for _, w in OUTCOMES])[0]
     if force_random:
         outcome = "randomized"
     summary.by_outcome[outcome] = 1
-    investigator = get_user_model().objects.get(username=f"{USER_PREFIX}inv{site.code}")
     sex = rng.choice(("M", "M", "F"))
     birth = enrol_on - dt.timedelta(days=rng.randint(30 * 365, 75 * 365))
     start = _moment(enrol_on, 9, rng.randint(0, 59))
@@ -348,6 +368,7 @@ def _enter_sites(
     had_override, previous = "task_always_eager" in changes, changes.get("task_always_eager")
     current_app.conf.task_always_eager = True
     total = Summary()
+    actors: dict = {}
     started = time.perf_counter()
     try:
         for index in indices:
@@ -362,6 +383,7 @@ def _enter_sites(
                         enrol_on=day,
                         seed=seed,
                         force_random=number <= MIN_RANDOMIZED_PER_SITE,
+                        actors=actors,
                     )
                 )
                 if progress and total.patients % 500 == 0:
