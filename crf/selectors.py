@@ -6,6 +6,7 @@ Nothing here reads or returns a treatment arm (synopsis: Randomization).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -444,44 +445,56 @@ def dashboard_panel_context(*, user) -> dict | None:
 DRAFT_LIST_LIMIT = 10  # dashboard: the latest drafts; the count says how many in all
 
 
-def forms_in_draft(*, user, limit: int | None = None) -> tuple[list[dict], int]:
-    """The visit eCRFs saved as draft at the user's sites, latest saved first, at most
-    ``limit``, and how many there are: three queries whatever the number of forms (a
-    UNION ALL over the registered visit forms, its count, then the visits shown)."""
+def visit_forms_listed(
+    *,
+    user,
+    status: str,
+    newest_first: bool,
+    limit: int,
+    narrow: Callable[[str, QuerySet], QuerySet] | None = None,
+) -> tuple[list[dict], int]:
+    """Visit eCRFs in ``status`` at the user's sites, by save time, at most ``limit``, and how
+    many in all: three queries whatever the number of forms (a UNION ALL over the registered
+    visit forms, its count, then the visits shown). ``narrow(code, queryset)`` adds a
+    caller's condition per form (monitoring: no active SDV mark)."""
     from .registry import VISIT_FORMS
 
-    limit = limit or DRAFT_LIST_LIMIT
     ids = roles.user_site_ids(user)
     if ids is not None and not ids:
         return [], 0
     parts = []
     for code, spec in VISIT_FORMS.items():
-        qs = spec.model.objects.filter(status=FormStatus.DRAFT)
+        qs = spec.model.objects.filter(status=status)
         if ids is not None:
             qs = qs.filter(visit__patient__site_id__in=ids)
+        if narrow is not None:
+            qs = narrow(code, qs)
         parts.append(
             qs.order_by()
             .annotate(form_code=Value(code, output_field=CharField()))
             .values_list("visit_id", "form_code", "updated_at")
         )
     union = parts[0].union(*parts[1:], all=True)
-    latest = list(union.order_by("-updated_at")[:limit])
-    if not latest:
+    shown = list(union.order_by("-updated_at" if newest_first else "updated_at")[:limit])
+    if not shown:
         return [], 0
-    total = union.count() if len(latest) == limit else len(latest)
+    total = union.count() if len(shown) == limit else len(shown)
     visits = Visit.objects.select_related("definition", "patient").in_bulk(
-        {visit_id for visit_id, _code, _at in latest}
+        {visit_id for visit_id, _code, _at in shown}
     )
     rows = [
-        {
-            "visit": visits[visit_id],
-            "code": code,
-            "label": VISIT_FORMS[code].label,
-            "updated_at": updated_at,
-        }
-        for visit_id, code, updated_at in latest
+        {"visit": visits[visit_id], "code": code, "label": VISIT_FORMS[code].label, "at": at}
+        for visit_id, code, at in shown
     ]
     return rows, total
+
+
+def forms_in_draft(*, user, limit: int | None = None) -> tuple[list[dict], int]:
+    """The visit eCRFs saved as draft at the user's sites, latest saved first (the
+    investigator's dashboard), and how many there are."""
+    return visit_forms_listed(
+        user=user, status=FormStatus.DRAFT, newest_first=True, limit=limit or DRAFT_LIST_LIMIT
+    )
 
 
 def visit_completeness(*, user) -> list[dict]:

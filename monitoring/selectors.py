@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from django.db.models import CharField, Count, Exists, OuterRef, Q, QuerySet, Value
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.http import Http404
 from django.urls import reverse
 from django.utils import timezone
@@ -248,39 +248,19 @@ SDV_LIST_LIMIT = 10  # the monitor's dashboard: the forms waiting longest; the c
 
 def forms_awaiting_sdv(*, user, limit: int | None = None) -> tuple[list[dict], int]:
     """Complete visit eCRFs at the user's sites with no active whole-form SDV mark, the
-    longest waiting first, at most ``limit``, and how many in all (issue 17: the monitor's
-    dashboard). Three queries whatever the number of forms: a UNION ALL over the visit
-    forms (each with a NOT EXISTS on the marks), its count, then the visits shown."""
-    from crf.models import Visit
-    from crf.registry import VISIT_FORMS
+    longest waiting first (issue 17: the monitor's dashboard), and how many in all."""
+    from crf.selectors import visit_forms_listed
 
-    limit = limit or SDV_LIST_LIMIT
-    ids = roles.user_site_ids(user)
-    if ids is not None and not ids:
-        return [], 0
-    parts = []
-    for code, spec in VISIT_FORMS.items():
+    def unverified(code: str, qs: QuerySet) -> QuerySet:
         verified = SdvMark.objects.filter(
             form_code=code, record_id=OuterRef("pk"), field="", cleared_at__isnull=True
         )
-        qs = spec.model.objects.filter(status=FormStatus.COMPLETE).filter(~Exists(verified))
-        if ids is not None:
-            qs = qs.filter(visit__patient__site_id__in=ids)
-        parts.append(
-            qs.order_by()
-            .annotate(form_code=Value(code, output_field=CharField()))
-            .values_list("visit_id", "form_code", "updated_at")
-        )
-    union = parts[0].union(*parts[1:], all=True)
-    oldest = list(union.order_by("updated_at")[:limit])
-    if not oldest:
-        return [], 0
-    total = union.count() if len(oldest) == limit else len(oldest)
-    visits = Visit.objects.select_related("definition", "patient").in_bulk(
-        {visit_id for visit_id, _code, _at in oldest}
+        return qs.filter(~Exists(verified))
+
+    return visit_forms_listed(
+        user=user,
+        status=FormStatus.COMPLETE,
+        newest_first=False,
+        limit=limit or SDV_LIST_LIMIT,
+        narrow=unverified,
     )
-    rows = [
-        {"visit": visits[visit_id], "code": code, "label": VISIT_FORMS[code].label, "at": at}
-        for visit_id, code, at in oldest
-    ]
-    return rows, total
