@@ -149,6 +149,15 @@ def csv_stream(
         buffer.truncate()
 
 
+def csv_copy_stream(variables: list[Variable], rows: Iterable[bytes]) -> Iterator[bytes]:
+    """The CSV file whose rows PostgreSQL wrote (``selectors.dataset_csv_copy``): the BOM
+    and header as ``csv_stream`` writes them, then the rows as they come."""
+    buffer = io.StringIO()
+    csv.writer(buffer).writerow([v.name for v in variables])
+    yield "\ufeff".encode() + buffer.getvalue().encode()
+    yield from rows
+
+
 def dictionary_csv_stream(*, unblinded: bool = False) -> Iterator[bytes]:
     yield "\ufeff".encode()
     yield from _csv_lines([DICTIONARY_HEADER])

@@ -17,9 +17,9 @@ from trials.models import AccessEvent
 from trials.services import access_event_record
 
 from .dictionary import dataset_variables, datasets
-from .formats import csv_stream, dataset_json_stream, dictionary_csv_stream
+from .formats import csv_copy_stream, csv_stream, dataset_json_stream, dictionary_csv_stream
 from .models import ExportJob
-from .selectors import ExportFilter, dataset_queryset, dataset_rows
+from .selectors import ExportFilter, dataset_csv_copy, dataset_queryset, dataset_rows
 
 logger = logging.getLogger(__name__)
 
@@ -93,7 +93,12 @@ def export_open(
         )
     dataset = datasets()[codes[0]]
     variables = dataset_variables(dataset, unblinded=unblinded)
-    if fmt == "csv":
+    copied = None
+    if fmt == "csv":  # PostgreSQL writes the rows itself when it writes them the same
+        copied = dataset_csv_copy(user=user, dataset=dataset, flt=flt, unblinded=unblinded)
+    if copied is not None:
+        chunks = csv_copy_stream(variables, copied)
+    elif fmt == "csv":
         rows = dataset_rows(user=user, dataset=dataset, flt=flt, unblinded=unblinded, as_text=True)
         chunks = csv_stream(variables, rows, model=dataset.model)
     else:  # Dataset-JSON types its values: numbers and booleans as read

@@ -10,6 +10,7 @@ from decimal import Decimal
 from importlib import resources
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from crf.registry import FORMS
@@ -477,6 +478,7 @@ def test_csv_batches_rows_and_keeps_every_one(world, data_manager, monkeypatch):
 
     whole = b"".join(export_open(user=data_manager, fmt="csv", codes=["vitals"]).chunks)
     monkeypatch.setattr(formats, "CSV_BATCH", 1)
+    _python_path(monkeypatch)
     chunks = list(export_open(user=data_manager, fmt="csv", codes=["vitals"]).chunks)
     assert len(chunks) == 1 + 2  # the BOM, then one per row (the header with the first)
     assert b"".join(chunks) == whole
@@ -532,3 +534,128 @@ def test_odm_escapes_text_and_writes_unexplained_values_without_audit(client, wo
     assert final["IT.ADVERSE_EVENT.TERM"] == term
     kind, changed, audit = steps[-1]
     assert (kind, changed, audit) == ("Update", {"IT.ADVERSE_EVENT.TERM": term}, None)
+
+
+# --- CSV through PostgreSQL COPY (#16) ----------------------------------------------------
+
+needs_pg = pytest.mark.skipif(connection.vendor != "postgresql", reason="COPY is PostgreSQL's")
+
+
+def _python_path(monkeypatch) -> None:
+    """Export CSV the way SQLite does (rows through csv.writer), whatever the database."""
+    from exports import services
+
+    monkeypatch.setattr(services, "dataset_csv_copy", lambda **kwargs: None)
+
+
+@pytest.mark.parametrize("code", list(datasets()))
+def test_csv_python_path_is_byte_identical_to_the_instance_export(
+    client, world, data_manager, code, monkeypatch
+):
+    """The path SQLite takes (and PostgreSQL when COPY cannot write a value the same)."""
+    _python_path(monkeypatch)
+    client.force_login(data_manager)
+    text = _content(client.get(f"{API}{code}/csv/")).decode("utf-8")
+    assert text == _reference_csv(data_manager, code)
+
+
+def _copied(user, code: str, **kwargs) -> bytes | None:
+    from exports.selectors import ExportFilter, dataset_csv_copy
+
+    rows = dataset_csv_copy(user=user, dataset=datasets()[code], flt=ExportFilter(), **kwargs)
+    return None if rows is None else b"".join(rows)
+
+
+@needs_pg
+@pytest.mark.parametrize("code", list(datasets()))
+def test_postgresql_writes_every_blinded_dataset_through_copy(world, data_manager, code):
+    reference = _reference_csv(data_manager, code).encode()
+    copied = _copied(data_manager, code)
+    assert copied is not None, code
+    assert reference.endswith(copied)  # the rows as csv.writer wrote them, header aside
+
+
+@needs_pg
+def test_copy_writes_awkward_values_as_the_python_path(world, data_manager):
+    """Quotes, commas, CR/LF, empty strings, JSON lists with escapes, numeric(14, 8) zero
+    ('0E-8'), times and datetimes with and without microseconds."""
+    from crf.models import AdverseEvent, LabResult
+
+    LabResult.objects.update(
+        not_done=["a", 'b "c"\n\u00e9', "\u0001"],
+        bilirubin_mg_dl=Decimal("0"),
+        creatinine_mg_dl=Decimal("12.34500000"),
+        albumin_g_dl=None,
+    )
+    event = AdverseEvent.objects.order_by("pk").first()
+    stamps = [v.field for v in datasets()["adverse_event"].variables if v.type == "datetime"]
+    AdverseEvent.objects.update(
+        onset_time=dt.time(23, 0),
+        term="",
+        **dict.fromkeys(stamps, dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC)),
+    )
+    AdverseEvent.objects.filter(pk=event.pk).update(
+        onset_time=dt.time(8, 5, 0, 120),
+        term='x\r\ny,""',
+        **dict.fromkeys(stamps, dt.datetime(2026, 1, 2, 3, 4, 5, 600, tzinfo=dt.UTC)),
+    )
+    assert stamps
+    for code in ("labs", "adverse_event"):
+        reference = _reference_csv(data_manager, code).encode()
+        copied = _copied(data_manager, code)
+        assert copied is not None, code
+        assert reference.endswith(copied), code
+    assert b"0E-8" in _copied(data_manager, "labs")
+    assert b'"x\r\ny,""""",' in _copied(data_manager, "adverse_event")
+
+
+@needs_pg
+def test_values_copy_would_write_differently_go_the_python_way(world, data_manager):
+    """A JSON number with a fraction (Python reads a float and writes its repr) or a
+    numeric(14, 8) below 1e-6 (str(Decimal) writes an exponent): the export falls back to
+    the Python path, and the file is still the reference one."""
+    from crf.models import LabResult
+    from exports.services import export_open
+
+    for change in ({"not_done": [1.10]}, {"bilirubin_mg_dl": Decimal("0.0000001")}):
+        LabResult.objects.update(**change)
+        assert _copied(data_manager, "labs") is None, change
+        export = export_open(user=data_manager, fmt="csv", codes=["labs"])
+        assert b"".join(export.chunks).decode() == _reference_csv(data_manager, "labs")
+        LabResult.objects.update(not_done=[], bilirubin_mg_dl=None)
+    assert _copied(data_manager, "labs") is not None
+
+
+@needs_pg
+def test_copy_is_one_query_per_chunk_of_patients(world, data_manager, monkeypatch):
+    from django.test.utils import CaptureQueriesContext
+
+    from exports import selectors
+    from exports.services import export_open
+
+    whole = b"".join(export_open(user=data_manager, fmt="csv", codes=["vitals"]).chunks)
+    monkeypatch.setattr(selectors, "COPY_PATIENTS", 1)
+    with CaptureQueriesContext(connection) as ctx:
+        chunks = list(export_open(user=data_manager, fmt="csv", codes=["vitals"]).chunks)
+    copies = [q["sql"] for q in ctx.captured_queries if q["sql"].startswith("COPY (")]
+    assert len(copies) == len(world)  # one patient each (logged like any other query)
+    assert len(chunks) == 1 + 2  # BOM and header, then the rows of each patient with rows
+    assert b"".join(chunks) == whole
+
+
+@needs_pg
+def test_blinded_copy_never_reads_the_allocation_and_unblinded_keeps_the_guarded_reader(
+    client, world, data_manager, unblinded_statistician
+):
+    from django.test.utils import CaptureQueriesContext
+
+    from randomization.models import Allocation
+
+    table = Allocation._meta.db_table
+    for code in datasets():
+        with CaptureQueriesContext(connection) as ctx:
+            assert _copied(data_manager, code) is not None
+        assert not [q for q in ctx.captured_queries if table in q["sql"]], code
+    # The allocation columns come only from allocation_list_unblinded (its access log).
+    assert _copied(unblinded_statistician, "patients", unblinded=True) is None
+    assert _copied(unblinded_statistician, "vitals", unblinded=True) is not None
