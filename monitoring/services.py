@@ -15,7 +15,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Count, Max
 from django.http import HttpRequest
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from trials import history, roles
 from trials.audit import save_audited
@@ -204,14 +204,19 @@ def _automatic_queries(*, spec, instance, warnings: dict[str, list[str]], change
         messages = warnings[field]
         now = timezone.now()
         label = names.get(field, field)
+        # Stored text stays in English whatever the user's language: translated at display.
+        with translation.override("en"):
+            text = (
+                f"{AUTOMATIC_QUERY_PREFIX} ({label}): {' '.join(str(m) for m in messages)} "
+                "Please check it against the source."
+            )
         query = DataQuery(
             patient_id=instance.patient_id,
             visit_id=getattr(instance, "visit_id", None),
             form_code=spec.code,
             record_id=instance.pk,
             field=field,
-            text=f"{AUTOMATIC_QUERY_PREFIX} ({label}): {' '.join(messages)} "
-            "Please check it against the source.",
+            text=text,
             automatic=True,
             raised_at=now,
             due_date=timezone.localdate(now) + dt.timedelta(days=QUERY_DUE_DAYS),
