@@ -200,7 +200,8 @@ def _automatic_queries(*, spec, instance, warnings: dict[str, list[str]], change
             status__in=(DataQuery.Status.OPEN, DataQuery.Status.ANSWERED),
         ).values_list("field", flat=True)
     )
-    names = form_fields(spec)
+    with translation.override("en"):  # the stored query text names the field in English
+        names = form_fields(spec)
     for field in fields:
         if field in pending:
             continue
