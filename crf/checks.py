@@ -15,6 +15,9 @@ from decimal import Decimal
 from typing import Any
 
 from django.utils import timezone
+from django.utils.text import format_lazy
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from trials.dictionary import Item, Limits
 
@@ -59,19 +62,25 @@ def limit_messages(value: Decimal, limits: Limits) -> tuple[str | None, str | No
     if limits.hard_min is not None and (
         value < limits.hard_min or (limits.min_exclusive and value == limits.hard_min)
     ):
-        word = "greater than" if limits.min_exclusive else "at least"
-        return f"Must be {word} {fmt(limits.hard_min)}{unit}.", None
+        limit = f"{fmt(limits.hard_min)}{unit}"
+        if limits.min_exclusive:
+            return _("Must be greater than %(limit)s.") % {"limit": limit}, None
+        return _("Must be at least %(limit)s.") % {"limit": limit}, None
     if limits.hard_max is not None and value > limits.hard_max:
-        return f"Must be at most {fmt(limits.hard_max)}{unit}.", None
+        return _("Must be at most %(limit)s.") % {"limit": f"{fmt(limits.hard_max)}{unit}"}, None
+    # Warnings stay lazy: shown in the user's language, but the automatic query that
+    # monitoring stores from them is rendered in English (translate at display, not storage).
     if limits.soft_min is not None and value < limits.soft_min:
-        return None, (
-            f"{fmt(value)}{unit} is below the expected range "
-            f"(≥ {fmt(limits.soft_min)}{unit}): check and confirm."
+        return None, format_lazy(
+            gettext_lazy("{value} is below the expected range (≥ {limit}): check and confirm."),
+            value=f"{fmt(value)}{unit}",
+            limit=f"{fmt(limits.soft_min)}{unit}",
         )
     if limits.soft_max is not None and value > limits.soft_max:
-        return None, (
-            f"{fmt(value)}{unit} is above the expected range "
-            f"(≤ {fmt(limits.soft_max)}{unit}): check and confirm."
+        return None, format_lazy(
+            gettext_lazy("{value} is above the expected range (≤ {limit}): check and confirm."),
+            value=f"{fmt(value)}{unit}",
+            limit=f"{fmt(limits.soft_max)}{unit}",
         )
     return None, None
 
@@ -99,7 +108,7 @@ def not_future(result: CheckResult, obj: Any, names: tuple[str, ...], ctx: Check
     for name in names:
         day = date_of(getattr(obj, name, None))
         if day is not None and day > ctx.today:
-            result.error(name, "This date is in the future.")
+            result.error(name, _("This date is in the future."))
 
 
 def not_before_day1(result: CheckResult, obj: Any, names: tuple[str, ...], ctx) -> None:
@@ -108,7 +117,11 @@ def not_before_day1(result: CheckResult, obj: Any, names: tuple[str, ...], ctx) 
     for name in names:
         day = date_of(getattr(obj, name, None))
         if day is not None and day < ctx.day1:
-            result.error(name, f"Cannot be before randomization (day 1, {ctx.day1:%Y-%m-%d}).")
+            result.error(
+                name,
+                _("Cannot be before randomization (day 1, %(day)s).")
+                % {"day": f"{ctx.day1:%Y-%m-%d}"},
+            )
 
 
 def after_death(result: CheckResult, obj: Any, names: tuple[str, ...], ctx) -> None:
@@ -118,7 +131,9 @@ def after_death(result: CheckResult, obj: Any, names: tuple[str, ...], ctx) -> N
         day = date_of(getattr(obj, name, None))
         if day is not None and day > ctx.death_date:
             result.error(
-                name, f"The patient died on {ctx.death_date:%Y-%m-%d}: no later assessment."
+                name,
+                _("The patient died on %(day)s: no later assessment.")
+                % {"day": f"{ctx.death_date:%Y-%m-%d}"},
             )
 
 

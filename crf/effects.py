@@ -12,6 +12,7 @@ from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from trials.models import FormStatus, Patient
 from trials.services import score_inputs_collect, score_record_save, scores_compute
@@ -86,14 +87,15 @@ def ae_linked_dose(save: CrfSave) -> Errors:
     if given is None:
         return {
             "related_dose_number": [
-                f"Dose {instance.related_dose_number} is not recorded as given."
+                _("Dose %(dose)s is not recorded as given.")
+                % {"dose": instance.related_dose_number}
             ]
         }
     if instance.onset_date:
         onset_time = instance.onset_time or dt.time(0, 0)
         onset = timezone.make_aware(dt.datetime.combine(instance.onset_date, onset_time))
         if instance.onset_date < timezone.localtime(given.start_time).date():
-            return {"related_dose_number": ["The event started before this dose."]}
+            return {"related_dose_number": [_("The event started before this dose.")]}
         hours = max((onset - given.start_time).total_seconds() / 3600, 0)
         instance.hours_since_infusion = Decimal(f"{hours:.1f}")
     return {}
@@ -111,8 +113,11 @@ def infusion_reaction_reported(save: CrfSave) -> Errors:
     if dose is not None and not linked.exists():
         return {
             "infusion_reaction": [
-                f"Record the reaction as an adverse event linked to dose {dose}, then complete "
-                "this form."
+                _(
+                    "Record the reaction as an adverse event linked to dose %(dose)s, then "
+                    "complete this form."
+                )
+                % {"dose": dose}
             ]
         }
     return {}

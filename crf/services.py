@@ -13,6 +13,7 @@ from django.db import transaction
 from django.db.models import OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from trials.audit import (
     inserts_gathered,
@@ -71,7 +72,9 @@ def visit_definition_update(
     """Change one schedule row (audited). Visits already planned keep their dates."""
 
     if not reason_is_meaningful((reason or "").strip()):
-        raise ValidationError({"reason_for_change": "Give a reason for changing the schedule."})
+        raise ValidationError(
+            {"reason_for_change": gettext("Give a reason for changing the schedule.")}
+        )
     for field in (
         "name",
         "day",
@@ -199,10 +202,12 @@ def visits_replan(*, user, patient: Patient, reason: str) -> list[Visit]:
     """Re-compute target dates and windows of open visits from the current schedule."""
 
     if not reason_is_meaningful((reason or "").strip()):
-        raise ValidationError({"reason_for_change": "Give a reason for re-planning the visits."})
+        raise ValidationError(
+            {"reason_for_change": gettext("Give a reason for re-planning the visits.")}
+        )
     day1 = day1_of(patient)
     if day1 is None:
-        raise ValidationError("The patient has no day 1 yet: nothing to re-plan.")
+        raise ValidationError(gettext("The patient has no day 1 yet: nothing to re-plan."))
     changed = []
     today = timezone.localdate()
     for visit in Visit.objects.select_related("definition").filter(
@@ -423,17 +428,17 @@ def visit_unscheduled_create(*, user, patient: Patient, visit_date: dt.date) -> 
     if not can_enter_data(user, patient.site_id):
         raise PermissionDenied("Only the site's investigators record visits.")
     if not is_randomized(patient):
-        raise ValidationError("Unscheduled visits are recorded after randomization.")
+        raise ValidationError(gettext("Unscheduled visits are recorded after randomization."))
     from .course import patient_course
 
     course = patient_course(patient)
     if not course.collects_data:
         raise ValidationError(f"No further data may be collected: {course.ended_by}.")
     if visit_date > timezone.localdate():
-        raise ValidationError({"visit_date": "The visit date is in the future."})
+        raise ValidationError({"visit_date": gettext("The visit date is in the future.")})
     day1 = day1_of(patient)
     if day1 and visit_date < day1:
-        raise ValidationError({"visit_date": "The visit cannot be before day 1."})
+        raise ValidationError({"visit_date": gettext("The visit cannot be before day 1.")})
     definition = _definitions(patient.trial, VisitKind.UNSCHEDULED)[0]
     visit = Visit(
         patient=patient,
@@ -489,7 +494,7 @@ def adverse_event_enter_in_error(*, user, event: AdverseEvent, reason: str) -> A
     reason = meaningful_reason(reason, message="Say why this record was entered in error.")
     event = AdverseEvent.objects.select_for_update().get(pk=event.pk)
     if event.entered_in_error:
-        raise ValidationError("This record is already marked as entered in error.")
+        raise ValidationError(gettext("This record is already marked as entered in error."))
     event.entered_in_error = True
     event.entered_in_error_reason = reason
     event.updated_by = user
@@ -643,11 +648,11 @@ def _crf_target_lock(spec, *, visit: Visit | None, patient: Patient | None):
     """Lock the visit (per-visit forms) or the patient the form is saved for."""
     if spec.per_visit:
         if visit is None:
-            raise ValidationError("This form is recorded at a visit.")
+            raise ValidationError(gettext("This form is recorded at a visit."))
         visit = _visit_locked(spec, visit.pk)
         return visit, visit.patient
     if patient is None:
-        raise ValidationError("This form belongs to a patient.")
+        raise ValidationError(gettext("This form belongs to a patient."))
     return visit, Patient.objects.select_for_update().get(pk=patient.pk)
 
 
@@ -696,7 +701,7 @@ def crf_save(
     # Row-locked (after the visit or patient): the version read is the stored one (#16).
     instance = crf_get(spec=spec, visit=visit, patient=patient, pk=pk, for_update=True)
     if pk is not None and instance is None:
-        raise ValidationError("No such form for this patient.")
+        raise ValidationError(gettext("No such form for this patient."))
     check_version(instance, expected_version, required=version_required)
     created = instance is None
     record_id = getattr(instance, "pk", None)

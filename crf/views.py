@@ -217,7 +217,7 @@ def visit_create(request: HttpRequest, patient_pk: int) -> HttpResponse:
     try:
         visit_date = dt.date.fromisoformat(request.POST.get("visit_date", ""))
     except ValueError:
-        messages.error(request, "Give the date of the unscheduled visit (YYYY-MM-DD).")
+        messages.error(request, _("Give the date of the unscheduled visit (YYYY-MM-DD)."))
         return timeline
 
     def create() -> str:
@@ -231,11 +231,13 @@ def visit_create(request: HttpRequest, patient_pk: int) -> HttpResponse:
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:
-        done = f"Unscheduled visit on {visit_date:%Y-%m-%d}"
+        day = {"day": f"{visit_date:%Y-%m-%d}"}
         if replayed:
-            messages.info(request, f"{done} was already recorded: sent twice.")
+            messages.info(
+                request, _("Unscheduled visit on %(day)s was already recorded: sent twice.") % day
+            )
         else:
-            messages.success(request, f"{done} recorded.")
+            messages.success(request, _("Unscheduled visit on %(day)s recorded.") % day)
     return timeline
 
 
@@ -251,7 +253,7 @@ def visit_replan(request: HttpRequest, patient_pk: int) -> HttpResponse:
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:
-        messages.success(request, f"{len(changed)} visit(s) re-planned.")
+        messages.success(request, _("%(n)s visit(s) re-planned.") % {"n": len(changed)})
     return redirect("crf:patient-timeline", patient_pk=patient.pk)
 
 

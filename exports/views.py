@@ -8,6 +8,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 
 from trials import roles
 from trials.forms import apply_validation_error
@@ -39,7 +40,9 @@ def export_page(request: HttpRequest) -> HttpResponse:
         except ValidationError as exc:
             apply_validation_error(form, exc)
         else:
-            messages.success(request, f"Export {job.pk} queued; it appears below when ready.")
+            messages.success(
+                request, _("Export %(job)s queued; it appears below when ready.") % {"job": job.pk}
+            )
             return redirect("exports:export-page")
     jobs = list(selectors.export_job_list(user=request.user)[:JOBS_SHOWN])
     running = any(j.status in (ExportJob.Status.PENDING, ExportJob.Status.RUNNING) for j in jobs)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from trials.forms import BootstrapFormMixin
 
@@ -14,7 +15,7 @@ class QueryRaiseForm(BootstrapFormMixin, forms.Form):
     record_id = forms.IntegerField(widget=forms.HiddenInput, min_value=1, max_value=2**62)
     field = forms.CharField(required=False, widget=forms.HiddenInput)
     text = forms.CharField(
-        label="Query", widget=forms.Textarea(attrs={"rows": 3}), max_length=2000
+        label=_("Query"), widget=forms.Textarea(attrs={"rows": 3}), max_length=2000
     )
 
 
@@ -22,9 +23,12 @@ class QueryActionForm(BootstrapFormMixin, forms.Form):
     ACTIONS = ("answer", "close", "reopen")
     action = forms.ChoiceField(choices=[(a, a) for a in ACTIONS], widget=forms.HiddenInput)
     answer = forms.CharField(
-        label="Answer", required=False, widget=forms.Textarea(attrs={"rows": 3}), max_length=2000
+        label=_("Answer"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=2000,
     )
-    note = forms.CharField(label="Note / reason", required=False, max_length=500)
+    note = forms.CharField(label=_("Note / reason"), required=False, max_length=500)
 
 
 class SdvForm(BootstrapFormMixin, forms.Form):
@@ -34,10 +38,10 @@ class SdvForm(BootstrapFormMixin, forms.Form):
 
 
 class LockForm(BootstrapFormMixin, forms.Form):
-    level = forms.ChoiceField(label="Lock", choices=Lock.Level.choices)
-    visit_id = forms.IntegerField(label="Visit", required=False, min_value=1, max_value=2**62)
+    level = forms.ChoiceField(label=_("Lock"), choices=Lock.Level.choices)
+    visit_id = forms.IntegerField(label=_("Visit"), required=False, min_value=1, max_value=2**62)
     record = forms.CharField(
-        label="Form", required=False, help_text="For a form lock: the form record."
+        label=_("Form"), required=False, help_text=_("For a form lock: the form record.")
     )
 
     def __init__(self, *args, visits=(), records=(), **kwargs) -> None:
@@ -57,13 +61,13 @@ class LockForm(BootstrapFormMixin, forms.Form):
 
 
 class UnlockForm(BootstrapFormMixin, forms.Form):
-    reason = forms.CharField(label="Reason for unlocking", max_length=500)
+    reason = forms.CharField(label=_("Reason for unlocking"), max_length=500)
 
 
 class SignForm(BootstrapFormMixin, forms.Form):
     meaning_confirmed = forms.BooleanField(required=False)
     password = forms.CharField(
-        label="Your password", widget=forms.PasswordInput, required=False, max_length=200
+        label=_("Your password"), widget=forms.PasswordInput, required=False, max_length=200
     )
 
 

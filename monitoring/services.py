@@ -15,7 +15,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Count, Max
 from django.http import HttpRequest
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext
 
 from trials import history, roles
 from trials.audit import save_audited
@@ -72,7 +73,7 @@ def form_spec(form_code: str):
 
     spec = FORMS.get(form_code)
     if spec is None:
-        raise ValidationError({"form_code": "Unknown form."})
+        raise ValidationError({"form_code": gettext("Unknown form.")})
     return spec
 
 
@@ -89,17 +90,17 @@ def form_fields(spec) -> dict[str, str]:
 def record_get(*, patient: Patient, form_code: str, record_id: int | None):
     spec = form_spec(form_code)
     if record_id is None:
-        raise ValidationError({"record_id": "Name the form record."})
+        raise ValidationError({"record_id": gettext("Name the form record.")})
     record = spec.model.objects.filter(patient=patient, pk=record_id).first()
     if record is None:
-        raise ValidationError({"record_id": "No such form for this patient."})
+        raise ValidationError({"record_id": gettext("No such form for this patient.")})
     return spec, record
 
 
 def _clean_field(spec, field: str) -> str:
     field = (field or "").strip()
     if field and field not in form_fields(spec):
-        raise ValidationError({"field": "This form has no such field."})
+        raise ValidationError({"field": gettext("This form has no such field.")})
     return field
 
 
@@ -117,7 +118,7 @@ def query_raise(
     field = _clean_field(spec, field)
     text = (text or "").strip()
     if len(text) < 3:
-        raise ValidationError({"text": "Write the question for the site."})
+        raise ValidationError({"text": gettext("Write the question for the site.")})
     now = timezone.now()
     query = DataQuery(
         patient=patient,
@@ -144,10 +145,12 @@ def query_answer(*, user, query: DataQuery, answer: str) -> DataQuery:
     if not may_answer_query(user, query.patient):
         raise PermissionDenied("Only the site's investigators answer queries.")
     if query.status != DataQuery.Status.OPEN:
-        raise ValidationError({"answer": "Only an open query can be answered."})
+        raise ValidationError({"answer": gettext("Only an open query can be answered.")})
     answer = (answer or "").strip()
     if len(answer) < 3:
-        raise ValidationError({"answer": "Write the answer (what was checked or corrected)."})
+        raise ValidationError(
+            {"answer": gettext("Write the answer (what was checked or corrected).")}
+        )
     query.status = DataQuery.Status.ANSWERED
     query.answer, query.answered_by, query.answered_at = answer, user, timezone.now()
     return save_audited(query, reason="Query answered", user=user)
@@ -159,7 +162,7 @@ def query_close(*, user, query: DataQuery, note: str = "") -> DataQuery:
     if not may_close_query(user, query):
         raise PermissionDenied("Only the person who raised the query closes it.")
     if query.status == DataQuery.Status.CLOSED:
-        raise ValidationError({"note": "The query is already closed."})
+        raise ValidationError({"note": gettext("The query is already closed.")})
     query.status = DataQuery.Status.CLOSED
     query.closed_by, query.closed_at = user, timezone.now()
     return save_audited(query, reason=(note or "").strip() or "Query closed", user=user)
@@ -172,10 +175,10 @@ def query_reopen(*, user, query: DataQuery, reason: str) -> DataQuery:
     if not may_close_query(user, query):
         raise PermissionDenied("Only the person who raised the query re-opens it.")
     if query.status == DataQuery.Status.OPEN:
-        raise ValidationError({"note": "The query is already open."})
+        raise ValidationError({"note": gettext("The query is already open.")})
     reason = (reason or "").strip()
     if len(reason) < 3:
-        raise ValidationError({"note": "Say why the query is re-opened."})
+        raise ValidationError({"note": gettext("Say why the query is re-opened.")})
     query.status = DataQuery.Status.OPEN
     query.closed_by = query.closed_at = None
     query.due_date = timezone.localdate() + dt.timedelta(days=QUERY_DUE_DAYS)
@@ -197,21 +200,27 @@ def _automatic_queries(*, spec, instance, warnings: dict[str, list[str]], change
             status__in=(DataQuery.Status.OPEN, DataQuery.Status.ANSWERED),
         ).values_list("field", flat=True)
     )
-    names = form_fields(spec)
+    with translation.override("en"):  # the stored query text names the field in English
+        names = form_fields(spec)
     for field in fields:
         if field in pending:
             continue
         messages = warnings[field]
         now = timezone.now()
         label = names.get(field, field)
+        # Stored text stays in English whatever the user's language: translated at display.
+        with translation.override("en"):
+            text = (
+                f"{AUTOMATIC_QUERY_PREFIX} ({label}): {' '.join(str(m) for m in messages)} "
+                "Please check it against the source."
+            )
         query = DataQuery(
             patient_id=instance.patient_id,
             visit_id=getattr(instance, "visit_id", None),
             form_code=spec.code,
             record_id=instance.pk,
             field=field,
-            text=f"{AUTOMATIC_QUERY_PREFIX} ({label}): {' '.join(messages)} "
-            "Please check it against the source.",
+            text=text,
             automatic=True,
             raised_at=now,
             due_date=timezone.localdate(now) + dt.timedelta(days=QUERY_DUE_DAYS),
@@ -379,14 +388,14 @@ def lock_set(
         raise PermissionDenied("Only data managers lock data.")
     level = Lock.Level(level) if level in Lock.Level.values else None
     if level is None:
-        raise ValidationError({"level": "Choose what to lock: patient, visit or form."})
+        raise ValidationError({"level": gettext("Choose what to lock: patient, visit or form.")})
     visit = None
     if level == Lock.Level.VISIT:
         from crf.models import Visit
 
         visit = Visit.objects.filter(patient=patient, pk=visit_id).first()
         if visit is None:
-            raise ValidationError({"visit_id": "No such visit for this patient."})
+            raise ValidationError({"visit_id": gettext("No such visit for this patient.")})
     if level == Lock.Level.FORM:
         _spec, record = record_get(patient=patient, form_code=form_code, record_id=record_id)
         record_id = record.pk
@@ -424,10 +433,10 @@ def lock_release(*, user, lock: Lock, reason: str) -> Lock:
         raise PermissionDenied("Only data managers unlock data.")
     lock = Lock.objects.select_for_update().select_related("patient").get(pk=lock.pk)
     if not lock.active:
-        raise ValidationError({"reason": "This lock was already released."})
+        raise ValidationError({"reason": gettext("This lock was already released.")})
     reason = (reason or "").strip()
     if len(reason) < 3:
-        raise ValidationError({"reason": "Give the reason for unlocking."})
+        raise ValidationError({"reason": gettext("Give the reason for unlocking.")})
     lock.unlocked_by, lock.unlocked_at, lock.unlock_reason = user, timezone.now(), reason
     save_audited(lock, reason=f"Unlocked: {reason}", user=user)
     access_event_record(

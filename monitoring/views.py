@@ -9,6 +9,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from trials.forms import apply_validation_error
@@ -79,7 +80,7 @@ def query_create(request: HttpRequest, patient_pk: int) -> HttpResponse:
         except ValidationError as exc:
             apply_validation_error(form, exc)
         else:
-            messages.success(request, "Query raised.")
+            messages.success(request, _("Query raised."))
             return redirect("monitoring:query-detail", query_pk=query.pk)
     return render(
         request,
@@ -167,7 +168,7 @@ def patient_monitoring(request: HttpRequest, patient_pk: int) -> HttpResponse:
         except ValidationError as exc:
             apply_validation_error(form, exc)
         else:
-            messages.success(request, "Locked.")
+            messages.success(request, _("Locked."))
             return redirect("monitoring:patient-monitoring", patient_pk=patient.pk)
     for query in state.queries:
         query.overdue = selectors.is_overdue(query)
@@ -191,7 +192,7 @@ def sdv_mark(request: HttpRequest, patient_pk: int) -> HttpResponse:
     form = SdvForm(request.POST)
     default = reverse("monitoring:patient-monitoring", kwargs={"patient_pk": patient.pk})
     if not form.is_valid():
-        messages.error(request, "Nothing was verified: the form or field was not given.")
+        messages.error(request, _("Nothing was verified: the form or field was not given."))
         return _back(request, default)
     try:
         services.sdv_mark(
@@ -204,7 +205,7 @@ def sdv_mark(request: HttpRequest, patient_pk: int) -> HttpResponse:
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:
-        messages.success(request, "Marked as source-verified.")
+        messages.success(request, _("Marked as source-verified."))
     return _back(request, default)
 
 
@@ -218,7 +219,7 @@ def lock_release(request: HttpRequest, lock_pk: int) -> HttpResponse:
         except ValidationError as exc:
             apply_validation_error(form, exc)
         else:
-            messages.success(request, "Unlocked.")
+            messages.success(request, _("Unlocked."))
             return redirect("monitoring:patient-monitoring", patient_pk=lock.patient_id)
     return render(
         request,
@@ -243,7 +244,7 @@ def casebook_sign(request: HttpRequest, patient_pk: int) -> HttpResponse:
         except ValidationError as exc:
             apply_validation_error(form, exc)
         else:
-            messages.success(request, "Casebook signed.")
+            messages.success(request, _("Casebook signed."))
             return redirect("monitoring:patient-monitoring", patient_pk=patient.pk)
     return render(
         request,

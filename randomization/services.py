@@ -182,7 +182,7 @@ def randomization_list_upload(
         try:
             content = content.decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise ValidationError({"file": "The file is not UTF-8 text."}) from exc
+            raise ValidationError({"file": gettext("The file is not UTF-8 text.")}) from exc
     rows, errors = listgen.parse_csv(content, strata=trial.strata, arm_codes=trial.arm_codes)
     if errors:
         raise ValidationError({"file": errors})
@@ -209,13 +209,15 @@ def randomization_list_supersede(
     rlist = RandomizationList.objects.select_for_update().get(pk=randomization_list.pk)
     reason = (reason or "").strip()
     if rlist.status != RandomizationList.Status.ACTIVE:
-        raise ValidationError("This list is already superseded.")
+        raise ValidationError(gettext("This list is already superseded."))
     if Allocation.objects.filter(entry__randomization_list=rlist).exists():
         raise ValidationError(
-            "Patients have been randomized from this list: it can no longer be changed."
+            gettext("Patients have been randomized from this list: it can no longer be changed.")
         )
     if not reason:
-        raise ValidationError({"reason": "Give the reason for replacing the active list."})
+        raise ValidationError(
+            {"reason": gettext("Give the reason for replacing the active list.")}
+        )
     rlist.status = RandomizationList.Status.SUPERSEDED
     rlist.superseded_reason = reason
     rlist.superseded_at = timezone.now()
@@ -319,7 +321,7 @@ def patient_randomize(*, user, patient: Patient, confirm_eligibility: bool) -> A
         raise PermissionDenied("Only an investigator of the patient's site can randomize.")
     if not confirm_eligibility:
         raise ValidationError(
-            {"confirm_eligibility": "Confirm that you checked the eligibility summary."}
+            {"confirm_eligibility": gettext("Confirm that you checked the eligibility summary.")}
         )
     Site.objects.select_for_update().get(pk=patient.site_id)
     # One statement reads the patient with what the checks need (screening, an allocation
@@ -330,7 +332,7 @@ def patient_randomize(*, user, patient: Patient, confirm_eligibility: bool) -> A
         .get(pk=patient.pk)
     )
     if getattr(patient, "allocation", None) is not None:
-        raise ValidationError({"patient": "This patient is already randomized."})
+        raise ValidationError({"patient": gettext("This patient is already randomized.")})
     problems = _eligibility_problems(patient)
     if problems:
         raise ValidationError(problems)
@@ -338,7 +340,11 @@ def patient_randomize(*, user, patient: Patient, confirm_eligibility: bool) -> A
     entry = _next_free_entry(trial=patient.trial, stratum=stratum)
     if entry is None:
         raise ValidationError(
-            {"patient": "No randomization slot is free in this stratum: contact the statistician."}
+            {
+                "patient": gettext(
+                    "No randomization slot is free in this stratum: contact the statistician."
+                )
+            }
         )
     now = timezone.now()
     number = _next_randomization_number(patient.site)
@@ -527,7 +533,7 @@ def dose_preparation_record(
         .first()
     )
     if allocation is None:
-        raise ValidationError({"dose_number": "The patient is not randomized."})
+        raise ValidationError({"dose_number": gettext("The patient is not randomized.")})
     trial = patient.trial
     errors: dict[str, str] = {}
     dose_day = timezone.localdate(prepared_at)

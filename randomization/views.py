@@ -13,6 +13,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 
 from crf import selectors as crf_selectors
 from trials import roles
@@ -36,7 +37,7 @@ def _post(request: HttpRequest):
 def patient_randomize(request: HttpRequest, pk: int) -> HttpResponse:
     patient = trial_selectors.patient_get(user=request.user, pk=pk, for_entry=True)
     if selectors.allocation_get_blinded(user=request.user, patient=patient):
-        messages.info(request, "This patient is already randomized.")
+        messages.info(request, _("This patient is already randomized."))
         return redirect("trials:patient-detail", pk=patient.pk)
     screening = trial_selectors.screening_get(user=request.user, patient=patient)
     form = forms.RandomizeForm(_post(request))
@@ -50,8 +51,11 @@ def patient_randomize(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             messages.success(
                 request,
-                f"Randomized: number {allocation.randomization_number}. "
-                "The pharmacy has been notified that dose 1 is due.",
+                _(
+                    "Randomized: number %(number)s. The pharmacy has been notified that dose 1 "
+                    "is due."
+                )
+                % {"number": allocation.randomization_number},
             )
             # Straight on to day 1's first form (issue 17); the patient page otherwise.
             entry = crf_selectors.patient_form_to_enter(user=request.user, patient=patient)
@@ -112,7 +116,9 @@ def preparation_create(request: HttpRequest, pk: int) -> HttpResponse:
             prep = services.dose_preparation_record(
                 user=request.user, patient=patient, **form.cleaned_data
             )
-            messages.success(request, f"Dose {prep.dose_number} preparation recorded.")
+            messages.success(
+                request, _("Dose %(dose)s preparation recorded.") % {"dose": prep.dose_number}
+            )
             return reverse("randomization:pharmacy-list")
 
         try:
@@ -121,7 +127,7 @@ def preparation_create(request: HttpRequest, pk: int) -> HttpResponse:
             apply_validation_error(form, exc)
         else:
             if replayed:
-                messages.info(request, "This preparation was already recorded: sent twice.")
+                messages.info(request, _("This preparation was already recorded: sent twice."))
             return redirect(url)
     return render(
         request,
@@ -148,7 +154,7 @@ def unblinding_create(request: HttpRequest, pk: int) -> HttpResponse:
             apply_validation_error(form, exc)
         else:
             messages.warning(
-                request, "Emergency unblinding recorded; the sponsor has been notified."
+                request, _("Emergency unblinding recorded; the sponsor has been notified.")
             )
             return redirect("randomization:allocation-unblinded", pk=patient.pk)
     return render(
@@ -225,7 +231,11 @@ def list_generate(request: HttpRequest) -> HttpResponse:
         except ValidationError as exc:
             apply_validation_error(form, exc)
         else:
-            messages.success(request, f"List v{rlist.version} generated (SHA-256 {rlist.sha256}).")
+            messages.success(
+                request,
+                _("List v%(version)s generated (SHA-256 %(sha)s).")
+                % {"version": rlist.version, "sha": rlist.sha256},
+            )
             return redirect("randomization:list-detail")
     return render(request, "randomization/list_form.html", {"form": form, "title": "Generate"})
 
@@ -246,7 +256,11 @@ def list_upload(request: HttpRequest) -> HttpResponse:
         except ValidationError as exc:
             apply_validation_error(form, exc)
         else:
-            messages.success(request, f"List v{rlist.version} uploaded (SHA-256 {rlist.sha256}).")
+            messages.success(
+                request,
+                _("List v%(version)s uploaded (SHA-256 %(sha)s).")
+                % {"version": rlist.version, "sha": rlist.sha256},
+            )
             return redirect("randomization:list-detail")
     return render(request, "randomization/list_form.html", {"form": form, "title": "Upload"})
 
@@ -268,6 +282,6 @@ def list_supersede(request: HttpRequest) -> HttpResponse:
         except ValidationError as exc:
             apply_validation_error(form, exc)
         else:
-            messages.success(request, "The list was superseded; generate or upload a new one.")
+            messages.success(request, _("The list was superseded; generate or upload a new one."))
             return redirect("randomization:list-detail")
     return render(request, "randomization/list_form.html", {"form": form, "title": "Supersede"})

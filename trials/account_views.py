@@ -9,6 +9,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import check_for_language
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 from django.views.i18n import set_language
 
@@ -26,7 +27,7 @@ def token_list(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         if "revoke" in request.POST:
             if services.api_token_revoke(user=request.user, token_key=request.POST["revoke"]):
-                messages.success(request, "Token revoked: it no longer works.")
+                messages.success(request, _("Token revoked: it no longer works."))
             return redirect("trials:token-list")
         _record, new_token = services.api_token_create(user=request.user)
     tokens = AuthToken.objects.filter(user=request.user).order_by("-created")
@@ -71,7 +72,9 @@ def lockout_clear(request: HttpRequest) -> HttpResponse:
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:
-        messages.success(request, f"Lockout of {request.POST.get('username')} cleared.")
+        messages.success(
+            request, _("Lockout of %(user)s cleared.") % {"user": request.POST.get("username")}
+        )
     return redirect("trials:lockout-list")
 
 

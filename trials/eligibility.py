@@ -88,7 +88,7 @@ class Facts:
 
 Verdict = tuple[Outcome, str]
 OK: Verdict = (Outcome.OK, "")
-NOT_ANSWERED: Verdict = (Outcome.MISSING, "Not answered")
+NOT_ANSWERED: Verdict = (Outcome.MISSING, _("Not answered"))
 
 
 @dataclass(frozen=True)
@@ -135,12 +135,18 @@ def dated_event(
         if not value:
             return OK
         if day is None:
-            return (Outcome.MISSING, "Date missing")
+            return (Outcome.MISSING, _("Date missing"))
         on = f.s.screening_date
         if day > on:
-            return (Outcome.MISSING, f"Date {day.isoformat()} is after the screening date")
+            return (
+                Outcome.MISSING,
+                _("Date %(day)s is after the screening date") % {"day": day.isoformat()},
+            )
         if window_start(on) <= day:
-            return (Outcome.FAILS, f"{reason} (last on {day.isoformat()})")
+            return (
+                Outcome.FAILS,
+                _("%(reason)s (last on %(day)s)") % {"reason": reason, "day": day.isoformat()},
+            )
         return OK
 
     return rule
@@ -149,24 +155,27 @@ def dated_event(
 def _cirrhosis(f: Facts) -> Verdict:
     if f.s.cirrhosis is None:
         return NOT_ANSWERED
-    return OK if f.s.cirrhosis else (Outcome.FAILS, "No liver cirrhosis")
+    return OK if f.s.cirrhosis else (Outcome.FAILS, _("No liver cirrhosis"))
 
 
 def _aclf_grade(f: Facts) -> Verdict:
     if not f.aclf_grade:
-        return (Outcome.MISSING, "ACLF grade cannot be computed: inputs missing")
+        return (Outcome.MISSING, _("ACLF grade cannot be computed: inputs missing"))
     if f.aclf_grade not in ELIGIBLE_ACLF_GRADES:
-        return (Outcome.FAILS, "No ACLF by CANONIC criteria")
+        return (Outcome.FAILS, _("No ACLF by CANONIC criteria"))
     if not f.s.aclf_grade_confirmed:
-        return (Outcome.MISSING, f"Computed grade {f.aclf_grade} not yet confirmed")
+        return (
+            Outcome.MISSING,
+            _("Computed grade %(grade)s not yet confirmed") % {"grade": f.aclf_grade},
+        )
     return OK
 
 
 def _consent(f: Facts) -> Verdict:
     if f.consent_datetime is None:
-        return (Outcome.MISSING, "Consent date not recorded")
+        return (Outcome.MISSING, _("Consent date not recorded"))
     if f.consent_datetime.date() > f.s.screening_date:
-        return (Outcome.FAILS, "Consent signed after the screening date")
+        return (Outcome.FAILS, _("Consent signed after the screening date"))
     return OK
 
 
@@ -176,7 +185,8 @@ def _age(f: Facts) -> Verdict:
         return OK
     return (
         Outcome.FAILS,
-        f"Age {age} on {f.s.screening_date.isoformat()} is outside {f.min_age}–{f.max_age}",
+        _("Age %(age)s on %(day)s is outside %(min)s–%(max)s")
+        % {"age": age, "day": f.s.screening_date.isoformat(), "min": f.min_age, "max": f.max_age},
     )
 
 
@@ -188,22 +198,25 @@ def _aclf1_responding(f: Facts) -> Verdict:
     if value is None:
         return NOT_ANSWERED
     if value and f.aclf_grade == "1":
-        return (Outcome.FAILS, "ACLF grade 1 with response to medical therapy")
+        return (Outcome.FAILS, _("ACLF grade 1 with response to medical therapy"))
     if value:
-        return (Outcome.MISSING, "Applies to ACLF grade 1: the grade is not computed yet")
+        return (Outcome.MISSING, _("Applies to ACLF grade 1: the grade is not computed yet"))
     return OK
 
 
 def _malignancy_or_afp(f: Facts) -> Verdict:
     afp = f.s.afp_ng_ml
     if afp is not None and afp > AFP_LIMIT_NG_ML:
-        return (Outcome.FAILS, f"AFP {afp} ng/mL > {AFP_LIMIT_NG_ML}")
+        return (
+            Outcome.FAILS,
+            _("AFP %(afp)s ng/mL > %(limit)s") % {"afp": afp, "limit": AFP_LIMIT_NG_ML},
+        )
     if f.s.current_malignancy:
-        return (Outcome.FAILS, "Current malignancy")
+        return (Outcome.FAILS, _("Current malignancy"))
     if f.s.current_malignancy is None:
         return NOT_ANSWERED
     if afp is None:  # the AFP half of the criterion cannot be judged without the value
-        return (Outcome.MISSING, "Alpha-fetoprotein not recorded")
+        return (Outcome.MISSING, _("Alpha-fetoprotein not recorded"))
     return OK
 
 
@@ -216,11 +229,11 @@ def _female_only(field: str, failing: dict[str, str]) -> Callable[[Facts], Verdi
         if f.sex == "M":
             if value in ("", "not_applicable"):
                 return OK
-            return (Outcome.MISSING, "Answer given for a man: correct the answer or the sex")
+            return (Outcome.MISSING, _("Answer given for a man: correct the answer or the sex"))
         if not value:
             return NOT_ANSWERED
         if value == "not_applicable":
-            return (Outcome.MISSING, "“Not applicable (male)” is not an answer for a woman")
+            return (Outcome.MISSING, _("“Not applicable (male)” is not an answer for a woman"))
         return (Outcome.FAILS, failing[value]) if value in failing else OK
 
     return rule
@@ -237,7 +250,7 @@ CRITERIA: tuple[Criterion, ...] = (
         _("Acute or subacute liver failure without cirrhosis"),
         answered_yes(
             "acute_liver_failure_without_cirrhosis",
-            "Acute or subacute liver failure without cirrhosis",
+            _("Acute or subacute liver failure without cirrhosis"),
         ),
     ),
     Criterion(
@@ -250,7 +263,7 @@ CRITERIA: tuple[Criterion, ...] = (
         _("Previous malignancy or family history of hereditary cancer"),
         answered_yes(
             "previous_malignancy_or_hereditary_cancer",
-            "Previous malignancy or family history of hereditary cancer",
+            _("Previous malignancy or family history of hereditary cancer"),
         ),
     ),
     Criterion(
@@ -259,14 +272,14 @@ CRITERIA: tuple[Criterion, ...] = (
         _("Moderate or severe chronic heart failure (NYHA III–IV)"),
         one_of(
             "nyha_class",
-            {"III": "Chronic heart failure NYHA III", "IV": "Chronic heart failure NYHA IV"},
+            {"III": _("Chronic heart failure NYHA III"), "IV": _("Chronic heart failure NYHA IV")},
         ),
     ),
     Criterion(
         "EXC6",
         "exclusion",
         _("Renal replacement therapy"),
-        answered_yes("renal_replacement_therapy", "On renal replacement therapy"),
+        answered_yes("renal_replacement_therapy", _("On renal replacement therapy")),
     ),
     Criterion(
         "EXC7",
@@ -275,8 +288,8 @@ CRITERIA: tuple[Criterion, ...] = (
         one_of(
             "gold_stage",
             {
-                "III": "Chronic pulmonary disease GOLD III",
-                "IV": "Chronic pulmonary disease GOLD IV",
+                "III": _("Chronic pulmonary disease GOLD III"),
+                "IV": _("Chronic pulmonary disease GOLD IV"),
             },
         ),
     ),
@@ -288,36 +301,36 @@ CRITERIA: tuple[Criterion, ...] = (
             "gi_bleed_history",
             "last_gi_bleed_date",
             lambda on: date.fromordinal(on.toordinal() - GI_BLEED_DAYS),
-            "GI bleeding within 5 days of screening",
+            _("GI bleeding within 5 days of screening"),
         ),
     ),
     Criterion(
         "EXC9",
         "exclusion",
         _("Previous liver transplantation"),
-        answered_yes("previous_liver_transplant", "Previous liver transplantation"),
+        answered_yes("previous_liver_transplant", _("Previous liver transplantation")),
     ),
     Criterion(
         "EXC10",
         "exclusion",
         _("Immunosuppressive therapy"),
-        answered_yes("immunosuppressive_therapy", "Immunosuppressive therapy"),
+        answered_yes("immunosuppressive_therapy", _("Immunosuppressive therapy")),
     ),
     Criterion(
         "EXC11",
         "exclusion",
         _("Extrahepatic cholestasis"),
-        answered_yes("extrahepatic_cholestasis", "Extrahepatic cholestasis"),
+        answered_yes("extrahepatic_cholestasis", _("Extrahepatic cholestasis")),
     ),
     Criterion(
-        "EXC12", "exclusion", _("HIV infection"), answered_yes("hiv_infection", "HIV infection")
+        "EXC12", "exclusion", _("HIV infection"), answered_yes("hiv_infection", _("HIV infection"))
     ),
     Criterion(
         "EXC13",
         "exclusion",
         _("Pregnant or breastfeeding"),
         _female_only(
-            "pregnancy_status", {"pregnant": "Pregnant", "breastfeeding": "Breastfeeding"}
+            "pregnancy_status", {"pregnant": _("Pregnant"), "breastfeeding": _("Breastfeeding")}
         ),
     ),
     Criterion(
@@ -326,7 +339,7 @@ CRITERIA: tuple[Criterion, ...] = (
         _("Child-bearing potential without acceptable birth control"),
         _female_only(
             "childbearing_potential",
-            {"yes_no_contraception": "Child-bearing potential without birth control"},
+            {"yes_no_contraception": _("Child-bearing potential without birth control")},
         ),
     ),
     Criterion(
@@ -337,26 +350,26 @@ CRITERIA: tuple[Criterion, ...] = (
             "investigational_trial_history",
             "last_investigational_trial_date",
             lambda on: months_before(on, TRIAL_WASHOUT_MONTHS),
-            "Investigational trial within 3 months",
+            _("Investigational trial within 3 months"),
         ),
     ),
     Criterion(
         "EXC16",
         "exclusion",
         _("Active addiction to illegal drugs"),
-        answered_yes("active_drug_addiction", "Active addiction to illegal drugs"),
+        answered_yes("active_drug_addiction", _("Active addiction to illegal drugs")),
     ),
     Criterion(
         "EXC17",
         "exclusion",
         _("Refusal to participate"),
-        answered_yes("refuses_participation", "Refusal to participate"),
+        answered_yes("refuses_participation", _("Refusal to participate")),
     ),
     Criterion(
         "EXC18",
         "exclusion",
         _("Unable to provide prior informed consent"),
-        answered_yes("unable_to_consent", "Unable to provide prior informed consent"),
+        answered_yes("unable_to_consent", _("Unable to provide prior informed consent")),
     ),
 )
 CRITERION_TEXT = {c.code: c.label for c in CRITERIA}

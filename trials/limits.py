@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext
 
 from .dictionary import (
     SCORE_INPUT_ITEMS,
@@ -59,23 +60,31 @@ def check(obj: Any, limits: Mapping[str, Limits]) -> RangeResult:
         if lim.hard_min is not None and (
             value < lim.hard_min or (lim.min_exclusive and value == lim.hard_min)
         ):
-            word = "greater than" if lim.min_exclusive else "at least"
+            limit = f"{_fmt(lim.hard_min)}{unit}"
             result.errors.setdefault(target, []).append(
-                f"Must be {word} {_fmt(lim.hard_min)}{unit}."
+                gettext("Must be greater than %(limit)s.") % {"limit": limit}
+                if lim.min_exclusive
+                else gettext("Must be at least %(limit)s.") % {"limit": limit}
             )
         elif lim.hard_max is not None and value > lim.hard_max:
             result.errors.setdefault(target, []).append(
-                f"Must be at most {_fmt(lim.hard_max)}{unit}."
+                gettext("Must be at most %(limit)s.") % {"limit": f"{_fmt(lim.hard_max)}{unit}"}
             )
         elif lim.soft_min is not None and value < lim.soft_min:
             result.warnings.setdefault(target, []).append(
-                f"{_fmt(value)}{unit} is below the expected range "
-                f"(≥ {_fmt(lim.soft_min)}{unit}): check the value and its unit, then confirm."
+                gettext(
+                    "%(value)s is below the expected range (≥ %(limit)s): check the value and "
+                    "its unit, then confirm."
+                )
+                % {"value": f"{_fmt(value)}{unit}", "limit": f"{_fmt(lim.soft_min)}{unit}"}
             )
         elif lim.soft_max is not None and value > lim.soft_max:
             result.warnings.setdefault(target, []).append(
-                f"{_fmt(value)}{unit} is above the expected range "
-                f"(≤ {_fmt(lim.soft_max)}{unit}): check the value and its unit, then confirm."
+                gettext(
+                    "%(value)s is above the expected range (≤ %(limit)s): check the value and "
+                    "its unit, then confirm."
+                )
+                % {"value": f"{_fmt(value)}{unit}", "limit": f"{_fmt(lim.soft_max)}{unit}"}
             )
     return result
 

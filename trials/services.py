@@ -202,7 +202,7 @@ def role_grant_decide(
             "user concerned, decides on an unblinded role."
         )
     if grant.status != RoleGrantRequest.Status.PENDING:
-        raise ValidationError("This request was already decided.")
+        raise ValidationError(gettext("This request was already decided."))
     reason = meaningful_reason(reason)
     if approve:
         _role_grant_apply(grant=grant, approver=approver, reason=reason)
@@ -382,7 +382,7 @@ def patient_create(
         consent_version=consent_version,
     )
     if consent_datetime and consent_datetime > timezone.now():
-        raise ValidationError({"consent_datetime": "Consent cannot be in the future."})
+        raise ValidationError({"consent_datetime": gettext("Consent cannot be in the future.")})
     return save_audited(patient, reason="Patient registered for screening", user=user)
 
 
@@ -404,7 +404,7 @@ def patient_identity_correct(
     reason = meaningful_reason(reason)
     changed = [f for f in IDENTITY_FIELDS if f in data and data[f] != getattr(patient, f)]
     if not changed:
-        raise ValidationError("Nothing was changed.")
+        raise ValidationError(gettext("Nothing was changed."))
     errors = {}
     today = timezone.localdate()
     birth = data.get("birth_date", patient.birth_date)
@@ -479,7 +479,9 @@ def score_inputs_normalize(instance: ScoreInputs) -> None:
             setattr(instance, item.name, None)
             continue
         if not unit:
-            raise ValidationError({item.unit_field: "Choose the unit of the value entered."})
+            raise ValidationError(
+                {item.unit_field: gettext("Choose the unit of the value entered.")}
+            )
         try:
             # Exact factor, full precision (8 decimals): a rounded value can cross a
             # score threshold.
@@ -852,7 +854,7 @@ def screening_save(
         Patient.objects.select_for_update(of=("self",)).select_related("trial").get(pk=patient.pk)
     )
     if patient.status not in (PatientStatus.SCREENING, PatientStatus.SCREEN_FAILED):
-        raise ValidationError("Screening cannot change after randomization.")
+        raise ValidationError(gettext("Screening cannot change after randomization."))
     screening = Screening.objects.filter(patient=patient).first()
     check_version(screening, expected_version)
     was_complete = screening is not None and screening.status == FormStatus.COMPLETE
@@ -864,7 +866,7 @@ def screening_save(
         if field in data:
             setattr(screening, field, data[field])
     if screening.screening_date is None:
-        raise ValidationError({"screening_date": "Enter the screening date."})
+        raise ValidationError({"screening_date": gettext("Enter the screening date.")})
     _screening_dates_check(screening)
     _sex_specific_answers_check(screening, patient.sex)
     # Skip logic (trials.dictionary): a date given after a "No" is refused, naming the field.
@@ -950,7 +952,9 @@ def lockout_reset(*, user, username: str, ip_address: str | None, reason: str):
     if ip_address:
         attempts = attempts.filter(ip_address=ip_address)
     if not attempts.exists():
-        raise ValidationError({"username": "No lockout record for this account and address."})
+        raise ValidationError(
+            {"username": gettext("No lockout record for this account and address.")}
+        )
     attempts.delete()
     return save_audited(
         LockoutReset(

@@ -407,7 +407,9 @@ def role_requests(request: HttpRequest) -> HttpResponse:
             except ValidationError as exc:
                 apply_validation_error(form, exc)
             else:
-                messages.success(request, f"Request for {grant.user} decided.")
+                messages.success(
+                    request, _("Request for %(user)s decided.") % {"user": grant.user}
+                )
                 return redirect("trials:role-requests")
     page = Paginator(requests, 50).get_page(request.GET.get("page"))
     return render(

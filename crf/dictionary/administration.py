@@ -74,33 +74,33 @@ SECTIONS = (
 def administration_rules(result: CheckResult, obj: Any, ctx: CheckContext, complete: bool) -> None:
     if obj.given is True:
         if complete and obj.start_time is None:
-            result.error("start_time", "Give the infusion start time.")
+            result.error("start_time", _("Give the infusion start time."))
         if obj.not_given_reason:
-            result.error("not_given_reason", "Only when the dose was not given.")
+            result.error("not_given_reason", _("Only when the dose was not given."))
     if obj.given is False:
         if complete and not obj.not_given_reason:
-            result.error("not_given_reason", "Give the reason the dose was not given.")
+            result.error("not_given_reason", _("Give the reason the dose was not given."))
         if obj.start_time or obj.end_time:
-            result.error("start_time", "No infusion times when the dose was not given.")
+            result.error("start_time", _("No infusion times when the dose was not given."))
     if obj.not_given_reason == "other" and complete and not obj.not_given_details:
-        result.error("not_given_details", "Describe the other reason.")
+        result.error("not_given_details", _("Describe the other reason."))
     if obj.start_time and obj.end_time and obj.end_time < obj.start_time:
-        result.error("end_time", "The infusion cannot end before it starts.")
+        result.error("end_time", _("The infusion cannot end before it starts."))
     if complete and obj.infusion_reaction and not (obj.infusion_reaction_details or "").strip():
-        result.error("infusion_reaction_details", "Describe the infusion reaction.")
+        result.error("infusion_reaction_details", _("Describe the infusion reaction."))
     if complete and obj.given is True and obj.infusion_reaction is None:
-        result.error("infusion_reaction", "Answer whether there was an infusion reaction.")
+        result.error("infusion_reaction", _("Answer whether there was an infusion reaction."))
     if complete and obj.given is True:
         if obj.end_time is None:
-            result.error("end_time", "Give the infusion end time.")
+            result.error("end_time", _("Give the infusion end time."))
         if obj.volume_infused_ml is None:
-            result.error("volume_infused_ml", "Give the volume infused.")
+            result.error("volume_infused_ml", _("Give the volume infused."))
         if obj.full_dose_given is None:
-            result.error("full_dose_given", "Answer whether the full dose was given.")
+            result.error("full_dose_given", _("Answer whether the full dose was given."))
     if obj.full_dose_given is False and complete and not obj.interruption_reason.strip():
-        result.error("interruption_reason", "Say why the infusion was interrupted.")
+        result.error("interruption_reason", _("Say why the infusion was interrupted."))
     if obj.given is False and (obj.volume_infused_ml or obj.full_dose_given is not None):
-        result.error("volume_infused_ml", "No infusion details when the dose was not given.")
+        result.error("volume_infused_ml", _("No infusion details when the dose was not given."))
     not_future(result, obj, ("start_time", "end_time"), ctx)
     not_before_day1(result, obj, ("start_time",), ctx)
     after_death(result, obj, ("start_time",), ctx)

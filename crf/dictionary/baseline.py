@@ -87,24 +87,24 @@ SECTIONS = (
 
 def baseline_rules(result: CheckResult, obj: Any, ctx: CheckContext, complete: bool) -> None:
     if obj.aetiology == "other" and complete and not obj.aetiology_other.strip():
-        result.error("aetiology_other", "Name the other aetiology.")
+        result.error("aetiology_other", _("Name the other aetiology."))
     events = set(obj.precipitating_events or [])
     if "none" in events and len(events) > 1:
-        result.error("precipitating_events", "“None identified” excludes the other events.")
+        result.error("precipitating_events", _("“None identified” excludes the other events."))
     if "other" in events and complete and not obj.precipitating_other.strip():
-        result.error("precipitating_other", "Name the other precipitating event.")
+        result.error("precipitating_other", _("Name the other precipitating event."))
     # Synopsis, exclusion 13–14: women of child-bearing potential are tested before dosing.
     screening = getattr(ctx.patient, "screening", None)
     childbearing = getattr(screening, "childbearing_potential", "") or ""
     if childbearing.startswith("yes") and obj.pregnancy_test == "not_applicable":
         result.error(
             "pregnancy_test",
-            "The screening records child-bearing potential: record the pregnancy test.",
+            _("The screening records child-bearing potential: record the pregnancy test."),
         )
     if obj.pregnancy_test in ("negative", "positive") and obj.pregnancy_test_date is None:
-        result.error("pregnancy_test_date", "Give the date of the test.")
+        result.error("pregnancy_test_date", _("Give the date of the test."))
     if obj.pregnancy_test == "positive":
-        result.warn("pregnancy_test", "A positive pregnancy test excludes the patient (EXC13).")
+        result.warn("pregnancy_test", _("A positive pregnancy test excludes the patient (EXC13)."))
     not_future(result, obj, ("pregnancy_test_date",), ctx)
 
 

@@ -37,11 +37,11 @@ SECTIONS = (
 
 def con_med_rules(result: CheckResult, obj: Any, ctx: CheckContext, complete: bool) -> None:
     if obj.ongoing and obj.stop_date:
-        result.error("stop_date", "An ongoing medication has no stop date.")
+        result.error("stop_date", _("An ongoing medication has no stop date."))
     if complete and not obj.ongoing and obj.stop_date is None:
-        result.error("stop_date", "Give the stop date, or tick “ongoing”.")
+        result.error("stop_date", _("Give the stop date, or tick “ongoing”."))
     if obj.start_date and obj.stop_date and obj.stop_date < obj.start_date:
-        result.error("stop_date", "The stop date cannot be before the start.")
+        result.error("stop_date", _("The stop date cannot be before the start."))
     not_future(result, obj, ("start_date", "stop_date"), ctx)
 
 

@@ -39,11 +39,13 @@ SECTIONS = (
 
 def end_of_study_rules(result: CheckResult, obj: Any, ctx: CheckContext, complete: bool) -> None:
     if obj.reason == "died" and complete and not obj.death_cause:
-        result.error("death_cause", "Give the cause of death.")
+        result.error("death_cause", _("Give the cause of death."))
     if obj.reason != "died" and obj.death_cause:
-        result.error("death_cause", "Only when the patient died.")
+        result.error("death_cause", _("Only when the patient died."))
     if obj.reason == "completed" and ctx.death_date is not None:
-        result.error("reason", f"Death was recorded on {ctx.death_date:%Y-%m-%d}.")
+        result.error(
+            "reason", _("Death was recorded on %(day)s.") % {"day": f"{ctx.death_date:%Y-%m-%d}"}
+        )
     if (
         obj.reason == "completed"
         and not ctx.last_visit_done
@@ -51,13 +53,15 @@ def end_of_study_rules(result: CheckResult, obj: Any, ctx: CheckContext, complet
     ):
         result.error(
             "early_termination_reason",
-            "The last protocol visit is not done: 'completed' needs the early termination "
-            "reason (e.g. the trial was stopped).",
+            _(
+                "The last protocol visit is not done: 'completed' needs the early termination "
+                "reason (e.g. the trial was stopped)."
+            ),
         )
     if obj.reason == "withdrew_consent" and complete and not obj.withdrawal_scope:
-        result.error("withdrawal_scope", "Say what the patient still consents to.")
+        result.error("withdrawal_scope", _("Say what the patient still consents to."))
     if obj.reason != "withdrew_consent" and obj.withdrawal_scope:
-        result.error("withdrawal_scope", "Only when the patient withdrew consent.")
+        result.error("withdrawal_scope", _("Only when the patient withdrew consent."))
     not_future(result, obj, ("end_date",), ctx)
     not_before_day1(result, obj, ("end_date",), ctx)
 

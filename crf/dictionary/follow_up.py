@@ -44,30 +44,31 @@ def follow_up_rules(result: CheckResult, obj: Any, ctx: CheckContext, complete: 
     status = obj.vital_status
     if status == "dead":
         if complete and obj.death_date is None:
-            result.error("death_date", "Give the date of death.")
+            result.error("death_date", _("Give the date of death."))
         if complete and not obj.death_cause:
-            result.error("death_cause", "Give the cause of death.")
+            result.error("death_cause", _("Give the cause of death."))
     elif obj.death_date or obj.death_cause:
-        result.error("death_date", "Only when the vital status is dead.")
+        result.error("death_date", _("Only when the vital status is dead."))
     if status == "transplanted" and complete and obj.transplant_date is None:
-        result.error("transplant_date", "Give the date of liver transplantation.")
+        result.error("transplant_date", _("Give the date of liver transplantation."))
     if status == "alive" and ctx.death_date is not None:
         result.error(
             "vital_status",
-            f"Death was recorded on {ctx.death_date:%Y-%m-%d}: the follow-up ended then.",
+            _("Death was recorded on %(day)s: the follow-up ended then.")
+            % {"day": f"{ctx.death_date:%Y-%m-%d}"},
         )
     alive_on = obj.last_known_alive_date
     if alive_on and obj.assessment_date and alive_on > obj.assessment_date:
-        result.error("last_known_alive_date", "Cannot be after the date of contact.")
+        result.error("last_known_alive_date", _("Cannot be after the date of contact."))
     if alive_on and obj.death_date and alive_on > obj.death_date:
-        result.error("last_known_alive_date", "Cannot be after the date of death.")
+        result.error("last_known_alive_date", _("Cannot be after the date of death."))
 
     if obj.death_date and obj.assessment_date and obj.death_date > obj.assessment_date:
-        result.error("death_date", "The date of death cannot be after the follow-up date.")
+        result.error("death_date", _("The date of death cannot be after the follow-up date."))
     if obj.transplant_date and obj.death_date and obj.transplant_date > obj.death_date:
-        result.error("transplant_date", "The transplant cannot be after the date of death.")
+        result.error("transplant_date", _("The transplant cannot be after the date of death."))
     if status == "dead" and obj.hospital_status not in ("", None, "unknown"):
-        result.error("hospital_status", "Leave empty or 'unknown' when the patient died.")
+        result.error("hospital_status", _("Leave empty or 'unknown' when the patient died."))
     not_future(result, obj, ("death_date", "transplant_date"), ctx)
     not_before_day1(result, obj, ("death_date", "transplant_date"), ctx)
 

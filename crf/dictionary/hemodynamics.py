@@ -64,13 +64,13 @@ def hemodynamics_rules(result: CheckResult, obj: Any, ctx: CheckContext, complet
         if free > wedged:
             result.error(
                 "free_hepatic_venous_pressure_mmhg",
-                "Free hepatic venous pressure cannot exceed the wedged pressure.",
+                _("Free hepatic venous pressure cannot exceed the wedged pressure."),
             )
         elif obj.hvpg_mmhg is not None and abs(obj.hvpg_mmhg - (wedged - free)) > 1:
             result.error(
                 "hvpg_mmhg",
-                f"HVPG should equal wedged minus free hepatic venous pressure "
-                f"({fmt(wedged - free)} mmHg).",
+                _("HVPG should equal wedged minus free hepatic venous pressure (%(hvpg)s mmHg).")
+                % {"hvpg": fmt(wedged - free)},
             )
 
 

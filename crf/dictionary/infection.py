@@ -34,11 +34,11 @@ SECTIONS = (
 
 def infection_rules(result: CheckResult, obj: Any, ctx: CheckContext, complete: bool) -> None:
     if obj.culture == "positive" and complete and not obj.organism.strip():
-        result.error("organism", "Name the organism(s) of the positive culture.")
+        result.error("organism", _("Name the organism(s) of the positive culture."))
     if obj.organism.strip() and obj.culture not in ("positive", ""):
-        result.error("culture", "An organism was named: the culture is positive.")
+        result.error("culture", _("An organism was named: the culture is positive."))
     if obj.onset_date and obj.resolved_date and obj.resolved_date < obj.onset_date:
-        result.error("resolved_date", "The infection cannot resolve before its onset.")
+        result.error("resolved_date", _("The infection cannot resolve before its onset."))
     not_future(result, obj, ("onset_date", "resolved_date"), ctx)
 
 

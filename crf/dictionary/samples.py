@@ -46,17 +46,17 @@ def samples_rules(result: CheckResult, obj: Any, ctx: CheckContext, complete: bo
         at, sample_id = f"{kind}_collected_at", f"{kind}_sample_id"
         if collected is True and complete:
             if getattr(obj, at) is None:
-                result.error(at, "Give the collection time.")
+                result.error(at, _("Give the collection time."))
             if not getattr(obj, sample_id):
-                result.error(sample_id, "Give the sample id (tube label).")
+                result.error(sample_id, _("Give the sample id (tube label)."))
         if collected is False and (getattr(obj, at) or getattr(obj, sample_id)):
-            result.error(at, "No time or sample id when the sample was not collected.")
+            result.error(at, _("No time or sample id when the sample was not collected."))
     if (
         complete
         and False in (obj.cytokine_collected, obj.transcriptomics_collected)
         and not obj.not_collected_reason
     ):
-        result.error("not_collected_reason", "Give the reason a sample was not collected.")
+        result.error("not_collected_reason", _("Give the reason a sample was not collected."))
     not_future(result, obj, ("cytokine_collected_at", "transcriptomics_collected_at"), ctx)
     after_death(result, obj, ("cytokine_collected_at", "transcriptomics_collected_at"), ctx)
 

@@ -6,6 +6,7 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
 from crf.checks import (
@@ -65,7 +66,7 @@ SECTIONS = (
 def vitals_rules(result: CheckResult, obj: Any, ctx: CheckContext, complete: bool) -> None:
     sbp, dbp = obj.systolic_bp_mmhg, obj.diastolic_bp_mmhg
     if sbp is not None and dbp is not None and dbp >= sbp:
-        result.error("diastolic_bp_mmhg", "Diastolic pressure must be below systolic pressure.")
+        result.error("diastolic_bp_mmhg", _("Diastolic pressure must be below systolic pressure."))
     if obj.weight_kg is not None and ctx.previous_weight is not None:
         # The dose is per kg on the dosing day: a large jump is more often a unit slip
         # (pounds typed as kg) than a real change, so it needs a confirmation.
@@ -74,9 +75,18 @@ def vitals_rules(result: CheckResult, obj: Any, ctx: CheckContext, complete: boo
         if abs(change) > ctx.weight_change_pct:
             result.warn(
                 "weight_kg",
-                f"{fmt(Decimal(obj.weight_kg))} kg differs by {abs(change):.0f}% from the "
-                f"previous weight ({fmt(before)} kg on {on:%Y-%m-%d}; more than "
-                f"{fmt(ctx.weight_change_pct)}%): check the unit and confirm.",
+                # Lazy: a warning may become an automatic query, stored in English.
+                format_lazy(
+                    _(
+                        "{weight} kg differs by {change}% from the previous weight ({before} kg "
+                        "on {day}; more than {limit}%): check the unit and confirm."
+                    ),
+                    weight=fmt(Decimal(obj.weight_kg)),
+                    change=f"{abs(change):.0f}",
+                    before=fmt(before),
+                    day=f"{on:%Y-%m-%d}",
+                    limit=fmt(ctx.weight_change_pct),
+                ),
             )
 
 

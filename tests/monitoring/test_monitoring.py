@@ -210,6 +210,24 @@ def test_a_soft_limit_overridden_on_save_opens_an_automatic_query_once(
     services.query_close(user=monitor, query=query, note="Source checked")
 
 
+
+def test_an_automatic_query_is_stored_in_english_whatever_the_users_language(
+    investigator, randomized_patient
+):
+    """The range warning is shown in Spanish to a Spanish user, but the query stored from it
+    stays English (translated at display, not at storage)."""
+    from django.utils import translation
+
+    with translation.override("es"):
+        with pytest.raises(ValidationError) as warned:
+            _vitals(investigator, randomized_patient, weight_kg=Decimal("30.0"))
+        assert "por debajo del intervalo esperado" in " ".join(warned.value.messages)
+        _vitals(investigator, randomized_patient, weight_kg=Decimal("30.0"), confirm=True)
+    text = DataQuery.objects.get().text
+    assert "is below the expected range" in text
+    assert "Weight (kg)" in text
+    assert "intervalo" not in text
+
 # --- source data verification ------------------------------------------------------------------
 
 

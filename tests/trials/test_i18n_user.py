@@ -222,3 +222,103 @@ def test_stored_audit_text_stays_english_whatever_the_users_language(investigato
         )
     event = AccessEvent.objects.get(action=AccessEvent.Action.ROLE_REVOKED)
     assert event.detail.startswith("Investigator: ")
+
+
+# --- the whole interface has its Spanish (the rest of issue 17) -------------------------------
+
+
+def _po_entries(path) -> list[tuple[str, str, bool]]:
+    """(msgid, msgstr of every form joined, fuzzy) of each entry of a .po file."""
+    import ast
+
+    entries = []
+    for block in path.read_text(encoding="utf-8").strip().split("\n\n"):
+        fuzzy = any(line.startswith("#,") and "fuzzy" in line for line in block.splitlines())
+        msgid, msgstrs, current = [], [], None
+        for line in block.splitlines():
+            if line.startswith("msgid "):
+                current = msgid
+            elif line.startswith("msgstr"):
+                current = []
+                msgstrs.append(current)
+            elif not line.startswith('"'):
+                current = None if line.startswith("msgctxt") or line.startswith("#") else current
+                continue
+            if current is not None:
+                current.append(ast.literal_eval(line[line.index('"') :]))
+        if msgid:
+            entries.append(("".join(msgid), ["".join(s) for s in msgstrs], fuzzy))
+    return entries
+
+
+def test_the_spanish_catalogue_has_no_untranslated_or_fuzzy_entry():
+    """Fails when makemessages added a msgid without its Spanish, or left a fuzzy guess."""
+    from pathlib import Path
+
+    from django.conf import settings
+
+    po = Path(settings.BASE_DIR, "locale", "es", "LC_MESSAGES", "django.po")
+    entries = _po_entries(po)
+    assert len(entries) > 1000
+    untranslated = [m for m, strs, _ in entries if m and (not strs or "" in strs)]
+    fuzzy = [m for m, _, is_fuzzy in entries if m and is_fuzzy]
+    assert untranslated == []
+    assert fuzzy == []
+
+
+def _spanish_client(user) -> Client:
+    services.user_language_set(user=user, language="es")
+    browser = Client()
+    _login(browser, user)
+    return browser
+
+
+def test_a_spanish_users_patient_page_has_spanish_panels(investigator, patient):
+    html = _spanish_client(investigator).get(reverse("trials:patient-detail", args=[patient.pk]))
+    html = html.content.decode()
+    for heading in (">Selección<", ">Aleatorización<", ">Monitorización<", "No aleatorizado."):
+        assert heading in html, heading
+    for english in (">Randomization<", ">Monitoring<", "Not randomized.", "Casebook not signed."):
+        assert english not in html, english
+
+
+def test_an_english_users_patient_page_stays_english(investigator, patient):
+    browser = Client()
+    _login(browser, investigator)
+    html = browser.get(reverse("trials:patient-detail", args=[patient.pk])).content.decode()
+    for heading in (">Randomization<", ">Monitoring<", "Not randomized.", "Casebook not signed."):
+        assert heading in html, heading
+
+
+def test_a_spanish_pharmacists_pharmacy_page(pharmacist):
+    html = _spanish_client(pharmacist).get(reverse("randomization:pharmacy-list")).content.decode()
+    assert '<h1 class="h3">Farmacia <span' in html
+    assert "no enmascarado" in html
+    assert "Ningún paciente en tratamiento en sus centros." in html
+    assert "Pharmacy" not in html.split("<main", 1)[-1]
+
+
+def test_a_spanish_monitors_query_list(monitor):
+    html = _spanish_client(monitor).get(reverse("monitoring:query-list")).content.decode()
+    assert '<h1 class="h3">Consultas de datos</h1>' in html
+    for text in (">Solo vencidas<", ">Filtrar<", ">Abierta por<", "Ninguna consulta coincide."):
+        assert text in html, text
+    assert "Data queries" not in html
+
+
+def test_the_login_page_in_spanish(client):
+    client.post(reverse("set_language"), {"language": "es", "next": reverse("login")})
+    html = client.get(reverse("login")).content.decode()
+    assert '<h1 class="h4 mb-3">Iniciar sesión</h1>' in html
+    assert "Log in" not in html
+    reset = client.get(reverse("password_reset")).content.decode()
+    assert "Restablezca su contraseña" in reset
+
+
+def test_eligibility_reasons_are_shown_in_the_readers_language():
+    from trials.eligibility import NOT_ANSWERED
+
+    with translation.override("es"):
+        assert str(NOT_ANSWERED[1]) == "Sin responder"
+    with translation.override("en"):
+        assert str(NOT_ANSWERED[1]) == "Not answered"
