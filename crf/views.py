@@ -17,6 +17,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from trials import roles
@@ -436,7 +437,7 @@ def schedule_edit(request: HttpRequest, definition_pk: int) -> HttpResponse:
 # What the lab CRF shows live while typing (issue 17): the primary scores and their gaps.
 PREVIEW_SCORES = (
     ("clif_sofa", "CLIF-SOFA"),
-    ("aclf_grade", "ACLF grade"),
+    ("aclf_grade", gettext_lazy("ACLF grade")),
     ("clif_c_aclf", "CLIF-C ACLF"),
     ("meld", "MELD"),
     ("child_pugh_score", "Child-Pugh"),

@@ -19,7 +19,7 @@
     if (job.status === "failed") {
       var failed = document.createElement("span");
       failed.className = "text-danger";
-      failed.textContent = "Failed: " + job.error;
+      failed.textContent = table.dataset.textFailed + ": " + job.error;
       cell.replaceChildren(failed);
     } else {
       var bar = cell.querySelector("progress");

@@ -10,7 +10,7 @@
 
   function show(value) {
     if (value === null || value === undefined || value === "") { return "—"; }
-    if (value === "no_aclf") { return "no ACLF"; }
+    if (value === "no_aclf") { return form.dataset.textNoAclf; }
     return String(value);
   }
 
@@ -19,7 +19,7 @@
     var parts = data.scores.map(function (s) { return s.label + " " + show(s.value); });
     out.querySelector("[data-scores]").textContent = parts.join(" · ");
     out.querySelector("[data-missing]").textContent =
-      data.missing ? "Missing for CLIF-SOFA / CLIF-C ACLF: " + data.missing : "";
+      data.missing ? form.dataset.textMissing + ": " + data.missing : "";
   }
 
   function refresh() {

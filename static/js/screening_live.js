@@ -12,9 +12,11 @@
   var shown = confirmedAs ? confirmedAs.value : "";
   var timer = null;
 
+  var text = form.dataset;  // the words, in the user's language, from the page
+
   function label(value) {
-    if (!value) { return "not computable yet"; }
-    return value === "no_aclf" ? "no ACLF" : "grade " + value;
+    if (!value) { return text.textNone; }
+    return value === "no_aclf" ? text.textNoAclf : text.textGrade + " " + value;
   }
 
   function render(data) {
@@ -25,8 +27,8 @@
     if (confirmedAs) { confirmedAs.value = shown; }
     grade.textContent = label(data.aclf_grade);
     var organs = (data.organ_failures || []).join(", ");
-    basis.textContent = organs ? " (organ failures: " + organs + ")" :
-      (data.missing && data.missing.length ? " (missing: " + data.missing.join(", ") + ")" : "");
+    basis.textContent = organs ? " (" + text.textOrgans + ": " + organs + ")" :
+      (data.missing && data.missing.length ? " (" + text.textMissing + ": " + data.missing.join(", ") + ")" : "");
   }
 
   function refresh() {

@@ -41,6 +41,30 @@ def test_lab_page_in_spanish_shows_spanish_labels(client, investigator, randomiz
 
 
 @pytest.mark.django_db
+def test_live_previews_take_their_words_from_the_page_in_spanish(
+    client, investigator, randomized_patient
+):
+    """The scripts of the live previews write no English of their own: their words come
+    from data attributes the page renders in the user's language."""
+    from django.urls import reverse
+
+    client.force_login(investigator)
+    _spanish(client)
+    labs = client.get(crf_url(randomized_patient, "dose1", "labs")).content.decode()
+    assert 'data-text-no-aclf="sin ACLF"' in labs
+    assert 'data-text-missing="Faltan para CLIF-SOFA / CLIF-C ACLF"' in labs
+    screening = client.get(
+        reverse("trials:screening-edit", args=[randomized_patient.pk])
+    ).content.decode()
+    assert 'data-text-grade="grado"' in screening
+    assert 'data-text-organs="fallos orgánicos"' in screening
+    for script in ("labs_live.js", "screening_live.js", "export_progress.js"):
+        source = Path(settings.BASE_DIR, "static", "js", script).read_text()
+        for english in ("no ACLF", "Missing for", "organ failures", "Failed:"):
+            assert f'"{english}' not in source, (script, english)
+
+
+@pytest.mark.django_db
 def test_adverse_event_page_in_spanish(client, investigator, randomized_patient):
     from django.urls import reverse
 
