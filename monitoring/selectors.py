@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.http import Http404
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from trials import roles
 from trials.models import FormStatus, Patient
@@ -44,8 +46,12 @@ def query_list(
 
 
 def query_counts_per_site(*, user) -> list[dict]:
-    """Per site: open, answered, closed and overdue queries (one query)."""
+    """Per site: open, answered, closed and overdue queries, and the open ones by age since
+    raised (under 7 days, 7 to 30, over 30: the monitor's dashboard, issue 17), in one query."""
     today = timezone.localdate()
+    now = timezone.now()
+    still_open = Q(status=DataQuery.Status.OPEN)
+    week_ago, month_ago = now - dt.timedelta(days=7), now - dt.timedelta(days=30)
     rows = (
         DataQuery.objects.filter(patient__in=patient_list(user=user))
         .values("patient__site__code", "patient__site__name")
@@ -54,6 +60,11 @@ def query_counts_per_site(*, user) -> list[dict]:
             answered=Count("pk", filter=Q(status=DataQuery.Status.ANSWERED)),
             closed=Count("pk", filter=Q(status=DataQuery.Status.CLOSED)),
             overdue=Count("pk", filter=Q(status=DataQuery.Status.OPEN, due_date__lt=today)),
+            age_week=Count("pk", filter=still_open & Q(raised_at__gt=week_ago)),
+            age_month=Count(
+                "pk", filter=still_open & Q(raised_at__lte=week_ago, raised_at__gt=month_ago)
+            ),
+            age_older=Count("pk", filter=still_open & Q(raised_at__lte=month_ago)),
         )
         .order_by("patient__site__code")
     )
@@ -218,13 +229,13 @@ def dashboard_panel_context(*, user) -> dict | None:
         return None
     queries = query_list(user=user)
     if monitors:
-        title = "Data queries to follow up"
+        title = _("Data queries to follow up")
         waiting = queries.filter(status=DataQuery.Status.ANSWERED)
-        waiting_label = "answered, to close or re-open"
+        waiting_label = _("answered, to close or re-open")
     else:
-        title = "Data queries to answer"
+        title = _("Data queries to answer")
         waiting = queries.filter(status=DataQuery.Status.OPEN)
-        waiting_label = "open, to answer"
+        waiting_label = _("open, to answer")
     sdv = forms_awaiting_sdv(user=user) if roles.has_role(user, roles.Role.MONITOR) else None
     return {
         "title": title,
@@ -233,6 +244,7 @@ def dashboard_panel_context(*, user) -> dict | None:
         "waiting_label": waiting_label,
         "waiting": list(waiting[:10]),
         "counts": query_counts_per_site(user=user),
+        "by_age": monitors,
         "active_locks": (
             Lock.objects.filter(
                 unlocked_at__isnull=True, patient__in=patient_list(user=user)

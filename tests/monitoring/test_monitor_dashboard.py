@@ -47,3 +47,31 @@ def test_sdv_list_is_for_monitors_and_bounded(
         rows, total = selectors.forms_awaiting_sdv(user=monitor)
     assert (len(rows), total) == (1, 1)
     assert len(queries) <= 5  # the user's roles and sites (2), the union, its count, the visits
+
+
+def test_monitor_sees_open_queries_by_age_per_site(
+    client, investigator, monitor, randomized_patient, django_assert_max_num_queries
+):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from monitoring.models import DataQuery
+    from tests.monitoring.test_monitoring import _raise
+
+    vitals = _vitals(investigator, randomized_patient)
+    now = timezone.now()
+    for days in (1, 10, 45, 60):
+        query = _raise(monitor, randomized_patient, vitals)
+        # Backdated in the test only: the age comes from raised_at.
+        DataQuery.objects.filter(pk=query.pk).update(raised_at=now - dt.timedelta(days=days))
+    answered = _raise(monitor, randomized_patient, vitals)
+    services.query_answer(user=investigator, query=answered, answer="Checked, correct.")
+    (row,) = selectors.query_counts_per_site(user=monitor)
+    assert (row["age_week"], row["age_month"], row["age_older"]) == (1, 1, 2)  # answered: not open
+    client.force_login(monitor)
+    with django_assert_max_num_queries(30):
+        html = client.get(reverse("trials:dashboard")).content.decode()
+    assert "Open queries by age" in html
+    client.force_login(investigator)
+    assert "Open queries by age" not in client.get(reverse("trials:dashboard")).content.decode()

@@ -210,7 +210,6 @@ def test_a_soft_limit_overridden_on_save_opens_an_automatic_query_once(
     services.query_close(user=monitor, query=query, note="Source checked")
 
 
-
 def test_an_automatic_query_is_stored_in_english_whatever_the_users_language(
     investigator, randomized_patient
 ):
@@ -227,6 +226,7 @@ def test_an_automatic_query_is_stored_in_english_whatever_the_users_language(
     assert "is below the expected range" in text
     assert "Weight (kg)" in text
     assert "intervalo" not in text
+
 
 # --- source data verification ------------------------------------------------------------------
 
