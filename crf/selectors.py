@@ -13,6 +13,7 @@ from decimal import Decimal
 from django.db.models import CharField, Count, Q, QuerySet, Value
 from django.http import Http404
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from trials import roles
 from trials.models import FormStatus, Patient
@@ -434,7 +435,7 @@ def dashboard_panel_context(*, user) -> dict | None:
             ),
         )
     )
-    context = {"title": "Visits due and overdue", "visits": visits, "counts": counts}
+    context = {"title": _("Visits due and overdue"), "visits": visits, "counts": counts}
     if roles.has_role(user, roles.Role.MONITOR, roles.Role.DATA_MANAGER):
         context["completeness"] = visit_completeness(user=user)
     if roles.user_roles(user) & roles.DATA_ENTRY_ROLES:

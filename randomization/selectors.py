@@ -18,7 +18,7 @@ from typing import Any
 from django.db.models import Count, QuerySet
 from django.http import Http404
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
 from trials import roles
@@ -265,13 +265,17 @@ def doses_given_without_preparation(*, user, patients: Iterable[Patient]) -> dic
 def dose_to_prepare_text(*, receives_cells: bool, weight_kg: Decimal | float | None) -> str:
     """The pharmacist's dose instruction (synopsis: Investigational product)."""
     if not receives_cells:
-        return "placebo solution, same volume"
+        return _("placebo solution, same volume")
     if weight_kg is None:
-        return "2 × 10⁶ cells/kg: body weight not recorded yet"
+        return _("2 × 10⁶ cells/kg: body weight not recorded yet")
     weight = Decimal(str(weight_kg))
     cells = (MSC_CELLS_PER_KG_MILLIONS * weight).quantize(Decimal("0.1"))
-    cells_text = f"{cells:.0f}" if cells == cells.to_integral_value() else f"{cells:.1f}"
-    return f"{cells_text} × 10⁶ cells ({weight:.1f} kg)"
+    places = 0 if cells == cells.to_integral_value() else 1
+    # Shown in the reader's language (decimal comma in Spanish), computed the same.
+    return _("%(cells)s × 10⁶ cells (%(weight)s kg)") % {
+        "cells": formats.number_format(cells, places),
+        "weight": formats.number_format(weight, 1),
+    }
 
 
 RESOLVED_VISIT = ("done", "missed", "not_applicable")

@@ -103,7 +103,7 @@ class BootstrapFormMixin:
 
 
 class PatientCreateForm(BootstrapFormMixin, forms.ModelForm):
-    site = forms.ModelChoiceField(queryset=Site.objects.none())
+    site = forms.ModelChoiceField(label=_("Site"), queryset=Site.objects.none())
 
     class Meta:
         model = Patient

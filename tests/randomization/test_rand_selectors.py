@@ -156,6 +156,16 @@ def test_dose_to_prepare_is_two_million_cells_per_kg(cells, weight, text):
     assert selectors.dose_to_prepare_text(receives_cells=cells, weight_kg=weight) == text
 
 
+def test_dose_to_prepare_reads_in_spanish_with_a_decimal_comma():
+    from django.utils import translation
+
+    with translation.override("es"):
+        text = selectors.dose_to_prepare_text(receives_cells=True, weight_kg=Decimal("72.5"))
+        placebo = selectors.dose_to_prepare_text(receives_cells=False, weight_kg=Decimal("72.5"))
+    assert text == "145 × 10⁶ células (72,5 kg)"
+    assert placebo == "solución placebo, mismo volumen"
+
+
 def test_pharmacy_list_only_has_the_pharmacists_sites(groups, other_site, by_arm, pharmacist):
     assert set(selectors.pharmacy_patient_list(user=pharmacist)) == set(by_arm.values())
     other_pharmacist = make_user(groups, Role.PHARMACIST, other_site, username="pharm2")
