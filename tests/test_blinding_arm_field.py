@@ -117,12 +117,21 @@ def arm_reads() -> list[tuple[str, int, str, str]]:
     return found
 
 
+QUOTED_RX = re.compile(r'"[^"]*"|\'[^\']*\'')
+
+
+def _names_arm(tag: str) -> bool:
+    """A tag that names the arm as a variable; words inside quoted text ("balance by arm" in
+    a {% translate %}) are prose, not a read."""
+    return bool(TEMPLATE_NAME_RX.search(QUOTED_RX.sub('""', tag)))
+
+
 def template_arm_reads() -> list[tuple[str, str]]:
     found = []
     for path in (ROOT / "templates").rglob("*.html"):
         rel = path.relative_to(ROOT).as_posix()
         for tag in TEMPLATE_TAG_RX.findall(path.read_text(encoding="utf-8")):
-            if TEMPLATE_NAME_RX.search(tag):
+            if _names_arm(tag):
                 found.append((rel, tag))
     return found
 
@@ -153,6 +162,13 @@ def test_the_scanner_finds_the_known_readers():
     assert ("randomization/services.py", "_list_store") in found
     assert any(rel == "randomization/models.py" for rel, _scope in found)
     assert {rel for rel, _tag in template_arm_reads()} == set(ALLOWED_TEMPLATES)
+
+
+def test_the_template_scanner_reads_variables_not_prose():
+    assert _names_arm("{{ row.allocation.arm }}")
+    assert _names_arm("{% if arm == 'A' %}")
+    assert _names_arm("{% blocktranslate with a=entry.arm_label %}x{% endblocktranslate %}")
+    assert not _names_arm('{% translate "Open the list (balance by arm)" %}')
 
 
 def test_the_scanner_flags_a_read_elsewhere():
