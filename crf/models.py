@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.text import format_lazy
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
@@ -82,6 +83,13 @@ class VisitDefinition(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def display_name(self) -> str:
+        """The name in the reader's language: the default schedule's names are in the
+        catalogue (crf/schedule.py); a name the administrator typed is shown as typed. The
+        stored name (audit trail, exports) stays as entered."""
+        return gettext(self.name)
 
 
 class VisitStatus(models.TextChoices):

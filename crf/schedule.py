@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+from django.utils.translation import gettext_noop
+
 from .models import VisitKind
 
 DOSING_FORMS = ["vitals", "labs", "administration"]
@@ -20,7 +22,7 @@ FOLLOW_UP_REQUIRED = ["follow_up"]
 DEFAULT_SCHEDULE: list[dict] = [
     {
         "code": "screening",
-        "name": "Screening",
+        "name": gettext_noop("Screening"),
         "kind": VisitKind.SCREENING,
         "day": 1,
         "window_before": 8,  # day -7 to day 1
@@ -30,7 +32,7 @@ DEFAULT_SCHEDULE: list[dict] = [
     },
     {
         "code": "randomization",
-        "name": "Randomization",
+        "name": gettext_noop("Randomization"),
         "kind": VisitKind.RANDOMIZATION,
         "day": 1,
         "order": 1,
@@ -38,7 +40,7 @@ DEFAULT_SCHEDULE: list[dict] = [
     },
     {
         "code": "dose1",
-        "name": "Dose 1 (day 1)",
+        "name": gettext_noop("Dose 1 (day 1)"),
         "kind": VisitKind.DOSING,
         "day": 1,
         "dose_number": 1,
@@ -48,7 +50,7 @@ DEFAULT_SCHEDULE: list[dict] = [
     },
     {
         "code": "dose2",
-        "name": "Dose 2 (day 4)",
+        "name": gettext_noop("Dose 2 (day 4)"),
         "kind": VisitKind.DOSING,
         "day": 4,
         "window_before": 1,
@@ -60,7 +62,7 @@ DEFAULT_SCHEDULE: list[dict] = [
     },
     {
         "code": "dose3",
-        "name": "Dose 3 (day 11)",
+        "name": gettext_noop("Dose 3 (day 11)"),
         "kind": VisitKind.DOSING,
         "day": 11,
         "window_before": 1,
@@ -72,7 +74,7 @@ DEFAULT_SCHEDULE: list[dict] = [
     },
     {
         "code": "dose4",
-        "name": "Dose 4 (day 18)",
+        "name": gettext_noop("Dose 4 (day 18)"),
         "kind": VisitKind.DOSING,
         "day": 18,
         "window_before": 2,
@@ -84,7 +86,7 @@ DEFAULT_SCHEDULE: list[dict] = [
     },
     {
         "code": "fu_d28",
-        "name": "Follow-up 28 days",
+        "name": gettext_noop("Follow-up 28 days"),
         "kind": VisitKind.FOLLOW_UP,
         "day": 28,
         "window_before": 3,
@@ -95,7 +97,7 @@ DEFAULT_SCHEDULE: list[dict] = [
     },
     {
         "code": "fu_m3",
-        "name": "Follow-up 3 months",
+        "name": gettext_noop("Follow-up 3 months"),
         "kind": VisitKind.FOLLOW_UP,
         "day": 90,
         "window_before": 7,
@@ -107,7 +109,7 @@ DEFAULT_SCHEDULE: list[dict] = [
     },
     {
         "code": "fu_m12",
-        "name": "Follow-up 12 months",
+        "name": gettext_noop("Follow-up 12 months"),
         "kind": VisitKind.FOLLOW_UP,
         "day": 365,
         "window_before": 14,
@@ -119,7 +121,7 @@ DEFAULT_SCHEDULE: list[dict] = [
     },
     {
         "code": "unscheduled",
-        "name": "Unscheduled visit",
+        "name": gettext_noop("Unscheduled visit"),
         "kind": VisitKind.UNSCHEDULED,
         "day": None,
         "order": 99,

@@ -143,3 +143,21 @@ def test_every_dictionary_label_has_its_spanish():
         if english not in catalogue and spanish == english:
             missing.append(f"{where}: {english!r} has no Spanish")
     assert missing == []
+
+
+@pytest.mark.django_db
+def test_default_visit_names_read_in_spanish_and_stay_stored_in_english(
+    client, investigator, randomized_patient
+):
+    from django.urls import reverse
+
+    url = reverse("crf:patient-timeline", kwargs={"patient_pk": randomized_patient.pk})
+    client.force_login(investigator)
+    assert "Dose 1 (day 1)" in client.get(url).content.decode()
+    _spanish(client)
+    html = client.get(url).content.decode()
+    assert "Dosis 1 (día 1)" in html
+    assert "Seguimiento a 28 días" in html
+    assert "Dose 1 (day 1)" not in html
+    visit = randomized_patient.visits.get(definition__code="dose1")
+    assert visit.definition.name == "Dose 1 (day 1)"  # stored, audited and exported as entered
