@@ -7,6 +7,7 @@ reason is required and recorded; the expected/required forms are edited on that 
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
 from trials import roles
@@ -21,7 +22,7 @@ _EDITABLE = ("name", "day", "window_before", "window_after", "missed_after_days"
 
 class VisitDefinitionAdminForm(forms.ModelForm):
     reason_for_change = forms.CharField(
-        label="Reason for change", widget=forms.Textarea(attrs={"rows": 2})
+        label=_("Reason for change"), widget=forms.Textarea(attrs={"rows": 2})
     )
 
     class Meta:

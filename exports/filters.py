@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import django_filters
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from .models import ChangeEvent, ExportJob
 
@@ -24,19 +25,21 @@ class ChangeEventFilter(django_filters.FilterSet):
     after = IdFilter(
         field_name="seq",
         lookup_expr="gt",
-        label="Last event id the client has (0 = from the start)",
+        label=_("Last event id the client has (0 = from the start)"),
         min_value=0,
         max_value=MAX_ID,
     )
     changed_since = django_filters.IsoDateTimeFilter(
-        field_name="at", lookup_expr="gte", label="Only events at or after this time (ISO 8601)"
+        field_name="at", lookup_expr="gte", label=_("Only events at or after this time (ISO 8601)")
     )
     kind = django_filters.MultipleChoiceFilter(
-        choices=ChangeEvent.Kind.choices, label="Event kinds (repeat to combine)"
+        choices=ChangeEvent.Kind.choices, label=_("Event kinds (repeat to combine)")
     )
-    patient = IdFilter(field_name="patient_id", label="Patient id", min_value=1, max_value=MAX_ID)
-    site = IdFilter(field_name="site_id", label="Site id", min_value=1, max_value=MAX_ID)
-    form = django_filters.CharFilter(field_name="form_code", label="Form code", max_length=30)
+    patient = IdFilter(
+        field_name="patient_id", label=_("Patient id"), min_value=1, max_value=MAX_ID
+    )
+    site = IdFilter(field_name="site_id", label=_("Site id"), min_value=1, max_value=MAX_ID)
+    form = django_filters.CharFilter(field_name="form_code", label=_("Form code"), max_length=30)
 
     class Meta:
         model = ChangeEvent
@@ -51,11 +54,11 @@ class ExportJobFilter(django_filters.FilterSet):
     file_format = django_filters.ChoiceFilter(
         field_name="params__format",
         choices=[("csv", "CSV"), ("json", "Dataset-JSON"), ("odm", "ODM")],
-        label="Format",
+        label=_("Format"),
     )
     changed_since = django_filters.IsoDateTimeFilter(
         method="filter_changed_since",
-        label="Queued or finished at or after this time (ISO 8601)",
+        label=_("Queued or finished at or after this time (ISO 8601)"),
     )
 
     class Meta:

@@ -7,6 +7,7 @@ import django_filters
 from django import forms
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from .models import DataQuery
 
@@ -20,20 +21,24 @@ class IdFilter(django_filters.NumberFilter):
 
 class DataQueryFilter(django_filters.FilterSet):
     status = django_filters.ChoiceFilter(choices=DataQuery.Status.choices)
-    site = IdFilter(field_name="patient__site_id", label="Site id", min_value=1, max_value=MAX_ID)
-    patient = IdFilter(field_name="patient_id", label="Patient id", min_value=1, max_value=MAX_ID)
-    form = django_filters.CharFilter(field_name="form_code", label="Form code", max_length=30)
+    site = IdFilter(
+        field_name="patient__site_id", label=_("Site id"), min_value=1, max_value=MAX_ID
+    )
+    patient = IdFilter(
+        field_name="patient_id", label=_("Patient id"), min_value=1, max_value=MAX_ID
+    )
+    form = django_filters.CharFilter(field_name="form_code", label=_("Form code"), max_length=30)
     # "1"/"0" as the page's links have them; anything else is a 400 naming the filter (a
     # BooleanFilter would silently ignore "yes").
     overdue = django_filters.ChoiceFilter(
-        choices=YES_NO, method="filter_overdue", label="Open and past its due date"
+        choices=YES_NO, method="filter_overdue", label=_("Open and past its due date")
     )
     automatic = django_filters.ChoiceFilter(
-        choices=YES_NO, method="filter_automatic", label="Raised by an edit check"
+        choices=YES_NO, method="filter_automatic", label=_("Raised by an edit check")
     )
     changed_since = django_filters.IsoDateTimeFilter(
         method="filter_changed_since",
-        label="Raised, answered or closed at or after this time (ISO 8601)",
+        label=_("Raised, answered or closed at or after this time (ISO 8601)"),
     )
 
     class Meta:

@@ -4,6 +4,7 @@ selectors have already scoped to what the user may see."""
 from __future__ import annotations
 
 import django_filters
+from django.utils.translation import gettext_lazy as _
 
 from . import selectors
 from .models import Patient, PatientStatus
@@ -11,12 +12,12 @@ from .models import Patient, PatientStatus
 
 class PatientFilter(django_filters.FilterSet):
     q = django_filters.CharFilter(
-        method="search", label="Screening number, subject id or initials", max_length=40
+        method="search", label=_("Screening number, subject id or initials"), max_length=40
     )
-    site = django_filters.NumberFilter(field_name="site_id", label="Site id")
+    site = django_filters.NumberFilter(field_name="site_id", label=_("Site id"))
     status = django_filters.ChoiceFilter(choices=PatientStatus.choices)
     created_since = django_filters.IsoDateTimeFilter(
-        field_name="created_at", lookup_expr="gte", label="Registered at or after (ISO 8601)"
+        field_name="created_at", lookup_expr="gte", label=_("Registered at or after (ISO 8601)")
     )
 
     class Meta:
