@@ -123,13 +123,17 @@ def _text_column(model: type[models.Model], attname: str) -> str | Cast:
     prints as ``str(Decimal)`` (no exponent at these scales) and boolean as true/false.
     Not float (PostgreSQL prints 5, Python 5.0), dates and times (DateStyle; ISO 'T')."""
     field = next(f for f in model._meta.concrete_fields if f.attname == attname)
-    if connection.vendor != "postgresql":
-        return attname
-    if isinstance(field, models.BooleanField) or (
-        isinstance(field, models.DecimalField) and (field.decimal_places or 0) <= 6
-    ):
+    if connection.vendor == "postgresql" and _pg_text_is_python_text(field):
         return Cast(attname, output_field=models.TextField())
     return attname
+
+
+def _pg_text_is_python_text(field: models.Field) -> bool:
+    """PostgreSQL's ``::text`` of the column is ``text_value``'s text: booleans (true/false)
+    and numeric(p, s <= 6) (``str(Decimal)`` uses no exponent at those scales)."""
+    return isinstance(field, models.BooleanField) or (
+        isinstance(field, models.DecimalField) and (field.decimal_places or 0) <= 6
+    )
 
 
 # Columns ahead of the values in ``dataset_rows(context=True)``.
@@ -302,12 +306,10 @@ _JSON_HAZARD = "{0}::text ~ '[0-9][.eE]'"
 
 def _copy_column(field: models.Field) -> tuple[str, str] | None:
     """(SQL text of ``{0}``, hazard condition or '') for a field; None: not supported."""
-    if isinstance(field, models.BooleanField):
+    if _pg_text_is_python_text(field):
         return "{0}::text", ""
     if isinstance(field, models.DecimalField):
         places = field.decimal_places or 0
-        if places <= 6:
-            return "{0}::text", ""
         # str(Decimal) of numeric(p, s > 6): zero is '0E-s'; below 1e-6 it uses an exponent.
         return (
             f"CASE WHEN {{0}} = 0 THEN '0E-{places}' ELSE {{0}}::text END",

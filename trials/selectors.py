@@ -144,16 +144,26 @@ def patient_history(
 
     The allocation's trail is left out unless the user may see this patient's arm.
     """
-    patient_checked(user=user, patient=patient)
     filters = filters or history.Filters()
-    pairs = []
+    pairs = [
+        (source, history.with_previous(qs))
+        for source, qs in _patient_history_querysets(user=user, patient=patient, filters=filters)
+    ]
+    return history.entries(pairs, field_name=filters.field)
+
+
+def _patient_history_querysets(
+    *, user, patient: Patient, filters: history.Filters
+) -> list[tuple[history.AuditSource, QuerySet]]:
+    """The filtered history of each trail of the patient this user may read (site scope
+    checked; the allocation's trail only for those who may see this patient's arm)."""
+    patient_checked(user=user, patient=patient)
+    found = []
     for source in history.sources_for(user=user, patient=patient):
         qs = history.history_queryset(source, filters)
         if qs is not None:
-            pairs.append(
-                (source, history.with_previous(history.patient_filter(source, qs, patient.pk)))
-            )
-    return history.entries(pairs, field_name=filters.field)
+            found.append((source, history.patient_filter(source, qs, patient.pk)))
+    return found
 
 
 def may_read_audit_log(user) -> bool:
@@ -259,13 +269,8 @@ def patient_history_page(
 
     The allocation's trail is left out unless the user may see this patient's arm.
     """
-    patient_checked(user=user, patient=patient)
     filters = filters or history.Filters()
-    querysets = []
-    for source in history.sources_for(user=user, patient=patient):
-        qs = history.history_queryset(source, filters)
-        if qs is not None:
-            querysets.append((source, history.patient_filter(source, qs, patient.pk)))
+    querysets = _patient_history_querysets(user=user, patient=patient, filters=filters)
     found, page, total = _history_page(
         querysets, page=page, per_page=per_page, field_name=filters.field, small=True
     )
