@@ -389,10 +389,15 @@ def lock_set(
     level = Lock.Level(level) if level in Lock.Level.values else None
     if level is None:
         raise ValidationError({"level": gettext("Choose what to lock: patient, visit or form.")})
+    from crf.models import Visit
+
+    # Every save takes its patient's row (patient-level forms, screening) or its visit's row
+    # (visit forms) before it reads the locks: holding those rows here makes a save that is in
+    # flight finish before the lock exists, and one that waits read the lock and be refused.
+    patient = Patient.objects.select_for_update().get(pk=patient.pk)
+    list(Visit.objects.select_for_update().filter(patient=patient).values_list("pk"))
     visit = None
     if level == Lock.Level.VISIT:
-        from crf.models import Visit
-
         visit = Visit.objects.filter(patient=patient, pk=visit_id).first()
         if visit is None:
             raise ValidationError({"visit_id": gettext("No such visit for this patient.")})
