@@ -14,6 +14,7 @@ import time
 
 import pytest
 import time_machine
+from django.conf import settings
 from django.core import mail
 from django.db import OperationalError
 from django.urls import reverse
@@ -82,14 +83,28 @@ def _randomize_page(client, user, patient):
 
 
 def test_broker_down_randomization_page_succeeds_fast_and_loses_nothing(
-    client, investigator, eligible, broker_down, django_capture_on_commit_callbacks
+    client, investigator, eligible, broker_down, django_capture_on_commit_callbacks, monkeypatch
 ):
-    started = time.monotonic()
+    from crf.tasks import outbox_process
+
+    # Only the publishing is timed (the page itself is slow on a loaded machine, not a
+    # broker wait): kombu's default retries would hold it ~20 s, one quick try well under 1 s.
+    publishing: list[float] = []
+    publish = outbox_process.apply_async
+
+    def timed_publish(*args, **kwargs):
+        started = time.monotonic()
+        try:
+            return publish(*args, **kwargs)
+        finally:
+            publishing.append(time.monotonic() - started)
+
+    monkeypatch.setattr(outbox_process, "apply_async", timed_publish)
     with django_capture_on_commit_callbacks(execute=True):
         response = _randomize_page(client, investigator, eligible)
-    elapsed = time.monotonic() - started
     assert response.status_code == 302  # not a 500: the allocation is committed
-    assert elapsed < 8, f"the request waited {elapsed:.1f} s for the broker"
+    assert len(publishing) == 1, "one refused publication: the other waits for the next run"
+    assert publishing[0] < settings.BROKER_TIMEOUT_SECONDS * 2, publishing
     assert Allocation.objects.filter(patient=eligible).exists()
     assert followups(eligible) == 0
     pending = OutboxMessage.objects.filter(done_at__isnull=True)
