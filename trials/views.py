@@ -301,6 +301,13 @@ def _page_number(request: HttpRequest) -> int:
     return int(raw) if raw.isdigit() and len(raw) < 7 else 1
 
 
+def _query_without_page(request: HttpRequest) -> str:
+    """The filters of the request, for the pager's links to carry."""
+    params = request.GET.copy()
+    params.pop("page", None)
+    return params.urlencode()
+
+
 @login_required
 def patient_history(request: HttpRequest, pk: int) -> HttpResponse:
     patient = selectors.patient_get(user=request.user, pk=pk)
@@ -317,8 +324,6 @@ def patient_history(request: HttpRequest, pk: int) -> HttpResponse:
         page=_page_number(request),
         per_page=AUDIT_PAGE_SIZE,
     )
-    params = request.GET.copy()
-    params.pop("page", None)
     return render(
         request,
         "trials/patient_history.html",
@@ -328,7 +333,7 @@ def patient_history(request: HttpRequest, pk: int) -> HttpResponse:
             "page": page,
             "filter_form": form,
             "params": request.GET,
-            "query": params.urlencode(),
+            "query": _query_without_page(request),
         },
     )
 
@@ -352,12 +357,10 @@ def audit_log(request: HttpRequest) -> HttpResponse:
         return _audit_csv(
             request, everything.entries, name="audit_log", patients=everything.patients
         )
-    params = request.GET.copy()
-    params.pop("page", None)
     return render(
         request,
         "trials/audit_log.html",
-        {"page": page, "filter_form": form, "query": params.urlencode()},
+        {"page": page, "filter_form": form, "query": _query_without_page(request)},
     )
 
 
