@@ -95,6 +95,9 @@ TEMPLATES = [
     },
 ]
 
+# The plain widgets in Python, the rest through Django's templates (#16: an eCRF draws ~70).
+FORM_RENDERER = "liveradvance.renderers.FastWidgetRenderer"
+
 DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
 }
