@@ -7,7 +7,7 @@ from decimal import Decimal
 from django.template import Context, Template
 from django.utils import translation
 
-from trials.templatetags.scores import input_rows, organ_rows
+from trials.templatetags.scores import input_items, organ_rows
 
 INPUTS = {
     "bilirubin_mg_dl": {
@@ -26,18 +26,18 @@ INPUTS = {
 }
 
 
-def test_input_rows_skip_missing_values_and_say_what_was_typed_in_another_unit():
-    rows = input_rows(INPUTS)
-    assert [(value, unit, entered) for _label, value, unit, entered in rows] == [
-        (Decimal("2.5"), "mg/dL", "entered 42.8 µmol/L"),
-        (Decimal("1.1"), "mg/dL", None),
-    ]
-    assert rows[0][0] != "bilirubin_mg_dl"  # the label of the field the user fills
+def test_input_items_skip_missing_values_and_say_what_was_typed_in_another_unit():
+    html = input_items(INPUTS)
+    assert html.count("<li>") == 2  # INR has no value
+    assert '2.5 <span class="unit">mg/dL</span> (entered 42.8 µmol/L)</li>' in html
+    assert '1.1 <span class="unit">mg/dL</span></li>' in html  # typed in the canonical unit
+    assert "bilirubin_mg_dl" not in html  # the label of the field the user fills
 
 
-def test_input_rows_localize_what_was_typed():
+def test_input_items_localize_values_and_what_was_typed():
     with translation.override("es"):
-        assert input_rows(INPUTS)[0][3] == "introducido 42,8 µmol/L"
+        html = input_items(INPUTS)
+    assert '2,5 <span class="unit">mg/dL</span> (introducido 42,8 µmol/L)</li>' in html
 
 
 def test_organ_rows_pair_each_organ_with_its_clif_c_of_points_and_basis():
@@ -52,12 +52,16 @@ def test_organ_rows_pair_each_organ_with_its_clif_c_of_points_and_basis():
     assert organ_rows({}) == []
 
 
-def test_the_page_escapes_the_entered_note():
-    html = Template(
-        "{% load scores %}{% for l, v, u, e in inputs|input_rows %}{{ e }}{% endfor %}"
-    ).render(
+def test_input_items_escape_every_value():
+    html = Template("{% load scores %}{{ inputs|input_items }}").render(
         Context(
-            {"inputs": {"x": {"value": 1, "unit": "a", "entered": "<b>", "entered_unit": "b&"}}}
+            {
+                "inputs": {
+                    "x<": {"value": "<v>", "unit": "u&", "entered": "<b>", "entered_unit": "b&"}
+                }
+            }
         )
     )
-    assert html == "entered &lt;b&gt; b&amp;"
+    assert html == (
+        '<li>x&lt;: &lt;v&gt; <span class="unit">u&amp;</span> (entered &lt;b&gt; b&amp;)</li>'
+    )

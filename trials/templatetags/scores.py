@@ -7,6 +7,9 @@ from typing import Any
 from django import template
 from django.core.exceptions import FieldDoesNotExist
 from django.utils.formats import localize
+from django.utils.html import conditional_escape
+from django.utils.safestring import mark_safe
+from django.utils.timezone import template_localtime
 from django.utils.translation import gettext as _
 
 from trials.limits import TYPED_FIELD
@@ -38,25 +41,36 @@ def input_label(key: str) -> str:
     return _label(key)
 
 
+def _shown(value: Any) -> str:
+    """What ``{{ value }}`` prints: local time, localized, escaped."""
+    return conditional_escape(str(localize(template_localtime(value))))
+
+
 # The patient page explains every score row (inputs, per-organ points): shaped here in one
 # pass instead of nested template loops and lookups, which were most of its render time (#16).
 
 
-@register.filter
-def input_rows(inputs: dict[str, dict[str, Any]]) -> list[tuple[str, Any, Any, str | None]]:
-    """(label, value, unit, "entered 2.1 mg/dL" or None) of each input that has a value."""
-    rows = []
+@register.filter(is_safe=True)
+def input_items(inputs: dict[str, dict[str, Any]]) -> str:
+    """``<li>`` of each input that has a value: its label, value and unit, and what was typed
+    when it was typed in another unit ("entered 42.8 µmol/L"); values localized and escaped
+    as ``{{ value }}`` would be (~150 items on a patient page: one pass, not ~600 lookups)."""
+    items = []
     for key, item in inputs.items():
         if item.get("value") is None:
             continue
-        entered = None
+        entered = ""
         if item.get("entered_unit") and item["entered_unit"] != item.get("unit"):
-            entered = _("entered %(value)s %(unit)s") % {
-                "value": localize(item.get("entered")),
-                "unit": item["entered_unit"],
+            text = _("entered %(value)s %(unit)s") % {
+                "value": _shown(item.get("entered")),
+                "unit": _shown(item["entered_unit"]),
             }
-        rows.append((_label(key), item["value"], item.get("unit"), entered))
-    return rows
+            entered = f" ({text})"
+        items.append(
+            f"<li>{_shown(_label(key))}: {_shown(item['value'])} "
+            f'<span class="unit">{_shown(item.get("unit"))}</span>{entered}</li>'
+        )
+    return mark_safe("".join(items))  # noqa: S308 - every value escaped by _shown
 
 
 @register.filter
