@@ -42,9 +42,15 @@ class WeightReading:
 
 
 def _visible_ids(*, user, patients) -> list[int]:
-    """Ids of ``patients`` the user may see (one query), so batches stay scoped."""
-    ids = [p.pk for p in patients]
-    return list(patient_list(user=user).filter(pk__in=ids).values_list("pk", flat=True))
+    """Ids of ``patients`` the user may see, so batches stay scoped: ``patient_list``'s site
+    scope checked on rows already read (no query, as ``patient_checked``); a partial or
+    unsaved object is looked up (one query)."""
+    patients = list(patients)
+    if any(p.pk is None or p.site_id is None for p in patients):
+        ids = [p.pk for p in patients]
+        return list(patient_list(user=user).filter(pk__in=ids).values_list("pk", flat=True))
+    sites = roles.user_site_ids(user)
+    return [p.pk for p in patients if sites is None or p.site_id in sites]
 
 
 def dosing_schedules(*, user, patients) -> dict[int, list[DoseVisit]]:
@@ -201,7 +207,7 @@ class TimelineRow:
 
 def visit_next_form(*, user, visit: Visit, after: str) -> FormCell | None:
     """The visit's next expected form not complete after ``after`` (save and next form)."""
-    return _rows([visit_get(user=user, pk=visit.pk)])[0].next_form(after)
+    return _rows([visit_checked(user=user, visit=visit)])[0].next_form(after)
 
 
 def patient_course_get(*, user, patient: Patient):
@@ -233,7 +239,19 @@ def visit_get(*, user, pk: int) -> Visit:
     )
     if visit is None or not roles.can_view_site(user, visit.patient.site_id):
         raise Http404("No such visit.")
-    patient_get(user=user, pk=visit.patient_id)
+    patient_checked(user=user, patient=visit.patient)  # read with the visit: no second read
+    return visit
+
+
+def visit_checked(*, user, visit: Visit) -> Visit:
+    """``visit`` when the user may see it, else 404: ``visit_get``'s scope checked on a visit
+    the caller already read with its patient (#16: the eCRF page read its visit three times).
+    A visit without its patient loaded is read again by ``visit_get``."""
+    if visit.pk is None or not Visit.patient.is_cached(visit):
+        return visit_get(user=user, pk=visit.pk)
+    if not roles.can_view_site(user, visit.patient.site_id):
+        raise Http404("No such visit.")
+    patient_checked(user=user, patient=visit.patient)
     return visit
 
 
@@ -338,7 +356,7 @@ def crf_get(*, user, spec, visit: Visit | None = None, patient: Patient | None =
     from . import services
 
     if visit is not None:
-        visit = visit_get(user=user, pk=visit.pk)
+        visit = visit_checked(user=user, visit=visit)
         patient = visit.patient
     else:
         patient = patient_checked(user=user, patient=patient)

@@ -110,14 +110,18 @@ def _load(port: int, cookies: list[str], urls: list[str], seconds: float, procs:
 def journey_urls(limit: int = 20) -> list[str]:
     """What an investigator does: dashboard, lists, a patient, a visit form, the worklist."""
     from crf.models import Visit
-    from trials.models import Patient
+    from trials.models import Patient, PatientStatus
 
     urls = [
         reverse("trials:dashboard"),
         reverse("trials:patient-list"),
         reverse("crf:visit-worklist"),
     ]
-    for patient in Patient.objects.filter(site__code="01", status="randomized")[:limit]:
+    # Randomized patients move on to "in follow-up" once their visits start: both have visits
+    # (status "randomized" alone picked no patient at a generated site, a 3-URL journey).
+    followed = [PatientStatus.RANDOMIZED, PatientStatus.IN_FOLLOW_UP]
+    patients = Patient.objects.filter(site__code="01", status__in=followed).order_by("pk")
+    for patient in patients[:limit]:
         urls += [
             reverse("trials:patient-detail", args=[patient.pk]),
             reverse("crf:patient-timeline", kwargs={"patient_pk": patient.pk}),

@@ -34,9 +34,12 @@ def trial_list(*, user) -> QuerySet[Trial]:
 
 
 def site_list_for_data_entry(*, user) -> QuerySet[Site]:
-    """The sites where the user may register and screen patients."""
-    sites = site_list(user=user)
-    return sites.filter(pk__in=[s.pk for s in sites if roles.can_enter_data(user, s)])
+    """The sites where the user may register and screen patients. Data entry needs site
+    membership, so the candidates are the member sites (cached on the user): no query to
+    build it (#16: the dashboard read the site list twice for this)."""
+    members = roles.member_site_ids(user) if roles.user_roles(user) else frozenset()
+    entry = sorted(pk for pk in members if roles.can_enter_data(user, pk))
+    return site_list(user=user).filter(pk__in=entry)
 
 
 # Screening numbers start with the site code ("S01-0007"): this is site order, read from the
@@ -101,8 +104,11 @@ def patient_checked(*, user, patient: Patient) -> Patient:
 
 
 def screening_get(*, user, patient: Patient) -> Screening | None:
-    patient_checked(user=user, patient=patient)
-    return Screening.objects.filter(patient=patient).first()
+    patient = patient_checked(user=user, patient=patient)
+    screening = Screening.objects.filter(patient=patient).first()
+    if screening is not None:
+        screening.patient = patient  # the row already read (its assessment needs it, #16)
+    return screening
 
 
 def screening_assessment(*, screening: Screening) -> eligibility.Assessment:

@@ -47,7 +47,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "register_form": PatientCreateForm(sites=entry_sites) if entry_sites.exists() else None,
         "form_token": idempotency.form_token(request),
         "counts": selectors.status_counts(user=user),
-        "sites": selectors.site_list(user=user),
+        "sites": list(selectors.site_list(user=user)),  # shown twice: read once
         "recent": selectors.patient_list(user=user).order_by("-created_at")[:10],
         "role_set": {r.value for r in roles.user_roles(user)},
         "panels": panels.render_context("dashboard", user=user),

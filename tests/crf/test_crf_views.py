@@ -326,3 +326,25 @@ def frozen_day1_date() -> dt.date:
     from django.utils import timezone
 
     return timezone.localdate()
+
+
+def test_ecrf_page_reads_its_visit_once(
+    client, investigator, randomized_patient, django_assert_max_num_queries
+):
+    """#16: the page read its visit (and that visit's patient) three times, 15 queries."""
+    client.force_login(investigator)
+    client.post(crf_url(randomized_patient, "dose1", "vitals"), {**VITALS_POST, "draft": "1"})
+    url = crf_url(randomized_patient, "dose1", "vitals")
+    client.get(url)
+    with CaptureQueriesContext(connection) as ctx:
+        assert client.get(url).status_code == 200
+    reads = [
+        q["sql"][:120]
+        for q in ctx.captured_queries
+        if q["sql"].startswith(('SELECT "crf_visit"."id"', 'SELECT "trials_patient"."id"'))
+    ]
+    assert len(reads) == 1, reads
+    with django_assert_max_num_queries(10):
+        client.get(url)
+    with django_assert_max_num_queries(9):  # no lab form yet: its empty form (13 before)
+        client.get(crf_url(randomized_patient, "dose1", "labs"))

@@ -59,3 +59,28 @@ def test_concurrent_randomizations_from_processes_across_sites_never_fail():
     assert result["used_twice"] == 0
     assert result["strata_with_gaps"] == 0
     assert result["randomizations"] == 9
+
+
+def test_bench_http_measures_the_generated_investigator_and_reports_the_ratio(
+    monkeypatch, investigator
+):
+    import json
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from devtools.management.commands import bench_http
+
+    seen = {}
+
+    def measure(**kwargs):
+        seen.update(kwargs)
+        return {"trivial_rps": 200.0, "journey_rps": 50.0, "errors": 0}
+
+    monkeypatch.setattr(bench_http, "measure_http", measure)
+    out = StringIO()
+    call_command("bench_http", user=investigator.username, seconds=1, stdout=out)
+    result = json.loads(out.getvalue())
+    assert result["ratio"] == 0.25
+    assert seen["user"] == investigator
+    assert seen["users"] == 50

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -190,3 +192,23 @@ def test_data_manager_and_admin_dashboards_link_their_work(
     html = _dashboard(client, trial_admin, django_assert_max_num_queries)
     assert f'href="{reverse("admin:trials_site_changelist")}"' in html
     assert f'href="{reverse("crf:schedule-list")}"' in html
+
+
+def test_investigator_dashboard_reads_the_site_list_once(
+    client, investigator, trial_data, django_assert_max_num_queries
+):
+    """#16: the data-entry sites come from the memberships read for the roles (19 -> 16)."""
+    client.force_login(investigator)
+    client.get(reverse("trials:dashboard"))
+    with CaptureQueriesContext(connection) as ctx:
+        client.get(reverse("trials:dashboard"))
+    site_reads = [
+        q["sql"][:150]
+        for q in ctx.captured_queries
+        if q["sql"].startswith('SELECT "trials_site"."id"')
+    ]
+    # The badges' site list once, the registration form's sites once (5 reads before).
+    assert len(site_reads) <= 2, site_reads
+    with django_assert_max_num_queries(len(ctx)):
+        client.get(reverse("trials:dashboard"))
+    assert len(ctx) <= 16
