@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import islice
 
+from django.core.exceptions import EmptyResultSet
 from django.db import connection, models
 from django.db.models import F, Func, OuterRef, QuerySet, Subquery
 from django.db.models.expressions import RawSQL
@@ -333,7 +334,7 @@ def _copy_column(field: models.Field) -> tuple[str, str] | None:
 
 
 # Patients per COPY: each chunk is read whole into memory (under a MB), then sent.
-COPY_PATIENTS = 2000
+COPY_PATIENTS = 1000
 
 
 def _crlf(data: bytes, rows: int) -> bytes:
@@ -357,10 +358,49 @@ def dataset_csv_copy(
 
     None (use the Python path) on other databases, for the unblinded patients dataset (the
     allocation is read only through the guarded reader: this SQL never joins it), for a
-    column type without an exact SQL text, or when a value's text would differ (checked
-    by one query before any row is written)."""
+    column type without an exact SQL text, or when a value's text would differ. One query
+    plans the export before any row is written (the patients, and whether any value would
+    be written differently); the SQL is built once per dataset and scope (``_copy_plan``)."""
     if connection.vendor != "postgresql":
         return None
+    # The SQL depends only on the dataset and the scope: the user's sites (all that
+    # ``trials.selectors.patient_list`` reads of the user) and the filter.
+    key = (dataset.code, unblinded, roles.user_site_ids(user), flt)
+    if key not in _COPY_PLANS:
+        if len(_COPY_PLANS) >= 512:
+            _COPY_PLANS.clear()
+        _COPY_PLANS[key] = _copy_plan(user=user, dataset=dataset, flt=flt, unblinded=unblinded)
+    plan = _COPY_PLANS[key]
+    if plan is None:
+        return None
+    if plan.empty:  # a scope without any site: no patient, no row
+        return iter(())
+    with connection.cursor() as cursor:
+        cursor.execute(plan.plan_sql, plan.plan_params)
+        patients, hazard = cursor.fetchone()
+    if hazard:
+        return None
+    return _copy_chunks(plan.copy_sql, list(plan.copy_params), plan.slot, patients or [])
+
+
+@dataclass(frozen=True)
+class _CopyPlan:
+    """The compiled SQL of one dataset's COPY export for one scope (user's sites, filter)."""
+
+    empty: bool = False
+    plan_sql: str = ""  # SELECT ARRAY(the patients in order), EXISTS(a hazardous value)
+    plan_params: tuple = ()
+    copy_sql: str = ""  # the rows of the patients bound at ``slot``
+    copy_params: tuple = ()
+    slot: int = 0
+
+
+_COPY_PLANS: dict[tuple, _CopyPlan | None] = {}
+
+
+def _copy_plan(*, user, dataset: Dataset, flt: ExportFilter, unblinded: bool) -> _CopyPlan | None:
+    """Build the SQL of ``dataset_csv_copy`` once per dataset and scope (compiling these
+    querysets costs more than running them on a few thousand rows)."""
     variables = dataset_variables(dataset, unblinded=unblinded)
     if any(v.field is None and v.key is None for v in variables):
         return None
@@ -388,28 +428,39 @@ def dataset_csv_copy(
             if sql[1]:
                 hazards.append(_SqlText(sql[1], v.field, output_field=models.BooleanField()))
     qs = dataset_queryset(user=user, dataset=dataset, flt=flt)
-    if hazards:
-        # One query: does any row hold a value the SQL above would write differently?
-        paths = [h.get_source_expressions()[0].name for h in hazards]
-        either = " OR ".join(
-            f"({h.sql_template.replace('{0}', f'{{{i}}}')})" for i, h in enumerate(hazards)
+    try:
+        ids_sql, ids_params = (
+            export_patients(user=user, flt=flt).values("pk").query.sql_with_params()
         )
-        hazard = _SqlText(either, *paths, output_field=models.BooleanField())
-        if qs.alias(_hazard=hazard).filter(_hazard=True).exists():
-            return None
-    names = {f"c{i}": c for i, c in enumerate(columns)}
-    patients = list(export_patients(user=user, flt=flt).values_list("pk", flat=True))
-    # The SQL is built once; each chunk binds its patients to the one array parameter.
-    ids = object()  # stands for the array parameter until each chunk binds it
-    meta = dataset.model._meta
-    column = meta.get_field("id" if is_patient else "patient").column
-    key = f"{connection.ops.quote_name(meta.db_table)}.{connection.ops.quote_name(column)}"
-    # Quoted names of the model's own table and column; the patients are a bound parameter.
-    chunk = RawSQL(f"{key} = ANY(%s::bigint[])", (ids,), output_field=models.BooleanField())  # noqa: S611
-    rows = qs.annotate(**names).alias(_chunk=chunk).filter(_chunk=True).values_list(*names)
-    sql, params = rows.query.sql_with_params()
-    slot = next(i for i, p in enumerate(params) if p is ids)
-    return _copy_chunks(sql, list(params), slot, patients)
+        hazard_sql, hazard_params = "SELECT 1 WHERE false", ()
+        if hazards:
+            # Does any row hold a value the SQL above would write differently?
+            paths = [h.get_source_expressions()[0].name for h in hazards]
+            either = " OR ".join(
+                f"({h.sql_template.replace('{0}', f'{{{i}}}')})" for i, h in enumerate(hazards)
+            )
+            hazard = _SqlText(either, *paths, output_field=models.BooleanField())
+            flagged = qs.alias(_hazard=hazard).filter(_hazard=True).order_by().values("pk")
+            hazard_sql, hazard_params = flagged.query.sql_with_params()
+        names = {f"c{i}": c for i, c in enumerate(columns)}
+        ids = object()  # stands for the array parameter until each chunk binds it
+        meta = dataset.model._meta
+        column = meta.get_field("id" if is_patient else "patient").column
+        key = f"{connection.ops.quote_name(meta.db_table)}.{connection.ops.quote_name(column)}"
+        # Quoted names of the model's own table and column; the patients are a bound parameter.
+        chunk = RawSQL(f"{key} = ANY(%s::bigint[])", (ids,), output_field=models.BooleanField())  # noqa: S611
+        rows = qs.annotate(**names).alias(_chunk=chunk).filter(_chunk=True).values_list(*names)
+        sql, params = rows.query.sql_with_params()
+    except EmptyResultSet:
+        return _CopyPlan(empty=True)
+    return _CopyPlan(
+        # Both subqueries are compiled querysets: their parameters stay bound parameters.
+        plan_sql=f"SELECT ARRAY({ids_sql}), EXISTS({hazard_sql})",
+        plan_params=(*ids_params, *hazard_params),
+        copy_sql=sql,
+        copy_params=tuple(params),
+        slot=next(i for i, p in enumerate(params) if p is ids),
+    )
 
 
 def _copy_chunks(sql: str, params: list, slot: int, patients: list[int]) -> Iterator[bytes]:
