@@ -659,3 +659,96 @@ def test_blinded_copy_never_reads_the_allocation_and_unblinded_keeps_the_guarded
     # The allocation columns come only from allocation_list_unblinded (its access log).
     assert _copied(unblinded_statistician, "patients", unblinded=True) is None
     assert _copied(unblinded_statistician, "vitals", unblinded=True) is not None
+
+
+# --- ODM trails written by PostgreSQL (#16) -----------------------------------------------
+
+
+def _odm_bytes(user, monkeypatch=None, **kwargs) -> bytes:
+    """The ODM of every dataset; with ``monkeypatch``: the Python path (as on SQLite)."""
+    import re
+
+    from exports import odm
+    from exports.services import export_open
+
+    if monkeypatch is not None:
+        monkeypatch.setattr(odm, "dataset_odm_trails", lambda **kw: None)
+    xml = b"".join(export_open(user=user, fmt="odm", **kwargs).chunks)
+    if monkeypatch is not None:
+        monkeypatch.undo()
+    return re.sub(rb' CreationDateTime="[^"]*"', b"", xml)
+
+
+@needs_pg
+def test_odm_trails_from_postgresql_are_byte_identical_to_the_python_writer(
+    world, data_manager, monkeypatch
+):
+    """Every dataset's trails (inserts, updates of the changed items only, cleared values
+    as IsNull, reasons, users, deletions and restores, values no version explains, markup
+    characters in values and reasons) are the text the Python writer writes."""
+    from crf.models import AdverseEvent, VitalSigns
+    from exports import odm
+    from exports.dictionary import datasets as all_datasets
+    from exports.selectors import dataset_odm_trails
+
+    ae = AdverseEvent.objects.filter(patient__in=world.values()).order_by("pk").first()
+    ae.term = "Rash <2 cm> & itch, \"mild\" 'local'\tline\r\nnext"
+    ae._change_reason = 'Corrected <per> source & "notes"'
+    ae.save()
+    AdverseEvent.objects.filter(pk=ae.pk).update(outcome="")  # no history row explains it
+    other = AdverseEvent.objects.filter(patient__in=world.values()).order_by("pk").last()
+    AdverseEvent.objects.filter(pk=other.pk).update(term='say "x"')  # double quotes only
+    vitals = VitalSigns.objects.filter(patient__in=world.values()).order_by("pk").first()
+    vitals.heart_rate_bpm = None  # a value cleared: IsNull
+    vitals._change_reason = "Not measured"
+    vitals.save()
+    sql = _odm_bytes(data_manager)
+    python = _odm_bytes(data_manager, monkeypatch)
+    assert sql == python
+    assert b"&#10;" in sql and b"&amp;" in sql and b'IsNull="Yes"' in sql
+    # Every blinded dataset went the PostgreSQL way.
+    for dataset in all_datasets().values():
+        writer = odm.ItemGroupWriter(dataset, dataset_variables(dataset))
+        assert dataset_odm_trails(
+            user=data_manager, dataset=dataset, flt=_flt(), writer=writer
+        ) is not None, dataset.code
+
+
+def _flt():
+    from exports.selectors import ExportFilter
+
+    return ExportFilter()
+
+
+@needs_pg
+def test_odm_trails_of_deleted_and_restored_records_and_unblinded(
+    world, data_manager, unblinded_statistician, monkeypatch
+):
+    """A deletion in a record's history starts the next version as an insert; a record
+    without any history is one insert without audit; the unblinded patients dataset keeps
+    the Python path (its allocation comes only from the guarded reader)."""
+    from crf.models import AdverseEvent
+
+    ae = AdverseEvent.objects.filter(patient__in=world.values()).order_by("pk").first()
+    history = list(ae.history.order_by("history_date", "history_id"))
+    last = history[-1]
+    deleted = ae.history.model.objects.get(pk=last.pk)
+    deleted.pk, deleted._state.adding = None, True  # new rows of the append-only trail
+    deleted.history_type = "-"
+    deleted.history_date = last.history_date + dt.timedelta(seconds=1)
+    deleted.save()
+    restored = ae.history.model.objects.get(pk=last.pk)
+    restored.pk, restored._state.adding = None, True
+    restored.history_type = "+"
+    restored.history_date = last.history_date + dt.timedelta(seconds=2)
+    restored.term = "Restored"
+    restored.save()
+    bare = AdverseEvent.objects.filter(patient__in=world.values()).order_by("pk").last()
+    bare.pk, bare._state.adding, bare.term = None, True, "Entered without history"
+    AdverseEvent.objects.bulk_create([bare])  # bulk_create writes no history row
+    assert not AdverseEvent.history.filter(id=bare.pk).exists()
+    xml = _odm_bytes(data_manager)
+    assert xml == _odm_bytes(data_manager, monkeypatch)
+    assert b"Restored" in xml and b"Entered without history" in xml
+    sql = _odm_bytes(unblinded_statistician, unblinded=True)
+    assert sql == _odm_bytes(unblinded_statistician, monkeypatch, unblinded=True)
