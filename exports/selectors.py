@@ -524,9 +524,10 @@ def dataset_odm_trails(
 ) -> Iterator[tuple] | None:
     """The records of ``dataset`` in the order of ``dataset_rows(context=True)``, each as its
     ``CONTEXT`` columns then its whole transactional trail as text: what ``odm._trail``
-    writes from the record and its history versions, written by PostgreSQL (one query, the
-    versions never reach Python). ``writer``: the dataset's ``formats.ItemGroupWriter``,
-    whose markup the SQL repeats.
+    writes from the record and its history versions, written by PostgreSQL in one query
+    (the versions of all records in one pass, joined to the records; no version reaches
+    Python). ``writer``: the dataset's ``formats.ItemGroupWriter``, whose markup the SQL
+    repeats.
 
     None (the Python path) on other databases, when an item has no source column (the
     unblinded allocation), has no exact SQL text, or a value of the table or its history
@@ -536,17 +537,18 @@ def dataset_odm_trails(
     if len(writer.history_index) != len(writer.items):
         return None
     model, history = dataset.model, dataset.model.history.model
-    current: list[str] = []
+    is_patient = model is Patient
+    columns: dict[str, _SqlText | F] = {}
     versions: list[str] = []
     hazards: list[str] = []
-    for n, variable in enumerate(writer.items):
+    for j, variable in enumerate(writer.items):
         field = next(f for f in model._meta.concrete_fields if f.attname == variable.field)
         past = next(f for f in history._meta.concrete_fields if f.attname == variable.field)
-        now = _odm_text(field, f"{{{n + 2}}}")
+        now = _odm_text(field, "{0}")
         then = _odm_text(past, f'h."{past.column}"')
         if now is None or then is None:
             return None
-        current.append(now[0])
+        columns[f"c{j}"] = _SqlText(now[0], variable.field)
         versions.append(then[0])
         if then[1]:
             hazards.append(then[1])
@@ -558,33 +560,74 @@ def dataset_odm_trails(
             cursor.execute(f"SELECT EXISTS(SELECT 1 FROM {table} h WHERE {either})")  # noqa: S608
             if cursor.fetchone()[0]:
                 return None
-    trail = _SqlText(
-        _trail_sql(dataset, writer, current, versions),
-        "pk",
-        "site__code" if model is Patient else "patient__site__code",
-        *[v.field for v in writer.items],
-    )
-    head = ["pk", "pk"] if model is Patient else ["patient_id", "pk"]
+    head = ["pk", "pk"] if is_patient else ["patient_id", "pk"]
     if dataset.per_visit:
         head += ["visit_id", "visit__definition_id", "visit__target_date", "visit__scheduled"]
     qs = dataset_queryset(user=user, dataset=dataset, flt=flt)
-    rows = qs.annotate(_trail=trail).values_list(*head, "_trail").iterator(chunk_size=chunk_size)
+    order = [name for name in qs.query.order_by]
+    if any(name.startswith("-") for name in order):
+        raise ValueError("ascending orders only")
+    named = {f"k{n}": F(path) for n, path in enumerate(head)}
+    named |= {f"o{n}": F(path) for n, path in enumerate(order)}
+    try:
+        inner, inner_params = (
+            qs.annotate(**named, **columns)
+            .order_by()
+            .values_list(*named, *columns)
+            .query.sql_with_params()
+        )
+        scope, scope_params = (
+            export_patients(user=user, flt=flt).values("pk").query.sql_with_params()
+        )
+    except EmptyResultSet:
+        return iter(())
+    sql = _trails_sql(
+        dataset, writer, versions, inner=inner, scope=scope, n_head=len(head), n_order=len(order)
+    )
+    rows = _raw_iterator(sql, (*inner_params, *scope_params), chunk_size)
     if dataset.per_visit:
         return rows
-    return (row[:2] + (None, None, None, None) + row[2:] for row in rows)
+    return ((*row[:2], None, None, None, None, *row[2:]) for row in rows)
 
 
-def _trail_sql(dataset: Dataset, writer, current: list[str], versions: list[str]) -> str:
-    """The SQL of ``odm._trail`` for one record: ``{0}`` its pk, ``{1}`` its patient's site
-    code, ``{2}``… its items' columns; ``current``/``versions``: each item's text of the
-    record and of a history version ``h``."""
+def _concat(parts: Iterator[str]) -> str:
+    """concat() of the parts (NULL as ''): one copy of the text, where a chain of || copies
+    the growing text once per part; at most 100 arguments a call."""
+    parts = list(parts)
+    calls = [f"concat({', '.join(parts[i : i + 100])})" for i in range(0, len(parts), 100)]
+    return calls[0] if len(calls) == 1 else f"concat({', '.join(calls)})"
+
+
+def _raw_iterator(sql: str, params: tuple, chunk_size: int) -> Iterator[tuple]:
+    """The rows of ``sql`` through a server-side cursor, ``chunk_size`` at a time (as
+    ``QuerySet.iterator``: memory flat whatever the number of rows)."""
+    connection.ensure_connection()
+    with connection.chunked_cursor() as cursor:
+        cursor.execute(sql, params)
+        while rows := cursor.fetchmany(chunk_size):
+            yield from rows
+
+
+def _trails_sql(
+    dataset: Dataset,
+    writer,
+    versions: list[str],
+    *,
+    inner: str,
+    scope: str,
+    n_head: int,
+    n_order: int,
+) -> str:
+    """The SQL of ``odm._trail`` for every record: ``inner`` selects the records (``k*``
+    context, ``o*`` order, ``c*`` item texts), ``scope`` the export's patients; each
+    version's item texts are ``versions`` (of the history row ``h``)."""
     n = len(writer.items)
     close = _lit("</ItemGroupData>")
 
     def value(transaction: str, j: int, text: str) -> str:
         markup = _lit(writer.value[transaction][j])
         quoted = f"'\"' || {text} || '\"'" if writer.plain[j] else _xml_quoteattr(text)
-        return f"{markup} || {quoted} || '/>'"
+        return f"concat({markup}, {quoted}, '/>')"
 
     def item(transaction: str, j: int, text: str) -> str:  # '' (a value cleared): IsNull
         null = _lit(writer.null[transaction][j])
@@ -594,8 +637,7 @@ def _trail_sql(dataset: Dataset, writer, current: list[str], versions: list[str]
     audit = (
         "'<AuditRecord><UserRef UserOID=\"' || CASE WHEN coalesce(w.u, 0) = 0 "
         "THEN 'USR.SYSTEM' ELSE 'USR.' || w.u END || '\"/><LocationRef LocationOID=' || "
-        + _xml_quoteattr("('LOC.' || {1})")
-        + " || '/><DateTimeStamp>' || "
+        "w.loc || '/><DateTimeStamp>' || "
         + _DATETIME.replace("{0}", "w.d")
         + " || '</DateTimeStamp>' || CASE WHEN coalesce(w.r, '') <> '' THEN "
         "'<ReasonForChange>' || "
@@ -604,14 +646,12 @@ def _trail_sql(dataset: Dataset, writer, current: list[str], versions: list[str]
         "'</SourceID></AuditRecord>'"
     )
     # The first version (or the first after a deletion): every item with a value.
-    inserted = " || ".join(
-        f"(CASE WHEN w.t{j} <> '' THEN {value('Insert', j, f'w.t{j}')} ELSE '' END)"
-        for j in range(n)
+    inserted = _concat(
+        f"CASE WHEN w.t{j} <> '' THEN {value('Insert', j, f'w.t{j}')} END" for j in range(n)
     )
     # A later one: the items whose text changed since the previous version.
-    updated = " || ".join(
-        f"(CASE WHEN w.t{j} <> w.p{j} THEN {item('Update', j, f'w.t{j}')} ELSE '' END)"
-        for j in range(n)
+    updated = _concat(
+        f"CASE WHEN w.t{j} <> w.p{j} THEN {item('Update', j, f'w.t{j}')} END" for j in range(n)
     )
     instruction = (
         "CASE WHEN w.k = '-' THEN NULL "
@@ -621,33 +661,50 @@ def _trail_sql(dataset: Dataset, writer, current: list[str], versions: list[str]
         f"x.c || {close} END FROM (SELECT {updated} AS c) x) END"
     )
     texts = ", ".join(f"{t} AS t{j}" for j, t in enumerate(versions))
-    previous = ", ".join(f"lag({t}) OVER o AS p{j}" for j, t in enumerate(versions))
+    previous = ", ".join(f"lag(y.t{j}) OVER o AS p{j}" for j in range(n))
     table = connection.ops.quote_name(dataset.model.history.model._meta.db_table)
+    patient = "h.id" if dataset.model is Patient else "h.patient_id"
     w_cols = ", ".join(f"w.t{j}" for j in range(n))
     lasts = ", ".join(f"max(v.t{j}) FILTER (WHERE v.last) AS l{j}" for j in range(n))
-    # Values no version explains (the state after the last version, '' after a deletion
+    # Every version of the export's patients' records (a record's versions are those of
+    # its patient, as the Python path reads them), with the location of that patient now.
+    versions_sql = (
+        f"SELECT {patient} AS pid, h.id, h.history_date AS d, h.history_id AS i, "
+        "h.history_type AS k, h.history_user_id AS u, h.history_change_reason AS r, "
+        + _xml_quoteattr("('LOC.' || s.code)")
+        + f" AS loc, {texts} FROM {table} h "
+        f"JOIN trials_patient p ON p.id = {patient} JOIN trials_site s ON s.id = p.site_id "
+        f"WHERE {patient} IN ({scope})"
+    )
+    trails = (
+        "SELECT v.pid, v.id, coalesce(string_agg(v.g, '' ORDER BY v.d, v.i), '') AS parts, "
+        f"max(v.k) FILTER (WHERE v.last) AS lk, {lasts} FROM ("
+        f"SELECT w.pid, w.id, w.d, w.i, w.k, w.last, {w_cols}, {instruction} AS g FROM ("
+        "SELECT y.*, lag(y.k) OVER o AS pk, "
+        "row_number() OVER (PARTITION BY y.pid, y.id ORDER BY y.d DESC, y.i DESC) = 1 AS last, "
+        f"{previous} FROM ({versions_sql}) y "
+        "WINDOW o AS (PARTITION BY y.pid, y.id ORDER BY y.d, y.i)) w) v GROUP BY v.pid, v.id"
+    )
+    # Values no version explains (the state after the last version; '' after a deletion
     # or without history): one last instruction, without an AuditRecord.
     rest = {
-        t: " || ".join(
-            f"(CASE WHEN {c} <> (CASE WHEN a.lk IS NULL OR a.lk = '-' THEN '' ELSE a.l{j} END) "
-            f"THEN {item(t, j, c)} ELSE '' END)"
-            for j, c in enumerate(current)
+        t: _concat(
+            f"CASE WHEN q.c{j} <> (CASE WHEN a.lk IS NULL OR a.lk = '-' THEN '' "
+            f"ELSE a.l{j} END) THEN {item(t, j, f'q.c{j}')} END"
+            for j in range(n)
         )
         for t in ("Insert", "Update")
     }
+    keys = ", ".join(f"r.k{m}" for m in range(n_head))
+    ordering = ", ".join(f"r.o{m}" for m in range(n_order))
     return (
-        "SELECT b.parts || CASE WHEN b.rest <> '' OR b.parts = '' THEN b.open || b.rest || "
-        f"{close} ELSE '' END FROM ("
-        f"SELECT a.parts, CASE WHEN a.parts = '' THEN {_lit(writer.open['Insert'])} "
+        f"SELECT {keys}, r.parts || CASE WHEN r.rest <> '' OR r.parts = '' "
+        f"THEN r.open || r.rest || {close} ELSE '' END FROM ("
+        "SELECT q.*, coalesce(a.parts, '') AS parts, "
+        f"CASE WHEN a.parts IS NULL OR a.parts = '' THEN {_lit(writer.open['Insert'])} "
         f"ELSE {_lit(writer.open['Update'])} END AS open, "
-        f"CASE WHEN a.parts = '' THEN {rest['Insert']} ELSE {rest['Update']} END AS rest FROM ("
-        "SELECT coalesce(string_agg(v.g, '' ORDER BY v.d, v.i), '') AS parts, "
-        f"max(v.k) FILTER (WHERE v.last) AS lk, {lasts} FROM ("
-        f"SELECT w.d, w.i, w.k, w.last, {w_cols}, {instruction} AS g FROM ("
-        "SELECT h.history_date AS d, h.history_id AS i, h.history_type AS k, "
-        "h.history_user_id AS u, h.history_change_reason AS r, "
-        "lag(h.history_type) OVER o AS pk, "
-        "row_number() OVER (ORDER BY h.history_date DESC, h.history_id DESC) = 1 AS last, "
-        f"{texts}, {previous} FROM {table} h WHERE h.id = {{0}} "
-        "WINDOW o AS (ORDER BY h.history_date, h.history_id)) w) v) a) b"
+        f"CASE WHEN a.parts IS NULL OR a.parts = '' THEN {rest['Insert']} "
+        f"ELSE {rest['Update']} END AS rest "
+        f"FROM ({inner}) q LEFT JOIN ({trails}) a ON a.pid = q.k0 AND a.id = q.k1) r "
+        f"ORDER BY {ordering}"
     )
