@@ -503,7 +503,10 @@ def _xml_quoteattr(sql: str) -> str:
     """``xml.sax.saxutils.quoteattr`` in SQL: escaped, tab and line ends as entities, in
     double quotes, or in single quotes when the value holds a double quote and no single
     one (else its double quotes become &quot;)."""
-    body = f"replace(replace(replace({_xml_escape(sql)}, E'\\n', '&#10;'), E'\\r', '&#13;'), E'\\t', '&#9;')"
+    body = (
+        f"replace(replace(replace({_xml_escape(sql)}, E'\\n', '&#10;'), "
+        "E'\\r', '&#13;'), E'\\t', '&#9;')"
+    )
     return (
         f"(CASE WHEN strpos({sql}, '\"') > 0 AND strpos({sql}, '''') = 0 "
         f"THEN '''' || {body} || '''' ELSE '\"' || replace({body}, '\"', '&quot;') || '\"' END)"
@@ -620,7 +623,11 @@ def _trails_sql(
 ) -> str:
     """The SQL of ``odm._trail`` for every record: ``inner`` selects the records (``k*``
     context, ``o*`` order, ``c*`` item texts), ``scope`` the export's patients; each
-    version's item texts are ``versions`` (of the history row ``h``)."""
+    version's item texts are ``versions`` (of the history row ``h``).
+
+    Built from compiled querysets (their values stay bound parameters), quoted names of
+    the models' tables and columns, and the writer's markup as literals (``_lit``): no
+    value read or received reaches this text."""
     n = len(writer.items)
     close = _lit("</ItemGroupData>")
 
@@ -654,7 +661,7 @@ def _trails_sql(
         f"CASE WHEN w.t{j} <> w.p{j} THEN {item('Update', j, f'w.t{j}')} END" for j in range(n)
     )
     instruction = (
-        "CASE WHEN w.k = '-' THEN NULL "
+        "CASE WHEN w.k = '-' THEN NULL "  # noqa: S608 (see _trails_sql)
         f"WHEN w.pk IS NULL OR w.pk = '-' THEN {_lit(writer.open['Insert'])} || {audit} || "
         f"{inserted} || {close} "
         f"ELSE (SELECT CASE WHEN x.c <> '' THEN {_lit(writer.open['Update'])} || {audit} || "
@@ -669,7 +676,7 @@ def _trails_sql(
     # Every version of the export's patients' records (a record's versions are those of
     # its patient, as the Python path reads them), with the location of that patient now.
     versions_sql = (
-        f"SELECT {patient} AS pid, h.id, h.history_date AS d, h.history_id AS i, "
+        f"SELECT {patient} AS pid, h.id, h.history_date AS d, h.history_id AS i, "  # noqa: S608 (see _trails_sql)
         "h.history_type AS k, h.history_user_id AS u, h.history_change_reason AS r, "
         + _xml_quoteattr("('LOC.' || s.code)")
         + f" AS loc, {texts} FROM {table} h "
@@ -677,7 +684,7 @@ def _trails_sql(
         f"WHERE {patient} IN ({scope})"
     )
     trails = (
-        "SELECT v.pid, v.id, coalesce(string_agg(v.g, '' ORDER BY v.d, v.i), '') AS parts, "
+        "SELECT v.pid, v.id, coalesce(string_agg(v.g, '' ORDER BY v.d, v.i), '') AS parts, "  # noqa: S608 (see _trails_sql)
         f"max(v.k) FILTER (WHERE v.last) AS lk, {lasts} FROM ("
         f"SELECT w.pid, w.id, w.d, w.i, w.k, w.last, {w_cols}, {instruction} AS g FROM ("
         "SELECT y.*, lag(y.k) OVER o AS pk, "
@@ -698,7 +705,7 @@ def _trails_sql(
     keys = ", ".join(f"r.k{m}" for m in range(n_head))
     ordering = ", ".join(f"r.o{m}" for m in range(n_order))
     return (
-        f"SELECT {keys}, r.parts || CASE WHEN r.rest <> '' OR r.parts = '' "
+        f"SELECT {keys}, r.parts || CASE WHEN r.rest <> '' OR r.parts = '' "  # noqa: S608 (see _trails_sql)
         f"THEN r.open || r.rest || {close} ELSE '' END FROM ("
         "SELECT q.*, coalesce(a.parts, '') AS parts, "
         f"CASE WHEN a.parts IS NULL OR a.parts = '' THEN {_lit(writer.open['Insert'])} "
