@@ -381,7 +381,11 @@ def dataset_csv_copy(
         patients, hazard = cursor.fetchone()
     if hazard:
         return None
-    return _copy_chunks(plan.copy_sql, list(plan.copy_params), plan.slot, patients or [])
+    patients = patients or []
+    if 0 < len(patients) <= COPY_PATIENTS:  # one COPY: the scope alone restricts its rows
+        return _copy_chunks(plan.whole_sql, list(plan.whole_params), None, [patients])
+    chunks = [patients[i : i + COPY_PATIENTS] for i in range(0, len(patients), COPY_PATIENTS)]
+    return _copy_chunks(plan.copy_sql, list(plan.copy_params), plan.slot, chunks)
 
 
 @dataclass(frozen=True)
@@ -394,6 +398,8 @@ class _CopyPlan:
     copy_sql: str = ""  # the rows of the patients bound at ``slot``
     copy_params: tuple = ()
     slot: int = 0
+    whole_sql: str = ""  # the rows of every patient in scope (no array to search per row)
+    whole_params: tuple = ()
 
 
 _COPY_PLANS: dict[tuple, _CopyPlan | None] = {}
@@ -450,8 +456,9 @@ def _copy_plan(*, user, dataset: Dataset, flt: ExportFilter, unblinded: bool) ->
         key = f"{connection.ops.quote_name(meta.db_table)}.{connection.ops.quote_name(column)}"
         # Quoted names of the model's own table and column; the patients are a bound parameter.
         chunk = RawSQL(f"{key} = ANY(%s::bigint[])", (ids,), output_field=models.BooleanField())  # noqa: S611
-        rows = qs.annotate(**names).alias(_chunk=chunk).filter(_chunk=True).values_list(*names)
-        sql, params = rows.query.sql_with_params()
+        rows = qs.annotate(**names).values_list(*names)
+        whole_sql, whole_params = rows.query.sql_with_params()
+        sql, params = rows.alias(_chunk=chunk).filter(_chunk=True).query.sql_with_params()
     except EmptyResultSet:
         return _CopyPlan(empty=True)
     return _CopyPlan(
@@ -461,13 +468,17 @@ def _copy_plan(*, user, dataset: Dataset, flt: ExportFilter, unblinded: bool) ->
         copy_sql=sql,
         copy_params=tuple(params),
         slot=next(i for i, p in enumerate(params) if p is ids),
+        whole_sql=whole_sql,
+        whole_params=tuple(whole_params),
     )
 
 
-def _copy_chunks(sql: str, params: list, slot: int, patients: list[int]) -> Iterator[bytes]:
-    for start in range(0, len(patients), COPY_PATIENTS):
-        chunk = patients[start : start + COPY_PATIENTS]
-        params[slot] = "{" + ",".join(map(str, chunk)) + "}"  # an array literal of ints
+def _copy_chunks(
+    sql: str, params: list, slot: int | None, chunks: list[list[int]]
+) -> Iterator[bytes]:
+    for chunk in chunks:
+        if slot is not None:
+            params[slot] = "{" + ",".join(map(str, chunk)) + "}"  # an array literal of ints
         buffer = io.BytesIO()
         with connection.cursor() as cursor:
             raw = cursor.cursor  # the driver's cursor: Django's wrapper has no COPY
