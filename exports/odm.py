@@ -27,7 +27,6 @@ from .selectors import (
     CONTEXT,
     ExportFilter,
     dataset_history_rows,
-    dataset_odm_trails,
     dataset_rows,
     export_patients,
     signature_rows,
@@ -243,13 +242,6 @@ def _clinical_data(user, pairs, flt, unblinded, event_of_definition, chunk_size)
     streams = []
     for dataset, variables in pairs:
         writer = ItemGroupWriter(dataset, variables)
-        # PostgreSQL writes each record's trail when it writes it as the code below does.
-        trails = dataset_odm_trails(
-            user=user, dataset=dataset, flt=flt, writer=writer, chunk_size=FETCH
-        )
-        if trails is not None:
-            streams.append((dataset, writer, None, _Rows(trails), None))
-            continue
         # Decimals and booleans as text from PostgreSQL: the trail compares and writes text.
         rows = dataset_rows(
             user=user,
@@ -289,9 +281,7 @@ def _clinical_data(user, pairs, flt, unblinded, event_of_definition, chunk_size)
         yield "</ClinicalData>"
     # Every stream read the same patients in the same order: a row left over would be a row
     # missing from the file, so the export fails rather than end incomplete.
-    if signatures.head is not None or any(
-        r.head or (h is not None and h.head) for _d, _w, _i, r, h in streams
-    ):
+    if signatures.head is not None or any(r.head or h.head for _d, _w, _i, r, h in streams):
         raise RuntimeError("The export's streams of rows disagree; the file is incomplete.")
 
 
@@ -305,7 +295,7 @@ def _subject(
     for dataset, writer, items, rows, history in streams:
         records = rows.take(pk)
         versions: dict[int, list[tuple]] = {}
-        for version in history.take(pk) if history is not None else ():
+        for version in history.take(pk):
             versions.setdefault(version[1], []).append(version)
         if not records:
             continue
@@ -324,10 +314,7 @@ def _subject(
             attrs = form_oid
             if dataset.repeating:
                 attrs += f' FormRepeatKey="{record}"'
-            if history is None:  # written by PostgreSQL (``dataset_odm_trails``)
-                trail = row[6]
-            else:
-                trail = _trail(writer, items(row), versions.get(record, []), location, source)
+            trail = _trail(writer, items(row), versions.get(record, []), location, source)
             forms.setdefault(key, []).append(
                 f'<FormData{attrs} TransactionType="Upsert">{trail}</FormData>'
             )

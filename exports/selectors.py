@@ -12,7 +12,6 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import islice
-from xml.sax.saxutils import escape as escape_xml
 
 from django.core.exceptions import EmptyResultSet
 from django.db import connection, models
@@ -383,9 +382,10 @@ def dataset_csv_copy(
         return None
     patients = patients or []
     if 0 < len(patients) <= COPY_PATIENTS:  # one COPY: the scope alone restricts its rows
-        return _copy_chunks(plan.whole_sql, list(plan.whole_params), None, [patients])
-    chunks = [patients[i : i + COPY_PATIENTS] for i in range(0, len(patients), COPY_PATIENTS)]
-    return _copy_chunks(plan.copy_sql, list(plan.copy_params), plan.slot, chunks)
+        chunks: list[list[int] | None] = [None]
+    else:
+        chunks = [patients[i : i + COPY_PATIENTS] for i in range(0, len(patients), COPY_PATIENTS)]
+    return _copy_chunks(plan.copy_sql, list(plan.copy_params), plan.slots, chunks)
 
 
 @dataclass(frozen=True)
@@ -395,46 +395,69 @@ class _CopyPlan:
     empty: bool = False
     plan_sql: str = ""  # SELECT ARRAY(the patients in order), EXISTS(a hazardous value)
     plan_params: tuple = ()
-    copy_sql: str = ""  # the rows of the patients bound at ``slot``
+    copy_sql: str = ""  # the rows of the patients bound at ``slots``
     copy_params: tuple = ()
-    slot: int = 0
-    whole_sql: str = ""  # the rows of every patient in scope (no array to search per row)
-    whole_params: tuple = ()
+    slots: tuple[int, ...] = ()  # of the array of patients (NULL: all in scope)
 
 
 _COPY_PLANS: dict[tuple, _CopyPlan | None] = {}
 
 
 def _copy_plan(*, user, dataset: Dataset, flt: ExportFilter, unblinded: bool) -> _CopyPlan | None:
-    """Build the SQL of ``dataset_csv_copy`` once per dataset and scope (compiling these
-    querysets costs more than running them on a few thousand rows)."""
+    """Build the SQL of ``dataset_csv_copy`` once per dataset and scope: Django compiles the
+    scope, filters, joins and order with a constant as the only column, and the columns are
+    written on the tables it joined (resolving an expression per column in the ORM costs
+    more than the COPY of a thousand patients). None when a column cannot be written so."""
     variables = dataset_variables(dataset, unblinded=unblinded)
     if any(v.field is None and v.key is None for v in variables):
         return None
-    is_patient = dataset.model is Patient
-    prefix = "" if is_patient else "patient__"
-    columns: list[_SqlText] = []
-    hazards: list[_SqlText] = []
+    meta = dataset.model._meta
+    quote = connection.ops.quote_name
+    patient_meta = Patient._meta
+    site_meta = patient_meta.get_field("site").related_model._meta
+    tables = {"own": meta.db_table, "patient": patient_meta.db_table, "site": site_meta.db_table}
+    if dataset.per_visit:
+        visit_meta = meta.get_field("visit").related_model._meta
+        tables["visit"] = visit_meta.db_table
+        tables["definition"] = visit_meta.get_field("definition").related_model._meta.db_table
+
+    def col(table: str, model_meta, name: str) -> str:  # quoted names only, no parameter
+        return f"{quote(tables[table])}.{quote(model_meta.get_field(name).column)}"
+
+    columns: list[str] = []
+    hazards: list[str] = []
     for v in variables:
         if v.name == SUBJECT:
-            template = "COALESCE(NULLIF({0}, ''), NULLIF({1}, ''))"
-            paths = (f"{prefix}subject_id", f"{prefix}screening_number")
-            columns.append(_SqlText(template, *paths))
+            subject = col("patient", patient_meta, "subject_id")
+            number = col("patient", patient_meta, "screening_number")
+            columns.append(f"COALESCE(NULLIF({subject}, ''), NULLIF({number}, ''))")
         elif v.name == SITE:
-            columns.append(_SqlText("NULLIF({0}, '')", f"{prefix}site__code"))
+            columns.append(f"NULLIF({col('site', site_meta, 'code')}, '')")
         elif v.name == VISIT:
-            columns.append(_SqlText("NULLIF({0}, '')", "visit__definition__code"))
+            definition = visit_meta.get_field("definition").related_model._meta
+            columns.append(f"NULLIF({col('definition', definition, 'code')}, '')")
         elif v.name == RECORD:
-            columns.append(_SqlText("{0}", "pk"))
+            columns.append(col("own", meta, meta.pk.name))
         else:
-            field = next(f for f in dataset.model._meta.concrete_fields if f.attname == v.field)
+            field = next(f for f in meta.concrete_fields if f.attname == v.field)
             sql = _copy_column(field)
             if sql is None:
                 return None
-            columns.append(_SqlText(sql[0], v.field))
+            own = f"{quote(meta.db_table)}.{quote(field.column)}"
+            columns.append(f"({sql[0].replace('{0}', own)})")
             if sql[1]:
-                hazards.append(_SqlText(sql[1], v.field, output_field=models.BooleanField()))
+                hazards.append(f"({sql[1].replace('{0}', own)})")
     qs = dataset_queryset(user=user, dataset=dataset, flt=flt)
+    ids = object()  # stands for the array parameter until each COPY binds it
+    key = col("own", meta, "id" if dataset.model is Patient else "patient")
+    # The patients are a bound parameter (NULL: every patient in scope, the condition folds
+    # away before any row is read).
+    chunk = RawSQL(  # noqa: S611 (quoted names; the patients are a parameter)
+        f"(%s::bigint[] IS NULL OR {key} = ANY(%s::bigint[]))",
+        (ids, ids),
+        output_field=models.BooleanField(),
+    )
+    probe = qs.annotate(_row=RawSQL("0", ())).alias(_chunk=chunk).filter(_chunk=True)
     try:
         ids_sql, ids_params = (
             export_patients(user=user, flt=flt).values("pk").query.sql_with_params()
@@ -442,43 +465,37 @@ def _copy_plan(*, user, dataset: Dataset, flt: ExportFilter, unblinded: bool) ->
         hazard_sql, hazard_params = "SELECT 1 WHERE false", ()
         if hazards:
             # Does any row hold a value the SQL above would write differently?
-            paths = [h.get_source_expressions()[0].name for h in hazards]
-            either = " OR ".join(
-                f"({h.sql_template.replace('{0}', f'{{{i}}}')})" for i, h in enumerate(hazards)
-            )
-            hazard = _SqlText(either, *paths, output_field=models.BooleanField())
+            hazard = RawSQL(" OR ".join(hazards), (), models.BooleanField())  # noqa: S611
             flagged = qs.alias(_hazard=hazard).filter(_hazard=True).order_by().values("pk")
             hazard_sql, hazard_params = flagged.query.sql_with_params()
-        names = {f"c{i}": c for i, c in enumerate(columns)}
-        ids = object()  # stands for the array parameter until each chunk binds it
-        meta = dataset.model._meta
-        column = meta.get_field("id" if is_patient else "patient").column
-        key = f"{connection.ops.quote_name(meta.db_table)}.{connection.ops.quote_name(column)}"
-        # Quoted names of the model's own table and column; the patients are a bound parameter.
-        chunk = RawSQL(f"{key} = ANY(%s::bigint[])", (ids,), output_field=models.BooleanField())  # noqa: S611
-        rows = qs.annotate(**names).values_list(*names)
-        whole_sql, whole_params = rows.query.sql_with_params()
-        sql, params = rows.alias(_chunk=chunk).filter(_chunk=True).query.sql_with_params()
+        compiler = probe.values_list("_row").query.get_compiler(connection=connection)
+        sql, params = compiler.as_sql()
     except EmptyResultSet:
         return _CopyPlan(empty=True)
+    # The columns name the tables by their own names: each must be joined under it.
+    joined = {alias: join.table_name for alias, join in compiler.query.alias_map.items()}
+    head = 'SELECT (0) AS "_row" FROM '
+    if not sql.startswith(head) or any(joined.get(t) != t for t in tables.values()):
+        return None
     return _CopyPlan(
         # Both subqueries are compiled querysets: their parameters stay bound parameters.
         plan_sql=f"SELECT ARRAY({ids_sql}), EXISTS({hazard_sql})",
         plan_params=(*ids_params, *hazard_params),
-        copy_sql=sql,
+        # Columns of quoted names and constants; the rest as Django compiled it.
+        copy_sql=f"SELECT {', '.join(columns)} FROM {sql.removeprefix(head)}",  # noqa: S608
         copy_params=tuple(params),
-        slot=next(i for i, p in enumerate(params) if p is ids),
-        whole_sql=whole_sql,
-        whole_params=tuple(whole_params),
+        slots=tuple(i for i, p in enumerate(params) if p is ids),
     )
 
 
 def _copy_chunks(
-    sql: str, params: list, slot: int | None, chunks: list[list[int]]
+    sql: str, params: list, slots: tuple[int, ...], chunks: list[list[int] | None]
 ) -> Iterator[bytes]:
     for chunk in chunks:
-        if slot is not None:
-            params[slot] = "{" + ",".join(map(str, chunk)) + "}"  # an array literal of ints
+        # An array literal of ints, or NULL for every patient in scope.
+        array = None if chunk is None else "{" + ",".join(map(str, chunk)) + "}"
+        for slot in slots:
+            params[slot] = array
         buffer = io.BytesIO()
         with connection.cursor() as cursor:
             raw = cursor.cursor  # the driver's cursor: Django's wrapper has no COPY
@@ -493,236 +510,3 @@ def _copy_chunks(
         data = buffer.getvalue()
         if data:
             yield _crlf(data, count)
-
-
-# --- ODM: each record's transactional trail written by PostgreSQL (#16) --------------------
-
-
-def _lit(text: str) -> str:
-    """A SQL string literal of a constant of the writer's markup (no parameter: no '%')."""
-    if "%" in text:
-        raise ValueError("markup with '%' cannot be inlined")
-    return "'" + text.replace("'", "''") + "'"
-
-
-def _xml_escape(sql: str) -> str:
-    """``xml.sax.saxutils.escape`` in SQL: &, < and >."""
-    return f"replace(replace(replace({sql}, '&', '&amp;'), '<', '&lt;'), '>', '&gt;')"
-
-
-def _xml_quoteattr(sql: str) -> str:
-    """``xml.sax.saxutils.quoteattr`` in SQL: escaped, tab and line ends as entities, in
-    double quotes, or in single quotes when the value holds a double quote and no single
-    one (else its double quotes become &quot;)."""
-    body = (
-        f"replace(replace(replace({_xml_escape(sql)}, E'\\n', '&#10;'), "
-        "E'\\r', '&#13;'), E'\\t', '&#9;')"
-    )
-    return (
-        f"(CASE WHEN strpos({sql}, '\"') > 0 AND strpos({sql}, '''') = 0 "
-        f"THEN '''' || {body} || '''' ELSE '\"' || replace({body}, '\"', '&quot;') || '\"' END)"
-    )
-
-
-def _odm_text(field: models.Field, column: str) -> tuple[str, str] | None:
-    """(the item's text in SQL, '' for missing; its hazard condition or '') of ``column``."""
-    sql = _copy_column(field)
-    if sql is None:
-        return None
-    text, hazard = (part.replace("{0}", column) for part in sql)
-    return f"coalesce(({text})::text, '')", hazard
-
-
-def dataset_odm_trails(
-    *, user, dataset: Dataset, flt: ExportFilter, writer, chunk_size: int = 200
-) -> Iterator[tuple] | None:
-    """The records of ``dataset`` in the order of ``dataset_rows(context=True)``, each as its
-    ``CONTEXT`` columns then its whole transactional trail as text: what ``odm._trail``
-    writes from the record and its history versions, written by PostgreSQL in one query
-    (the versions of all records in one pass, joined to the records; no version reaches
-    Python). ``writer``: the dataset's ``formats.ItemGroupWriter``, whose markup the SQL
-    repeats.
-
-    None (the Python path) on other databases, when an item has no source column (the
-    unblinded allocation), has no exact SQL text, or a value of the table or its history
-    would be written differently (one query)."""
-    if connection.vendor != "postgresql" or not writer.items:
-        return None
-    if len(writer.history_index) != len(writer.items):
-        return None
-    model, history = dataset.model, dataset.model.history.model
-    is_patient = model is Patient
-    columns: dict[str, _SqlText | F] = {}
-    versions: list[str] = []
-    hazards: list[str] = []
-    for j, variable in enumerate(writer.items):
-        field = next(f for f in model._meta.concrete_fields if f.attname == variable.field)
-        past = next(f for f in history._meta.concrete_fields if f.attname == variable.field)
-        now = _odm_text(field, "{0}")
-        then = _odm_text(past, f'h."{past.column}"')
-        if now is None or then is None:
-            return None
-        columns[f"c{j}"] = _SqlText(now[0], variable.field)
-        versions.append(then[0])
-        if then[1]:
-            hazards.append(then[1])
-    if hazards:
-        either = " OR ".join(f"({h})" for h in hazards)
-        table = connection.ops.quote_name(history._meta.db_table)
-        # The history table holds every value the table ever held (the current ones too).
-        with connection.cursor() as cursor:
-            cursor.execute(f"SELECT EXISTS(SELECT 1 FROM {table} h WHERE {either})")  # noqa: S608
-            if cursor.fetchone()[0]:
-                return None
-    head = ["pk", "pk"] if is_patient else ["patient_id", "pk"]
-    if dataset.per_visit:
-        head += ["visit_id", "visit__definition_id", "visit__target_date", "visit__scheduled"]
-    qs = dataset_queryset(user=user, dataset=dataset, flt=flt)
-    order = [name for name in qs.query.order_by]
-    if any(name.startswith("-") for name in order):
-        raise ValueError("ascending orders only")
-    named = {f"k{n}": F(path) for n, path in enumerate(head)}
-    named |= {f"o{n}": F(path) for n, path in enumerate(order)}
-    try:
-        inner, inner_params = (
-            qs.annotate(**named, **columns)
-            .order_by()
-            .values_list(*named, *columns)
-            .query.sql_with_params()
-        )
-        scope, scope_params = (
-            export_patients(user=user, flt=flt).values("pk").query.sql_with_params()
-        )
-    except EmptyResultSet:
-        return iter(())
-    sql = _trails_sql(
-        dataset, writer, versions, inner=inner, scope=scope, n_head=len(head), n_order=len(order)
-    )
-    rows = _raw_iterator(sql, (*inner_params, *scope_params), chunk_size)
-    if dataset.per_visit:
-        return rows
-    return ((*row[:2], None, None, None, None, *row[2:]) for row in rows)
-
-
-def _concat(parts: Iterator[str]) -> str:
-    """concat() of the parts (NULL as ''): one copy of the text, where a chain of || copies
-    the growing text once per part; at most 100 arguments a call."""
-    parts = list(parts)
-    calls = [f"concat({', '.join(parts[i : i + 100])})" for i in range(0, len(parts), 100)]
-    return calls[0] if len(calls) == 1 else f"concat({', '.join(calls)})"
-
-
-def _raw_iterator(sql: str, params: tuple, chunk_size: int) -> Iterator[tuple]:
-    """The rows of ``sql`` through a server-side cursor, ``chunk_size`` at a time (as
-    ``QuerySet.iterator``: memory flat whatever the number of rows)."""
-    connection.ensure_connection()
-    with connection.chunked_cursor() as cursor:
-        cursor.execute(sql, params)
-        while rows := cursor.fetchmany(chunk_size):
-            yield from rows
-
-
-def _trails_sql(
-    dataset: Dataset,
-    writer,
-    versions: list[str],
-    *,
-    inner: str,
-    scope: str,
-    n_head: int,
-    n_order: int,
-) -> str:
-    """The SQL of ``odm._trail`` for every record: ``inner`` selects the records (``k*``
-    context, ``o*`` order, ``c*`` item texts), ``scope`` the export's patients; each
-    version's item texts are ``versions`` (of the history row ``h``).
-
-    Built from compiled querysets (their values stay bound parameters), quoted names of
-    the models' tables and columns, and the writer's markup as literals (``_lit``): no
-    value read or received reaches this text."""
-    n = len(writer.items)
-    close = _lit("</ItemGroupData>")
-
-    def value(transaction: str, j: int, text: str) -> str:
-        markup = _lit(writer.value[transaction][j])
-        quoted = f"'\"' || {text} || '\"'" if writer.plain[j] else _xml_quoteattr(text)
-        return f"concat({markup}, {quoted}, '/>')"
-
-    def item(transaction: str, j: int, text: str) -> str:  # '' (a value cleared): IsNull
-        null = _lit(writer.null[transaction][j])
-        return f"(CASE WHEN {text} = '' THEN {null} ELSE {value(transaction, j, text)} END)"
-
-    source = _lit(escape_xml(f"{dataset.model._meta.label_lower} history "))
-    audit = (
-        "'<AuditRecord><UserRef UserOID=\"' || CASE WHEN coalesce(w.u, 0) = 0 "
-        "THEN 'USR.SYSTEM' ELSE 'USR.' || w.u END || '\"/><LocationRef LocationOID=' || "
-        "w.loc || '/><DateTimeStamp>' || "
-        + _DATETIME.replace("{0}", "w.d")
-        + " || '</DateTimeStamp>' || CASE WHEN coalesce(w.r, '') <> '' THEN "
-        "'<ReasonForChange>' || "
-        + _xml_escape("w.r")
-        + f" || '</ReasonForChange>' ELSE '' END || '<SourceID>' || {source} || w.i || "
-        "'</SourceID></AuditRecord>'"
-    )
-    # The first version (or the first after a deletion): every item with a value.
-    inserted = _concat(
-        f"CASE WHEN w.t{j} <> '' THEN {value('Insert', j, f'w.t{j}')} END" for j in range(n)
-    )
-    # A later one: the items whose text changed since the previous version.
-    updated = _concat(
-        f"CASE WHEN w.t{j} <> w.p{j} THEN {item('Update', j, f'w.t{j}')} END" for j in range(n)
-    )
-    instruction = (
-        "CASE WHEN w.k = '-' THEN NULL "  # noqa: S608 (see _trails_sql)
-        f"WHEN w.pk IS NULL OR w.pk = '-' THEN {_lit(writer.open['Insert'])} || {audit} || "
-        f"{inserted} || {close} "
-        f"ELSE (SELECT CASE WHEN x.c <> '' THEN {_lit(writer.open['Update'])} || {audit} || "
-        f"x.c || {close} END FROM (SELECT {updated} AS c) x) END"
-    )
-    texts = ", ".join(f"{t} AS t{j}" for j, t in enumerate(versions))
-    previous = ", ".join(f"lag(y.t{j}) OVER o AS p{j}" for j in range(n))
-    table = connection.ops.quote_name(dataset.model.history.model._meta.db_table)
-    patient = "h.id" if dataset.model is Patient else "h.patient_id"
-    w_cols = ", ".join(f"w.t{j}" for j in range(n))
-    lasts = ", ".join(f"max(v.t{j}) FILTER (WHERE v.last) AS l{j}" for j in range(n))
-    # Every version of the export's patients' records (a record's versions are those of
-    # its patient, as the Python path reads them), with the location of that patient now.
-    versions_sql = (
-        f"SELECT {patient} AS pid, h.id, h.history_date AS d, h.history_id AS i, "  # noqa: S608 (see _trails_sql)
-        "h.history_type AS k, h.history_user_id AS u, h.history_change_reason AS r, "
-        + _xml_quoteattr("('LOC.' || s.code)")
-        + f" AS loc, {texts} FROM {table} h "
-        f"JOIN trials_patient p ON p.id = {patient} JOIN trials_site s ON s.id = p.site_id "
-        f"WHERE {patient} IN ({scope})"
-    )
-    trails = (
-        "SELECT v.pid, v.id, coalesce(string_agg(v.g, '' ORDER BY v.d, v.i), '') AS parts, "  # noqa: S608 (see _trails_sql)
-        f"max(v.k) FILTER (WHERE v.last) AS lk, {lasts} FROM ("
-        f"SELECT w.pid, w.id, w.d, w.i, w.k, w.last, {w_cols}, {instruction} AS g FROM ("
-        "SELECT y.*, lag(y.k) OVER o AS pk, "
-        "row_number() OVER (PARTITION BY y.pid, y.id ORDER BY y.d DESC, y.i DESC) = 1 AS last, "
-        f"{previous} FROM ({versions_sql}) y "
-        "WINDOW o AS (PARTITION BY y.pid, y.id ORDER BY y.d, y.i)) w) v GROUP BY v.pid, v.id"
-    )
-    # Values no version explains (the state after the last version; '' after a deletion
-    # or without history): one last instruction, without an AuditRecord.
-    rest = {
-        t: _concat(
-            f"CASE WHEN q.c{j} <> (CASE WHEN a.lk IS NULL OR a.lk = '-' THEN '' "
-            f"ELSE a.l{j} END) THEN {item(t, j, f'q.c{j}')} END"
-            for j in range(n)
-        )
-        for t in ("Insert", "Update")
-    }
-    keys = ", ".join(f"r.k{m}" for m in range(n_head))
-    ordering = ", ".join(f"r.o{m}" for m in range(n_order))
-    return (
-        f"SELECT {keys}, r.parts || CASE WHEN r.rest <> '' OR r.parts = '' "  # noqa: S608 (see _trails_sql)
-        f"THEN r.open || r.rest || {close} ELSE '' END FROM ("
-        "SELECT q.*, coalesce(a.parts, '') AS parts, "
-        f"CASE WHEN a.parts IS NULL OR a.parts = '' THEN {_lit(writer.open['Insert'])} "
-        f"ELSE {_lit(writer.open['Update'])} END AS open, "
-        f"CASE WHEN a.parts IS NULL OR a.parts = '' THEN {rest['Insert']} "
-        f"ELSE {rest['Update']} END AS rest "
-        f"FROM ({inner}) q LEFT JOIN ({trails}) a ON a.pid = q.k0 AND a.id = q.k1) r "
-        f"ORDER BY {ordering}"
-    )
