@@ -15,7 +15,7 @@ from itertools import islice
 
 from django.core.exceptions import EmptyResultSet
 from django.db import connection, models
-from django.db.models import F, Func, OuterRef, QuerySet, Subquery
+from django.db.models import OuterRef, QuerySet, Subquery
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast
 
@@ -261,26 +261,6 @@ def signature_rows(*, user, flt: ExportFilter, chunk_size: int = 200) -> Iterato
 
 
 # --- CSV through PostgreSQL COPY (#16) ----------------------------------------------------
-
-
-class _SqlText(Func):
-    """The text of one export column written by PostgreSQL: ``template`` with ``{0}``,
-    ``{1}``… standing for the compiled columns (column references only, no parameters)."""
-
-    output_field = models.TextField()
-
-    def __init__(self, template: str, *paths: str, output_field=None) -> None:
-        super().__init__(*[F(p) for p in paths], output_field=output_field)
-        self.sql_template = template
-
-    def as_sql(self, compiler, connection, **extra):
-        sql = self.sql_template
-        for i, expression in enumerate(self.get_source_expressions()):
-            column, params = compiler.compile(expression)
-            if params:
-                raise ValueError("a column reference only")
-            sql = sql.replace(f"{{{i}}}", column)
-        return f"({sql})", []
 
 
 # Each column's SQL giving ``text_value``'s text (NULL for '': COPY writes '' unquoted
