@@ -235,9 +235,13 @@ def dataset_history_rows(
         order, patient = ("current_site", "current_number", "id"), "id"
     else:
         qs, order, patient = history.filter(patient_id__in=scoped), _PATIENT_ORDER, "patient_id"
-    keys = ("history_id", "history_date", "history_user_id", "history_change_reason")
+    when: str | RawSQL = "history_date"
     if as_text:
         fields = [_text_column(history.model, f) for f in fields]
+        if connection.vendor == "postgresql":  # the audit's UTC text, as ``formats._utc``
+            column = f"{connection.ops.quote_name(history.model._meta.db_table)}.history_date"
+            when = RawSQL(_DATETIME.replace("{0}", column), (), models.TextField())  # noqa: S611
+    keys = ("history_id", when, "history_user_id", "history_change_reason")
     return (
         qs.order_by(*order, "id", "history_date", "history_id")
         .values_list(patient, "id", *keys, "history_type", *fields)
