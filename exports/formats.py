@@ -373,12 +373,11 @@ def odm_admin(
 
 
 def odm_audit_record(
-    *, user_oid: str, location_oid: str, when: dt.datetime, reason: str, source: str = ""
+    *, user_oid: str, location_oid: str, when: dt.datetime | str, reason: str, source: str = ""
 ) -> str:
-    parts = [
-        _audit_open(user_oid, location_oid),
-        f"<DateTimeStamp>{_utc(when)}</DateTimeStamp>",
-    ]
+    """``when``: the datetime, or its UTC text already (``dataset_history_rows(as_text=)``)."""
+    stamp = when if when.__class__ is str else _utc(when)
+    parts = [_audit_open(user_oid, location_oid), f"<DateTimeStamp>{stamp}</DateTimeStamp>"]
     if reason:
         parts.append(f"<ReasonForChange>{escape(reason)}</ReasonForChange>")
     if source:

@@ -195,16 +195,18 @@ def odm_stream(
     trial = Trial.objects.order_by("pk").first()
     events, event_of_definition = _events(chosen)
     patients_qs = export_patients(user=user, flt=flt)
-    user_ids = set(
+    # Who signed or wrote a version, in one query (UNION of every trail's authors).
+    signers = (
         CasebookSignature.objects.filter(patient__in=patients_qs.values("pk"))
+        .order_by()
         .values_list("signed_by_id", flat=True)
-        .distinct()
     )
+    authors = []
     for dataset in chosen:
-        history = dataset.model.history.all()
         field = "id" if dataset.code == "patients" else "patient_id"
-        history = history.filter(**{f"{field}__in": patients_qs.values("pk")})
-        user_ids |= set(history.values_list("history_user_id", flat=True).distinct())
+        history = dataset.model.history.filter(**{f"{field}__in": patients_qs.values("pk")})
+        authors.append(history.order_by().values_list("history_user_id", flat=True))
+    user_ids = set(signers.union(*authors))
     users = [(SYSTEM_USER, "system", "")] + [
         (_user_oid(pk), name, f"{first} {last}".strip())
         for pk, name, first, last in get_user_model()

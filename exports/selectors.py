@@ -13,8 +13,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import islice
 
+from django.core.exceptions import EmptyResultSet
 from django.db import connection, models
-from django.db.models import F, Func, OuterRef, QuerySet, Subquery
+from django.db.models import OuterRef, QuerySet, Subquery
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast
 
@@ -234,9 +235,13 @@ def dataset_history_rows(
         order, patient = ("current_site", "current_number", "id"), "id"
     else:
         qs, order, patient = history.filter(patient_id__in=scoped), _PATIENT_ORDER, "patient_id"
-    keys = ("history_id", "history_date", "history_user_id", "history_change_reason")
+    when: str | RawSQL = "history_date"
     if as_text:
         fields = [_text_column(history.model, f) for f in fields]
+        if connection.vendor == "postgresql":  # the audit's UTC text, as ``formats._utc``
+            column = f"{connection.ops.quote_name(history.model._meta.db_table)}.history_date"
+            when = RawSQL(_DATETIME.replace("{0}", column), (), models.TextField())  # noqa: S611
+    keys = ("history_id", when, "history_user_id", "history_change_reason")
     return (
         qs.order_by(*order, "id", "history_date", "history_id")
         .values_list(patient, "id", *keys, "history_type", *fields)
@@ -260,26 +265,6 @@ def signature_rows(*, user, flt: ExportFilter, chunk_size: int = 200) -> Iterato
 
 
 # --- CSV through PostgreSQL COPY (#16) ----------------------------------------------------
-
-
-class _SqlText(Func):
-    """The text of one export column written by PostgreSQL: ``template`` with ``{0}``,
-    ``{1}``… standing for the compiled columns (column references only, no parameters)."""
-
-    output_field = models.TextField()
-
-    def __init__(self, template: str, *paths: str, output_field=None) -> None:
-        super().__init__(*[F(p) for p in paths], output_field=output_field)
-        self.sql_template = template
-
-    def as_sql(self, compiler, connection, **extra):
-        sql = self.sql_template
-        for i, expression in enumerate(self.get_source_expressions()):
-            column, params = compiler.compile(expression)
-            if params:
-                raise ValueError("a column reference only")
-            sql = sql.replace(f"{{{i}}}", column)
-        return f"({sql})", []
 
 
 # Each column's SQL giving ``text_value``'s text (NULL for '': COPY writes '' unquoted
@@ -333,7 +318,7 @@ def _copy_column(field: models.Field) -> tuple[str, str] | None:
 
 
 # Patients per COPY: each chunk is read whole into memory (under a MB), then sent.
-COPY_PATIENTS = 2000
+COPY_PATIENTS = 1000
 
 
 def _crlf(data: bytes, rows: int) -> bytes:
@@ -357,65 +342,144 @@ def dataset_csv_copy(
 
     None (use the Python path) on other databases, for the unblinded patients dataset (the
     allocation is read only through the guarded reader: this SQL never joins it), for a
-    column type without an exact SQL text, or when a value's text would differ (checked
-    by one query before any row is written)."""
+    column type without an exact SQL text, or when a value's text would differ. One query
+    plans the export before any row is written (the patients, and whether any value would
+    be written differently); the SQL is built once per dataset and scope (``_copy_plan``)."""
     if connection.vendor != "postgresql":
         return None
+    # The SQL depends only on the dataset and the scope: the user's sites (all that
+    # ``trials.selectors.patient_list`` reads of the user) and the filter.
+    key = (dataset.code, unblinded, roles.user_site_ids(user), flt)
+    if key not in _COPY_PLANS:
+        if len(_COPY_PLANS) >= 512:
+            _COPY_PLANS.clear()
+        _COPY_PLANS[key] = _copy_plan(user=user, dataset=dataset, flt=flt, unblinded=unblinded)
+    plan = _COPY_PLANS[key]
+    if plan is None:
+        return None
+    if plan.empty:  # a scope without any site: no patient, no row
+        return iter(())
+    with connection.cursor() as cursor:
+        cursor.execute(plan.plan_sql, plan.plan_params)
+        patients, hazard = cursor.fetchone()
+    if hazard:
+        return None
+    patients = patients or []
+    if 0 < len(patients) <= COPY_PATIENTS:  # one COPY: the scope alone restricts its rows
+        chunks: list[list[int] | None] = [None]
+    else:
+        chunks = [patients[i : i + COPY_PATIENTS] for i in range(0, len(patients), COPY_PATIENTS)]
+    return _copy_chunks(plan.copy_sql, list(plan.copy_params), plan.slots, chunks)
+
+
+@dataclass(frozen=True)
+class _CopyPlan:
+    """The compiled SQL of one dataset's COPY export for one scope (user's sites, filter)."""
+
+    empty: bool = False
+    plan_sql: str = ""  # SELECT ARRAY(the patients in order), EXISTS(a hazardous value)
+    plan_params: tuple = ()
+    copy_sql: str = ""  # the rows of the patients bound at ``slots``
+    copy_params: tuple = ()
+    slots: tuple[int, ...] = ()  # of the array of patients (NULL: all in scope)
+
+
+_COPY_PLANS: dict[tuple, _CopyPlan | None] = {}
+
+
+def _copy_plan(*, user, dataset: Dataset, flt: ExportFilter, unblinded: bool) -> _CopyPlan | None:
+    """Build the SQL of ``dataset_csv_copy`` once per dataset and scope: Django compiles the
+    scope, filters, joins and order with a constant as the only column, and the columns are
+    written on the tables it joined (resolving an expression per column in the ORM costs
+    more than the COPY of a thousand patients). None when a column cannot be written so."""
     variables = dataset_variables(dataset, unblinded=unblinded)
     if any(v.field is None and v.key is None for v in variables):
         return None
-    is_patient = dataset.model is Patient
-    prefix = "" if is_patient else "patient__"
-    columns: list[_SqlText] = []
-    hazards: list[_SqlText] = []
+    meta = dataset.model._meta
+    quote = connection.ops.quote_name
+    patient_meta = Patient._meta
+    site_meta = patient_meta.get_field("site").related_model._meta
+    tables = {"own": meta.db_table, "patient": patient_meta.db_table, "site": site_meta.db_table}
+    if dataset.per_visit:
+        visit_meta = meta.get_field("visit").related_model._meta
+        tables["visit"] = visit_meta.db_table
+        tables["definition"] = visit_meta.get_field("definition").related_model._meta.db_table
+
+    def col(table: str, model_meta, name: str) -> str:  # quoted names only, no parameter
+        return f"{quote(tables[table])}.{quote(model_meta.get_field(name).column)}"
+
+    columns: list[str] = []
+    hazards: list[str] = []
     for v in variables:
         if v.name == SUBJECT:
-            template = "COALESCE(NULLIF({0}, ''), NULLIF({1}, ''))"
-            paths = (f"{prefix}subject_id", f"{prefix}screening_number")
-            columns.append(_SqlText(template, *paths))
+            subject = col("patient", patient_meta, "subject_id")
+            number = col("patient", patient_meta, "screening_number")
+            columns.append(f"COALESCE(NULLIF({subject}, ''), NULLIF({number}, ''))")
         elif v.name == SITE:
-            columns.append(_SqlText("NULLIF({0}, '')", f"{prefix}site__code"))
+            columns.append(f"NULLIF({col('site', site_meta, 'code')}, '')")
         elif v.name == VISIT:
-            columns.append(_SqlText("NULLIF({0}, '')", "visit__definition__code"))
+            definition = visit_meta.get_field("definition").related_model._meta
+            columns.append(f"NULLIF({col('definition', definition, 'code')}, '')")
         elif v.name == RECORD:
-            columns.append(_SqlText("{0}", "pk"))
+            columns.append(col("own", meta, meta.pk.name))
         else:
-            field = next(f for f in dataset.model._meta.concrete_fields if f.attname == v.field)
+            field = next(f for f in meta.concrete_fields if f.attname == v.field)
             sql = _copy_column(field)
             if sql is None:
                 return None
-            columns.append(_SqlText(sql[0], v.field))
+            own = f"{quote(meta.db_table)}.{quote(field.column)}"
+            columns.append(f"({sql[0].replace('{0}', own)})")
             if sql[1]:
-                hazards.append(_SqlText(sql[1], v.field, output_field=models.BooleanField()))
+                hazards.append(f"({sql[1].replace('{0}', own)})")
     qs = dataset_queryset(user=user, dataset=dataset, flt=flt)
-    if hazards:
-        # One query: does any row hold a value the SQL above would write differently?
-        paths = [h.get_source_expressions()[0].name for h in hazards]
-        either = " OR ".join(
-            f"({h.sql_template.replace('{0}', f'{{{i}}}')})" for i, h in enumerate(hazards)
+    ids = object()  # stands for the array parameter until each COPY binds it
+    key = col("own", meta, "id" if dataset.model is Patient else "patient")
+    # The patients are a bound parameter (NULL: every patient in scope, the condition folds
+    # away before any row is read).
+    chunk = RawSQL(  # noqa: S611 (quoted names; the patients are a parameter)
+        f"(%s::bigint[] IS NULL OR {key} = ANY(%s::bigint[]))",
+        (ids, ids),
+        output_field=models.BooleanField(),
+    )
+    probe = qs.annotate(_row=RawSQL("0", ())).alias(_chunk=chunk).filter(_chunk=True)
+    try:
+        ids_sql, ids_params = (
+            export_patients(user=user, flt=flt).values("pk").query.sql_with_params()
         )
-        hazard = _SqlText(either, *paths, output_field=models.BooleanField())
-        if qs.alias(_hazard=hazard).filter(_hazard=True).exists():
-            return None
-    names = {f"c{i}": c for i, c in enumerate(columns)}
-    patients = list(export_patients(user=user, flt=flt).values_list("pk", flat=True))
-    # The SQL is built once; each chunk binds its patients to the one array parameter.
-    ids = object()  # stands for the array parameter until each chunk binds it
-    meta = dataset.model._meta
-    column = meta.get_field("id" if is_patient else "patient").column
-    key = f"{connection.ops.quote_name(meta.db_table)}.{connection.ops.quote_name(column)}"
-    # Quoted names of the model's own table and column; the patients are a bound parameter.
-    chunk = RawSQL(f"{key} = ANY(%s::bigint[])", (ids,), output_field=models.BooleanField())  # noqa: S611
-    rows = qs.annotate(**names).alias(_chunk=chunk).filter(_chunk=True).values_list(*names)
-    sql, params = rows.query.sql_with_params()
-    slot = next(i for i, p in enumerate(params) if p is ids)
-    return _copy_chunks(sql, list(params), slot, patients)
+        hazard_sql, hazard_params = "SELECT 1 WHERE false", ()
+        if hazards:
+            # Does any row hold a value the SQL above would write differently?
+            hazard = RawSQL(" OR ".join(hazards), (), models.BooleanField())  # noqa: S611
+            flagged = qs.alias(_hazard=hazard).filter(_hazard=True).order_by().values("pk")
+            hazard_sql, hazard_params = flagged.query.sql_with_params()
+        compiler = probe.values_list("_row").query.get_compiler(connection=connection)
+        sql, params = compiler.as_sql()
+    except EmptyResultSet:
+        return _CopyPlan(empty=True)
+    # The columns name the tables by their own names: each must be joined under it.
+    joined = {alias: join.table_name for alias, join in compiler.query.alias_map.items()}
+    head = 'SELECT (0) AS "_row" FROM '
+    if not sql.startswith(head) or any(joined.get(t) != t for t in tables.values()):
+        return None
+    return _CopyPlan(
+        # Both subqueries are compiled querysets: their parameters stay bound parameters.
+        plan_sql=f"SELECT ARRAY({ids_sql}), EXISTS({hazard_sql})",
+        plan_params=(*ids_params, *hazard_params),
+        # Columns of quoted names and constants; the rest as Django compiled it.
+        copy_sql=f"SELECT {', '.join(columns)} FROM {sql.removeprefix(head)}",  # noqa: S608
+        copy_params=tuple(params),
+        slots=tuple(i for i, p in enumerate(params) if p is ids),
+    )
 
 
-def _copy_chunks(sql: str, params: list, slot: int, patients: list[int]) -> Iterator[bytes]:
-    for start in range(0, len(patients), COPY_PATIENTS):
-        chunk = patients[start : start + COPY_PATIENTS]
-        params[slot] = "{" + ",".join(map(str, chunk)) + "}"  # an array literal of ints
+def _copy_chunks(
+    sql: str, params: list, slots: tuple[int, ...], chunks: list[list[int] | None]
+) -> Iterator[bytes]:
+    for chunk in chunks:
+        # An array literal of ints, or NULL for every patient in scope.
+        array = None if chunk is None else "{" + ",".join(map(str, chunk)) + "}"
+        for slot in slots:
+            params[slot] = array
         buffer = io.BytesIO()
         with connection.cursor() as cursor:
             raw = cursor.cursor  # the driver's cursor: Django's wrapper has no COPY

@@ -8,6 +8,7 @@ import json
 import re
 
 import pytest
+from django.db import connection
 
 from exports.dictionary import datasets
 from randomization.models import Allocation, ArmAccessLog
@@ -91,6 +92,34 @@ def test_data_manager_filters_by_site_and_date(
     rows = _rows(client.get(f"{API}patients/csv/", {"site": other_site.pk}))
     assert [r["screening_number"] for r in rows] == ["S02-0009"]
     assert _rows(client.get(f"{API}patients/csv/", {"date_to": "2000-01-01"})) == []
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="COPY is PostgreSQL's")
+def test_copy_plans_are_kept_per_scope_and_filter(
+    client, site, other_site, investigator, monitor, data_manager
+):
+    """The COPY export's SQL is built once per dataset, scope and filter (#16): whichever
+    user or filter came first, nobody reads another scope's rows from a kept plan."""
+    from exports import selectors
+
+    selectors._COPY_PLANS.clear()
+    patients_by_arm(site, investigator)
+    PatientFactory(site=other_site, screening_number="S02-0009")
+    for _ in range(2):  # the second round reads the plans the first one built
+        client.force_login(data_manager)
+        assert {r["site"] for r in _rows(client.get(f"{API}patients/csv/"))} == {"01", "02"}
+        rows = _rows(client.get(f"{API}patients/csv/", {"site": other_site.pk}))
+        assert [r["screening_number"] for r in rows] == ["S02-0009"]
+        client.force_login(monitor)
+        assert {r["site"] for r in _rows(client.get(f"{API}patients/csv/"))} == {"01"}
+        assert _rows(client.get(f"{API}patients/csv/", {"site": other_site.pk})) == []
+    scopes = {(key[2], key[3].sites) for key in selectors._COPY_PLANS}
+    assert scopes == {
+        (None, ()),
+        (None, (other_site.pk,)),
+        (frozenset({site.pk}), ()),
+        (frozenset({site.pk}), (other_site.pk,)),
+    }
 
 
 @pytest.mark.parametrize(
