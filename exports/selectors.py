@@ -141,23 +141,11 @@ def _pg_text_is_python_text(field: models.Field) -> bool:
 CONTEXT = ("patient_id", "pk", "visit_id", "definition_id", "target_date", "scheduled")
 
 
-def dataset_rows(
-    *,
-    user,
-    dataset: Dataset,
-    flt: ExportFilter,
-    unblinded: bool = False,
-    chunk_size: int = 500,
-    context: bool = False,
-    as_text: bool = False,
-) -> Iterator[tuple]:
-    """Stream the rows of ``dataset`` as tuples of database values in ``dataset_variables``
-    order (no model instance: a server-side cursor on PostgreSQL read ``chunk_size`` rows at
-    a time, so memory stays flat however many patients). ``context``: each row starts with
-    the ``CONTEXT`` columns the ODM file is structured by. The unblinded patients dataset
-    adds the allocation, one guarded batch read per chunk. ``as_text``: decimals and
-    booleans come as their ``text_value`` already (PostgreSQL writes them: a Decimal per
-    value is most of the cost of reading a row)."""
+def _dataset_columns(
+    dataset: Dataset, *, unblinded: bool, as_text: bool
+) -> tuple[list[str], list, list]:
+    """What ``dataset_rows`` selects: the head (keys, visit context, site), the value
+    columns in ``dataset_variables`` order, and the allocation variables (added by Python)."""
     variables = dataset_variables(dataset, unblinded=unblinded)
     if not variables or variables[0].name != SUBJECT:
         raise ValueError(f"{dataset.code}: the subject key comes first")
@@ -183,8 +171,38 @@ def dataset_rows(
     head += visit if dataset.per_visit else []
     if allocation:
         head.append("site_id")
-    qs = dataset_queryset(user=user, dataset=dataset, flt=flt)
-    rows = qs.values_list(*head, *columns).iterator(chunk_size=chunk_size)
+    return head, columns, allocation
+
+
+def dataset_values_queryset(
+    *, user, dataset: Dataset, flt: ExportFilter, unblinded: bool = False, as_text: bool = False
+) -> QuerySet:
+    """The one query ``dataset_rows`` streams (the bench copies it as its baseline)."""
+    head, columns, _ = _dataset_columns(dataset, unblinded=unblinded, as_text=as_text)
+    return dataset_queryset(user=user, dataset=dataset, flt=flt).values_list(*head, *columns)
+
+
+def dataset_rows(
+    *,
+    user,
+    dataset: Dataset,
+    flt: ExportFilter,
+    unblinded: bool = False,
+    chunk_size: int = 500,
+    context: bool = False,
+    as_text: bool = False,
+) -> Iterator[tuple]:
+    """Stream the rows of ``dataset`` as tuples of database values in ``dataset_variables``
+    order (no model instance: a server-side cursor on PostgreSQL read ``chunk_size`` rows at
+    a time, so memory stays flat however many patients). ``context``: each row starts with
+    the ``CONTEXT`` columns the ODM file is structured by. The unblinded patients dataset
+    adds the allocation, one guarded batch read per chunk. ``as_text``: decimals and
+    booleans come as their ``text_value`` already (PostgreSQL writes them: a Decimal per
+    value is most of the cost of reading a row)."""
+    head, _, allocation = _dataset_columns(dataset, unblinded=unblinded, as_text=as_text)
+    rows = dataset_values_queryset(
+        user=user, dataset=dataset, flt=flt, unblinded=unblinded, as_text=as_text
+    ).iterator(chunk_size=chunk_size)
     n_head = len(head)
     no_visit = (None, None, None, None)
     while chunk := list(islice(rows, chunk_size)):
@@ -223,6 +241,15 @@ def dataset_history_rows(
     order of ``export_patients``, then record, then time (one query, streamed):
     (patient pk, record pk, history id, when, user id, reason, history type, *fields);
     ``as_text`` as in ``dataset_rows``."""
+    return dataset_history_queryset(
+        user=user, dataset=dataset, flt=flt, fields=fields, as_text=as_text
+    ).iterator(chunk_size=chunk_size)
+
+
+def dataset_history_queryset(
+    *, user, dataset: Dataset, flt: ExportFilter, fields: list[str], as_text: bool = False
+) -> QuerySet:
+    """The one query ``dataset_history_rows`` streams."""
     scoped = export_patients(user=user, flt=flt).values("pk")
     history = dataset.model.history
     if dataset.model is Patient:
@@ -242,10 +269,8 @@ def dataset_history_rows(
             column = f"{connection.ops.quote_name(history.model._meta.db_table)}.history_date"
             when = RawSQL(_DATETIME.replace("{0}", column), (), models.TextField())  # noqa: S611
     keys = ("history_id", when, "history_user_id", "history_change_reason")
-    return (
-        qs.order_by(*order, "id", "history_date", "history_id")
-        .values_list(patient, "id", *keys, "history_type", *fields)
-        .iterator(chunk_size=chunk_size)
+    return qs.order_by(*order, "id", "history_date", "history_id").values_list(
+        patient, "id", *keys, "history_type", *fields
     )
 
 

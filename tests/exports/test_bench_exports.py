@@ -23,3 +23,12 @@ def test_export_section_measures_csv_odm_and_copy():
     if connection.vendor == "postgresql":
         assert cells[5].endswith("×")  # compared with COPY
         assert cells[10].endswith("×")  # the ODM with COPY of the tables and their history
+    if connection.vendor == "postgresql":  # and with COPY of the exports' own queries
+        own = next(
+            line for line in text.splitlines()[row_index(text) :] if line.startswith("| 8 |")
+        )
+        assert own.count("×") == 2
+
+
+def row_index(text: str) -> int:
+    return text.splitlines().index("### The same exports vs COPY of their own queries")
