@@ -283,6 +283,14 @@ def _eligible_patients(site, investigator, n: int, *, grade_cycle=("1", "2", "3"
     return patients
 
 
+def extra_randomizations(*, repeat: int, processes: int, per_process: int) -> int:
+    """Randomizations the bench makes on the generated trial's list: ``measure_writes`` (a
+    warm-up, the counted call and ``repeat`` timed calls) and ``measure_concurrency`` (as many
+    serial as concurrent). Any of them may fall in any stratum, so the list gets that many
+    more entries in each (#16: 11 "No randomization slot is free" errors at 100 patients)."""
+    return (repeat + 2) + processes * per_process * 2
+
+
 def measure_writes(size: int, repeat: int) -> list[Figure]:
     from crf.models import LabResult
     from crf.services import crf_save

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
 
 from crf.models import LabResult, Visit
 from devtools.generate import generate_trial
@@ -77,3 +77,43 @@ def test_append_adds_patients_to_a_generated_trial():
     generate_trial(patients=6, sites=2, seed="grow", months=2, append=True)
     numbers = sorted(Patient.objects.values_list("screening_number", flat=True))
     assert numbers == [f"S01-{n:04d}" for n in range(1, 7)] + [f"S02-{n:04d}" for n in range(1, 7)]
+
+
+def test_the_list_has_room_for_the_randomizations_the_bench_adds():
+    """#16: the bench's own randomizations (writes + concurrency) found strata full at 100
+    patients. Any of them may fall in any stratum: each stratum gets room for all of them."""
+    from devtools import bench
+    from devtools.generate import list_length
+    from randomization.models import RandomizationList
+
+    extra = bench.extra_randomizations(repeat=15, processes=4, per_process=10)
+    assert extra == 17 + 80
+    generate_trial(patients=6, sites=2, seed="room", months=2, extra_randomizations=extra)
+    active = RandomizationList.objects.get(status=RandomizationList.Status.ACTIVE)
+    assert active.length_per_stratum == list_length(6, extra) == 40 + extra
+    assert list_length(100, extra) - list_length(100) == extra
+
+
+def _synchronous_commit() -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="a PostgreSQL setting")
+def test_commits_skip_the_wal_flush_only_while_generating(monkeypatch):
+    """Throw-away data need no durable commits; the bench then measures writes on the same
+    connection, so the server's setting comes back afterwards."""
+    from devtools import generate
+
+    seen = []
+    story = generate.patient_story
+
+    def spy(**kwargs):
+        seen.append(_synchronous_commit())
+        return story(**kwargs)
+
+    monkeypatch.setattr(generate, "patient_story", spy)
+    generate_trial(patients=2, sites=1, seed="flush", months=2)
+    assert seen == ["off", "off"]
+    assert _synchronous_commit() == "on"

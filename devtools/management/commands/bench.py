@@ -17,7 +17,7 @@ from django.db import connection
 from django.test.utils import setup_test_environment
 
 from devtools import bench
-from devtools.generate import USER_PREFIX, generate_trial
+from devtools.generate import USER_PREFIX, default_workers, generate_trial
 
 
 class Command(BaseCommand):
@@ -28,7 +28,9 @@ class Command(BaseCommand):
         parser.add_argument("--sites", type=int, default=10)
         parser.add_argument("--seed", default="liveradvance-bench")
         parser.add_argument("--repeat", type=int, default=15, help="timed calls per figure")
-        parser.add_argument("--workers", type=int, default=2, help="generator processes")
+        parser.add_argument(
+            "--workers", type=int, default=None, help="generator processes (default: one per core)"
+        )
         parser.add_argument("--concurrency", type=int, default=4, help="randomizing processes")
         parser.add_argument("--per-process", type=int, default=10)
         parser.add_argument("--http-users", type=int, default=50)
@@ -91,7 +93,12 @@ class Command(BaseCommand):
             patients=size,
             sites=options["sites"],
             seed=options["seed"],
-            workers=options["workers"],
+            workers=options["workers"] or default_workers(),
+            extra_randomizations=bench.extra_randomizations(
+                repeat=options["repeat"],
+                processes=options["concurrency"],
+                per_process=options["per_process"],
+            ),
             progress=say,
         )
         say(f"    generated in {summary.seconds:.0f} s; storage, EXPLAIN")

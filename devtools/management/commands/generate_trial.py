@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
-from devtools.generate import generate_trial
+from devtools.generate import default_workers, generate_trial
 
 
 class Command(BaseCommand):
@@ -18,8 +18,8 @@ class Command(BaseCommand):
         parser.add_argument(
             "--workers",
             type=int,
-            default=1,
-            help="processes (PostgreSQL; sites split between them)",
+            default=None,
+            help="processes (PostgreSQL; sites split between them); default: one per core",
         )
 
     def handle(self, *args, **options) -> None:
@@ -29,7 +29,7 @@ class Command(BaseCommand):
                 sites=options["sites"],
                 seed=options["seed"],
                 months=options["months"],
-                workers=options["workers"],
+                workers=options["workers"] or default_workers(),
                 progress=self.stdout.write,
             )
         except ValueError as exc:
