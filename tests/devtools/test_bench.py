@@ -79,7 +79,8 @@ def test_bench_http_measures_the_generated_investigator_and_reports_the_ratio(
 
     monkeypatch.setattr(bench_http, "measure_http", measure)
     out = StringIO()
-    call_command("bench_http", user=investigator.username, seconds=1, stdout=out)
+    # The command object itself: devtools is an installed app only with DEVTOOLS=1.
+    call_command(bench_http.Command(), user=investigator.username, seconds=1, stdout=out)
     result = json.loads(out.getvalue())
     assert result["ratio"] == 0.25
     assert seen["user"] == investigator
