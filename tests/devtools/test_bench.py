@@ -85,3 +85,12 @@ def test_bench_http_measures_the_generated_investigator_and_reports_the_ratio(
     assert result["ratio"] == 0.25
     assert seen["user"] == investigator
     assert seen["users"] == 50
+
+
+def test_each_bench_size_is_the_same_trial_at_another_age():
+    """One recruitment rate: the 400-patient trial is the 10,000-patient one's first month,
+    so what is in flight today (the pharmacy page, visits due) is alike at both sizes."""
+    assert bench.recruitment_months(400) == 1
+    assert bench.recruitment_months(10_000) == 24
+    assert bench.recruitment_months(1) == 1
+    assert bench.recruitment_months(1_000, per_month=100) == 10

@@ -27,6 +27,12 @@ class Command(BaseCommand):
         parser.add_argument("--sizes", default="400,10000", help="patients, comma-separated")
         parser.add_argument("--sites", type=int, default=10)
         parser.add_argument("--seed", default="liveradvance-bench")
+        parser.add_argument(
+            "--per-month",
+            type=int,
+            default=bench.PER_MONTH,
+            help="patients recruited a month: each size is the same trial at another age",
+        )
         parser.add_argument("--repeat", type=int, default=15, help="timed calls per figure")
         parser.add_argument(
             "--workers", type=int, default=None, help="generator processes (default: one per core)"
@@ -88,11 +94,13 @@ class Command(BaseCommand):
 
     def _generate(self, size: int, options) -> bench.SizeResult:
         say = self.stdout.write
-        say(f"--- {size} patients: generating")
+        months = bench.recruitment_months(size, options["per_month"])
+        say(f"--- {size} patients over {months} months: generating")
         summary = generate_trial(
             patients=size,
             sites=options["sites"],
             seed=options["seed"],
+            months=months,
             workers=options["workers"] or default_workers(),
             extra_randomizations=bench.extra_randomizations(
                 repeat=options["repeat"],
@@ -102,7 +110,7 @@ class Command(BaseCommand):
             progress=say,
         )
         say(f"    generated in {summary.seconds:.0f} s; storage, EXPLAIN")
-        result = bench.SizeResult(size=size, summary=summary)
+        result = bench.SizeResult(size=size, summary=summary, months=months)
         result.storage = bench.measure_storage()
         result.explain = bench.explain_indexes()
         return result
