@@ -355,14 +355,40 @@ def visits_status_refresh(
         if len(visits) < batch_size:
             break
         last_pk = visits[-1].pk
+    dosing_ended = _dosing_ended_sync(today=today, batch_size=batch_size)
     sent = visits_digest_send(today=today) if notify else 0
     return {
         "date": today.isoformat(),
         "changed": changed,
+        "dosing_ended": dosing_ended,
         "digests_sent": sent,
         "batches": batches,
         "longest_batch_s": round(longest, 3),
     }
+
+
+def _dosing_ended_sync(*, today: dt.date, batch_size: int) -> int:
+    """Patients still "randomized" (on treatment) whose course has no dose left to give: the
+    last dosing visit was missed, so nothing changed on a form to sync their status. Synced
+    here, audited, in short transactions; the pharmacy worklist, which lists "randomized"
+    patients, drops them (#16: it filled with patients whose doses were missed long ago)."""
+    from .course import patient_course_sync, patient_courses
+
+    synced, last_pk = 0, 0
+    on_treatment = Patient.objects.filter(status=PatientStatus.RANDOMIZED).order_by("pk")
+    while batch := list(on_treatment.filter(pk__gt=last_pk)[:batch_size]):
+        last_pk = batch[-1].pk
+        courses = patient_courses(batch)
+        for patient in batch:
+            if courses[patient.pk].state == patient.status:
+                continue
+            with transaction.atomic():  # the row as it is now, locked: no edit overwritten
+                patient = Patient.objects.select_for_update().get(pk=patient.pk)
+                if patient.status == PatientStatus.RANDOMIZED:
+                    trigger = f"Visit window status on {today:%Y-%m-%d}"
+                    patient_course_sync(patient=patient, user=None, trigger=trigger)
+                    synced += 1
+    return synced
 
 
 def visits_digest_send(*, today: dt.date) -> int:

@@ -520,6 +520,7 @@ def _search_term(site_code: str | None = None) -> str:
 
 def explain_indexes() -> list[dict]:
     from crf.selectors import visit_worklist
+    from monitoring.selectors import query_list
     from randomization.selectors import pharmacy_patient_list
     from trials.selectors import patient_list, score_gaps_query
 
@@ -556,6 +557,10 @@ def explain_indexes() -> list[dict]:
         "score_record_gap_recent": (
             "worklist: recent records missing a primary score",
             lambda: score_gaps_query(user=users["investigator"])[:25],
+        ),
+        "query_open_due": (
+            "dashboard: open data queries of an investigator, oldest due first",
+            lambda: query_list(user=users["investigator"], status="open")[:10],
         ),
     }
     rows = []

@@ -513,5 +513,8 @@ def generate_trial(
 
         # Statuses as the daily job leaves them.
         visits_status_refresh(today=setup.today, notify=False)
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("ANALYZE")  # after a bulk load, as autovacuum would later
     summary.seconds = time.perf_counter() - started
     return summary

@@ -57,7 +57,14 @@ class DataQuery(models.Model):
         ordering = ["-raised_at", "-id"]
         verbose_name = _("data query")
         verbose_name_plural = _("data queries")
-        indexes = [models.Index(fields=["patient", "status"], name="query_patient_status")]
+        indexes = [
+            models.Index(fields=["patient", "status"], name="query_patient_status"),
+            # The dashboards' open queries, oldest due first (#16): walked in this order and
+            # stopped at the first page, instead of every open query of the sites sorted.
+            models.Index(
+                fields=["due_date", "id"], condition=Q(status="open"), name="query_open_due"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"Query #{self.pk} on {self.form_code}{'.' + self.field if self.field else ''}"

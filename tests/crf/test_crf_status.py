@@ -166,3 +166,24 @@ def test_refresh_runs_in_short_batches_and_reports_the_longest(randomized_patien
     assert result["longest_batch_s"] >= 0
     assert sum(result["changed"].values()) == open_visits
     assert not Visit.objects.filter(status__in=("planned", "due", "overdue")).exists()
+
+
+def test_a_patient_whose_doses_were_all_missed_leaves_the_pharmacy_worklist(randomized_patient):
+    """No form changes when the last dosing visit is missed, so the daily job itself moves
+    the patient from "randomized" (on treatment) to in follow-up, audited (#16: the pharmacy
+    worklist filled with patients whose doses were missed long ago)."""
+    from trials.models import PatientStatus
+
+    # What the pharmacy worklist lists (``pharmacy_patient_list``): "randomized" patients.
+    assert randomized_patient.status == PatientStatus.RANDOMIZED
+    with at(dt.date(2026, 3, 20)):  # dose 4 (day 18) still open: nothing to sync
+        assert services.visits_status_refresh(notify=False)["dosing_ended"] == 0
+    with at(dt.date(2026, 4, 30)):
+        result = services.visits_status_refresh(notify=False)
+    randomized_patient.refresh_from_db()
+    assert result["dosing_ended"] == 1
+    assert randomized_patient.status == PatientStatus.IN_FOLLOW_UP
+    last = randomized_patient.history.order_by("-history_id").first()
+    assert last.history_change_reason.startswith("Visit window status on 2026-04-30")
+    with at(dt.date(2026, 4, 30)):  # idempotent
+        assert services.visits_status_refresh(notify=False)["dosing_ended"] == 0
