@@ -518,6 +518,15 @@ def _search_term(site_code: str | None = None) -> str:
     return middle[1:]  # "01-0123": a contains-search
 
 
+def _site_last_page(user):
+    """The query of the last page of the user's patient list (25 a page, keyset)."""
+    from trials.selectors import patient_list
+
+    numbers = list(patient_list(user=user).values_list("screening_number", flat=True))
+    after = numbers[-26] if len(numbers) > 25 else ""
+    return patient_list(user=user).filter(screening_number__gt=after)[:26]
+
+
 def explain_indexes() -> list[dict]:
     from crf.selectors import visit_worklist
     from monitoring.selectors import query_list
@@ -557,6 +566,10 @@ def explain_indexes() -> list[dict]:
         "score_record_gap_recent": (
             "worklist: recent records missing a primary score",
             lambda: score_gaps_query(user=users["investigator"])[:25],
+        ),
+        "patient_site_number": (
+            "patient list of an investigator, last page (keyset)",
+            lambda: _site_last_page(users["investigator"]),
         ),
         "query_open_due": (
             "dashboard: open data queries of an investigator, oldest due first",

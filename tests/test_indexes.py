@@ -28,6 +28,21 @@ def test_lists_have_their_order_indexes():
     assert {"patient_screening_number", "patient_subject_id"} <= patient
     assert "allocation_randomized_at" in _index_names("randomization_allocation")
     assert "score_record_gap_recent" in _index_names("trials_scorerecord")
+    # One site's list (its last page stopped scanning every later site: 2.96 -> 0.11 ms).
+    assert "patient_site_number" in patient
+
+
+@pytest.mark.django_db
+def test_dashboards_read_drafts_and_open_queries_from_their_own_indexes():
+    """#16: the investigator dashboard probed every visit of the site for a draft form, and
+    sorted every open query of the site for the ten due first (10,000 patients: 13 -> under
+    1 ms and 4.3 -> 0.37 ms, EXPLAIN in benchmarks/results.md)."""
+    from crf.registry import VISIT_FORMS
+
+    for spec in VISIT_FORMS.values():
+        table = spec.model._meta.db_table
+        assert f"{spec.model._meta.model_name}_draft" in _index_names(table), table
+    assert "query_open_due" in _index_names("monitoring_dataquery")
 
 
 @pytest.mark.django_db

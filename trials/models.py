@@ -164,6 +164,9 @@ class Patient(models.Model):
             # the patient lists and screening log by screening number (the number starts with
             # the site code), the pharmacy lists and API cursors by randomization number.
             models.Index(fields=["screening_number"], name="patient_screening_number"),
+            # One site's list in the same order: its last page stops at the site's last
+            # patient instead of reading every later site's rows to fill the page (#16).
+            models.Index(fields=["site", "screening_number", "id"], name="patient_site_number"),
             models.Index(
                 fields=["subject_id"],
                 condition=Q(subject_id__isnull=False),
