@@ -49,8 +49,7 @@ def _visible_ids(*, user, patients) -> list[int]:
     if any(p.pk is None or p.site_id is None for p in patients):
         ids = [p.pk for p in patients]
         return list(patient_list(user=user).filter(pk__in=ids).values_list("pk", flat=True))
-    sites = roles.user_site_ids(user)
-    return [p.pk for p in patients if sites is None or p.site_id in sites]
+    return [p.pk for p in patients if roles.can_view_site(user, p.site_id)]
 
 
 def dosing_schedules(*, user, patients) -> dict[int, list[DoseVisit]]:
@@ -237,10 +236,9 @@ def visit_get(*, user, pk: int) -> Visit:
         .filter(pk=pk)
         .first()
     )
-    if visit is None or not roles.can_view_site(user, visit.patient.site_id):
+    if visit is None:
         raise Http404("No such visit.")
-    patient_checked(user=user, patient=visit.patient)  # read with the visit: no second read
-    return visit
+    return visit_checked(user=user, visit=visit)  # read with its patient: no second read
 
 
 def visit_checked(*, user, visit: Visit) -> Visit:

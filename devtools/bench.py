@@ -799,6 +799,20 @@ class _Null:
         return len(data)
 
 
+def _copy_seconds(sql: str, params=()) -> float:
+    """Seconds PostgreSQL takes to COPY the rows of ``sql`` out as CSV (to nowhere)."""
+    started = time.perf_counter()
+    with connection.cursor() as cursor:
+        query = cursor.mogrify(f"COPY ({sql}) TO STDOUT CSV", params)
+        cursor.copy_expert(query.decode(), _Null())
+    return time.perf_counter() - started
+
+
+def _select_all(model) -> str:
+    # A model's own table name, quoted: no user input reaches this SQL.
+    return f"SELECT * FROM {connection.ops.quote_name(model._meta.db_table)}"  # noqa: S608
+
+
 def _export_queries_copied(user, codes: list[str]) -> tuple[float | None, float | None]:
     """Seconds of PostgreSQL COPY of the exports' own queries (every dataset, whole trial):
     the rows queries (what the CSV writes) and the rows + history queries (the ODM's)."""
@@ -811,12 +825,7 @@ def _export_queries_copied(user, codes: list[str]) -> tuple[float | None, float 
     flt = ExportFilter()
 
     def copy(qs) -> float:
-        sql, params = qs.query.sql_with_params()
-        started = time.perf_counter()
-        with connection.cursor() as cursor:
-            query = cursor.mogrify(f"COPY ({sql}) TO STDOUT CSV", params)
-            cursor.copy_expert(query.decode(), _Null())
-        return time.perf_counter() - started
+        return _copy_seconds(*qs.query.sql_with_params())
 
     rows_s = history_s = 0.0
     for code in codes:
@@ -880,24 +889,12 @@ def export_section(databases: dict[int, str]) -> str:
             tracemalloc.stop()
         copy_s = trail_s = None
         if connection.vendor == "postgresql":
-            start = time.perf_counter()
-            with connection.cursor() as cursor:
-                for c in codes:
-                    table = datasets()[c].model._meta.db_table
-                    table = connection.ops.quote_name(table)
-                    # A model's own table name, quoted: no user input reaches this SQL.
-                    sql = f"COPY (SELECT * FROM {table}) TO STDOUT CSV"  # noqa: S608
-                    cursor.copy_expert(sql, _Null())
-            copy_s = time.perf_counter() - start
+            dataset_models = [datasets()[c].model for c in codes]
+            copy_s = sum(_copy_seconds(_select_all(m)) for m in dataset_models)
             # The ODM also reads every version: COPY of the history tables too.
-            with connection.cursor() as cursor:
-                for c in codes:
-                    table = connection.ops.quote_name(
-                        datasets()[c].model.history.model._meta.db_table
-                    )
-                    sql = f"COPY (SELECT * FROM {table}) TO STDOUT CSV"  # noqa: S608
-                    cursor.copy_expert(sql, _Null())
-            trail_s = time.perf_counter() - start
+            trail_s = copy_s + sum(
+                _copy_seconds(_select_all(m.history.model)) for m in dataset_models
+            )
         own_csv_s, own_odm_s = _export_queries_copied(user, codes)
         csv_s, csv_q, csv_out = figures["csv"]
         odm_s, odm_q, odm_out = figures["odm"]
