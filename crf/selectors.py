@@ -332,6 +332,17 @@ def patient_form_to_enter(*, user, patient: Patient) -> tuple[Visit, FormCell] |
 
 # Most urgent first; the window end leads so that the keyset position is an indexed column.
 WORKLIST_ORDER = ("window_end", "patient__site__code", "patient__subject_id", "pk")
+WORKLIST_FIELDS = (
+    "patient__subject_id",
+    "patient__screening_number",
+    "patient__site__code",
+    "definition__name",
+    "definition__expected_forms",
+    "target_date",
+    "window_start",
+    "window_end",
+    "status",
+)
 
 
 def visit_worklist(*, user, site: int | None = None) -> QuerySet[Visit]:
@@ -346,7 +357,13 @@ def visit_worklist(*, user, site: int | None = None) -> QuerySet[Visit]:
         visits = visits.filter(patient__site_id__in=ids)
     if site:
         visits = visits.filter(patient__site_id=site)
-    return visits.select_related("definition", "patient__site").order_by(*WORKLIST_ORDER)
+    # Only what the lists show: a third of the columns, so a page's rows cost less to read
+    # and to build (#16).
+    return (
+        visits.select_related("definition", "patient__site")
+        .only(*WORKLIST_FIELDS)
+        .order_by(*WORKLIST_ORDER)
+    )
 
 
 def crf_get(*, user, spec, visit: Visit | None = None, patient: Patient | None = None, pk=None):
