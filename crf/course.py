@@ -287,13 +287,18 @@ def _dosing_facts(patient_ids: list[int]) -> tuple[set[int], dict[int, list]]:
     return open_ids, given
 
 
-def patient_courses(patients: Iterable[Patient]) -> dict[int, Course]:
-    """The course of each patient (a fixed number of queries for any number of patients)."""
+def patient_courses(
+    patients: Iterable[Patient], *, events: dict[int, list[CourseEvent]] | None = None
+) -> dict[int, Course]:
+    """The course of each patient (a fixed number of queries for any number of patients).
+    ``events``: their course events, when the caller read them (``patient_course_events``)
+    in this transaction and has recorded none since."""
     patients = list(patients)
     ids = [p.pk for p in patients]
     if not ids:
         return {}
-    events = _events(ids)
+    if events is None:
+        events = _events(ids)
     open_ids, given = _dosing_facts(ids)
     return {
         p.pk: replace(
@@ -309,23 +314,33 @@ def patient_courses(patients: Iterable[Patient]) -> dict[int, Course]:
     }
 
 
-def patient_course(patient: Patient) -> Course:
-    """The course of one patient, derived now from every recorded event."""
-    return patient_courses([patient])[patient.pk]
+def patient_course_events(patient: Patient) -> list[CourseEvent]:
+    """The course events recorded for ``patient`` (end of study, follow-ups, fatal AEs)."""
+    return _events([patient.pk])[patient.pk]
+
+
+def patient_course(patient: Patient, *, events: list[CourseEvent] | None = None) -> Course:
+    """The course of one patient, derived now from every recorded event (``events``: as
+    read by ``patient_course_events`` in this transaction, none recorded since)."""
+    known = None if events is None else {patient.pk: events}
+    return patient_courses([patient], events=known)[patient.pk]
 
 
 # --- applying the course ---------------------------------------------------------------------
 
 
 @transaction.atomic
-def patient_course_sync(*, patient: Patient, user, trigger: str) -> Course:
+def patient_course_sync(
+    *, patient: Patient, user, trigger: str, events: list[CourseEvent] | None = None
+) -> Course:
     """Bring ``Patient.status`` and the open visits in line with the course (audited).
 
     Dosing visits after the ending event become not applicable; so do all visits after a
     withdrawal from visits, a loss to follow-up or completion. Survival follow-ups after a
-    death stay open to record the vital status and are never left missed.
+    death stay open to record the vital status and are never left missed. ``events``: as
+    for ``patient_course`` (the doses given are read again in any case).
     """
-    course = patient_course(patient)
+    course = patient_course(patient, events=events)
     if not course.randomized:
         return course
     reason = f"{trigger}: {course.state_label}"

@@ -22,6 +22,7 @@ from trials.audit import (
     require_reason,
     save_audited,
 )
+from trials.compiled import CompiledGet
 from trials.concurrency import check_version
 from trials.dictionary import TYPED_SCORE_INPUTS
 from trials.limits import OutOfRangeWarning
@@ -613,9 +614,10 @@ def _visit_forms_of(row: dict) -> dict[str, dict]:
 
 
 @functools.cache
-def _visit_lock_query(followup: bool):
-    """The queryset of ``_visit_locked``, built once per process (resolving its nineteen
-    subqueries cost more Python time than running them); ``followup``: saving a follow-up."""
+def _visit_lock_query(followup: bool) -> CompiledGet[Visit]:
+    """The query of ``_visit_locked``, built and compiled to SQL once per process (resolving
+    and compiling its nineteen subqueries cost more Python time than running them, #16);
+    ``followup``: saving a follow-up."""
     from .registry import VISIT_FORMS
 
     patient = OuterRef("patient_id")
@@ -642,9 +644,10 @@ def _visit_lock_query(followup: bool):
         )
         for i, (code, column) in enumerate(_visit_form_columns())
     }
-    return (
+    return CompiledGet(
         Visit.objects.select_for_update(of=("self",))
-        .select_related("definition", "patient__site")
+        # The trial too: the checks read its settings (weight change) off the patient.
+        .select_related("definition", "patient__site", "patient__trial")
         .annotate(
             locked_day1=Subquery(day1),
             death_followup=Subquery(followups.order_by("death_date").values("death_date")[:1]),
@@ -660,13 +663,18 @@ def _visit_locked(spec, pk: int) -> Visit:
     (#16): definition, patient and site; day 1; the earliest death date recorded on another
     form (``_death_date_elsewhere``); the forms already entered (``_visit_forms``). The
     forms cannot change meanwhile: each of their saves locks this visit row first."""
-    visit = _visit_lock_query(spec.model is FollowUp).get(pk=pk)
+    visit = _visit_lock_query(spec.model is FollowUp).get(pk)
     deaths = [visit.death_followup, visit.death_ended, visit.death_fatal]
     visit.locked_death_date = min((d for d in deaths if d), default=None)
-    paths = _visit_form_columns().values()
-    visit.locked_forms = _visit_forms_of(
-        {path: getattr(visit, f"form_{i}") for i, path in enumerate(paths)}
-    )
+    columns = _visit_form_columns()
+    row = {path: getattr(visit, f"form_{i}") for i, path in enumerate(columns.values())}
+    visit.locked_forms = _visit_forms_of(row)
+    # A form's status is never NULL: a NULL from its subquery means no row at this visit.
+    visit.locked_present = {
+        code
+        for (code, column), path in columns.items()
+        if column == "status" and row[path] is not None
+    }
     return visit
 
 
@@ -725,7 +733,12 @@ def crf_save(
     sequencing_check(spec, patient=patient, visit=visit)
 
     # Row-locked (after the visit or patient): the version read is the stored one (#16).
-    instance = crf_get(spec=spec, visit=visit, patient=patient, pk=pk, for_update=True)
+    # A per-visit form that the locked visit has no row of is new: no row can appear
+    # before the commit (every save of a visit's form locks the visit first), no read.
+    if spec.per_visit and spec.code not in visit.locked_present:
+        instance = None
+    else:
+        instance = crf_get(spec=spec, visit=visit, patient=patient, pk=pk, for_update=True)
     if pk is not None and instance is None:
         raise ValidationError(gettext("No such form for this patient."))
     check_version(instance, expected_version, required=version_required)
@@ -824,7 +837,12 @@ def crf_save(
         if spec.course_event:
             from .course import patient_course_sync
 
-            patient_course_sync(patient=patient, user=user, trigger=spec.label)
+            patient_course_sync(
+                patient=patient,
+                user=user,
+                trigger=spec.label,
+                events=save.state.get("course_events"),  # read by a validator of this save
+            )
     return instance
 
 

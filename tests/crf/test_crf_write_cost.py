@@ -161,3 +161,47 @@ def test_a_stale_lab_correction_is_still_refused(investigator, randomized_patien
             expected_version=labs.lock_version,
         )
     assert LabResult.objects.get(pk=labs.pk).bilirubin_entered == Decimal(4)
+
+
+def _fields(obj) -> dict:
+    return {f.attname: getattr(obj, f.attname) for f in obj._meta.concrete_fields}
+
+
+@pytest.mark.parametrize("followup", [False, True])
+def test_the_compiled_visit_lock_reads_what_the_orm_query_reads(
+    investigator, randomized_patient, followup
+):
+    """``_visit_locked`` runs SQL compiled once (``trials.compiled``): the same instance,
+    related rows and annotations as the queryset it was compiled from, for any visit."""
+    from django.db import transaction
+
+    _save_labs(investigator, _dose1(randomized_patient))
+    compiled = services._visit_lock_query(followup)
+    for visit in Visit.objects.filter(patient=randomized_patient):
+        with transaction.atomic():
+            fast = compiled.get(visit.pk)
+            slow = compiled._queryset.get(pk=visit.pk)
+        assert _fields(fast) == _fields(slow)
+        assert _fields(fast.definition) == _fields(slow.definition)
+        assert _fields(fast.patient) == _fields(slow.patient)
+        assert _fields(fast.patient.site) == _fields(slow.patient.site)
+        assert _fields(fast.patient.trial) == _fields(slow.patient.trial)
+        names = [n for n in slow.__dict__ if n.startswith(("form_", "locked_", "death_"))]
+        assert len(names) == 4 + len(services._visit_form_columns())
+        assert {n: getattr(fast, n) for n in names} == {n: getattr(slow, n) for n in names}
+    assert compiled.get(visit.pk)._state.db == "default"
+    with pytest.raises(Visit.DoesNotExist), transaction.atomic():
+        compiled.get(0)
+
+
+def test_a_first_form_at_a_visit_reads_no_form_row(
+    investigator, randomized_patient, django_assert_max_num_queries
+):
+    """The locked visit says which forms it has: a new form is not looked up again."""
+    visit = _dose1(randomized_patient)
+    with CaptureQueriesContext(connection) as first:
+        _save_labs(investigator, visit)
+    with CaptureQueriesContext(connection) as second:
+        _save_labs(investigator, visit, reason="Corrected against the source")
+    assert _tables(first.captured_queries, "SELECT").count("crf_labresult") == 0
+    assert _tables(second.captured_queries, "SELECT").count("crf_labresult") == 1
