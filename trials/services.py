@@ -893,7 +893,10 @@ def screening_save(
     screening.eligible = assessment.eligible
     screening.failed_criteria = [c.code for c in assessment.failed]
     screening.status = FormStatus.COMPLETE if complete else FormStatus.DRAFT
-    save_audited(screening, reason=reason or "Screening entered", user=user)
+    created = screening.pk is None
+    # The patient was read under its row lock and so was its one screening (every write of
+    # a screening locks the patient first): no existence or uniqueness lookups (#16).
+    save_audited(screening, reason=reason or "Screening entered", user=user, proven=("patient",))
     score_record_save(
         patient=patient,
         source=screening,
@@ -902,6 +905,7 @@ def screening_save(
         inputs=scores["inputs"],
         result=scores["result"],
         trigger="screening form saved",
+        source_created=created,  # inserted just now: it has no score record yet
     )
     _screening_outcome_apply(patient, screening, complete=complete, user=user, reason=reason)
     return screening
