@@ -329,7 +329,7 @@ def patient_course(patient: Patient, *, events: list[CourseEvent] | None = None)
 # --- applying the course ---------------------------------------------------------------------
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)  # joins the caller's write: no savepoint round trips
 def patient_course_sync(
     *, patient: Patient, user, trigger: str, events: list[CourseEvent] | None = None
 ) -> Course:

@@ -298,6 +298,10 @@ def visit_status_on(
     return VisitStatus.MISSED
 
 
+# Fields of a visit read under its row lock that a status change leaves as stored: their
+# existence, uniqueness and window checks (a database round trip each, #16) are not redone.
+VISIT_STATUS_PROVEN = ("patient", "definition", "target_date", "window_start", "window_end")
+
 STATUS_BATCH_SIZE = 500  # visits per transaction of the daily job (#16: row locks held briefly)
 
 
@@ -349,7 +353,11 @@ def visits_status_refresh(
                     new = VisitStatus.DUE
                 if new != visit.status:
                     visit.status = new
-                    save_audited(visit, reason=f"Visit window status on {today:%Y-%m-%d}")
+                    save_audited(
+                        visit,
+                        reason=f"Visit window status on {today:%Y-%m-%d}",
+                        proven=VISIT_STATUS_PROVEN,  # read under the row lock, status only
+                    )
                     changed[new] = changed.get(new, 0) + 1
         batches += 1
         longest = max(longest, time.perf_counter() - started)
@@ -923,12 +931,13 @@ def _visit_progress_update(
         )
     if (new_status, actual) != (visit.status, visit.actual_date):
         visit.status, visit.actual_date = new_status, actual
-        # Only the status and date change: patient and schedule row are the stored ones.
+        # Only the status and date change: patient, schedule row and the window (checked by
+        # the database when stored: ``visit_target_inside_window``) are the stored ones.
         save_audited(
             visit,
             reason=f"Visit status after {trigger} saved",
             user=user,
-            proven=("patient", "definition"),
+            proven=VISIT_STATUS_PROVEN,
         )
 
 

@@ -383,7 +383,15 @@ def patient_create(
     )
     if consent_datetime and consent_datetime > timezone.now():
         raise ValidationError({"consent_datetime": gettext("Consent cannot be in the future.")})
-    return save_audited(patient, reason="Patient registered for screening", user=user)
+    # Proven under the site's row lock (#16): the site exists, and so does its trial (a
+    # protected key); the number is the site's next one and starts with the site's code,
+    # unique in the trial, so it is unique in the trial (the constraint stays the backstop).
+    return save_audited(
+        patient,
+        reason="Patient registered for screening",
+        user=user,
+        proven=("trial", "site"),
+    )
 
 
 IDENTITY_FIELDS = ("sex", "birth_date", "initials", "consent_datetime", "consent_version")
