@@ -21,6 +21,7 @@ from django.utils.translation import gettext
 from trials import history, roles
 from trials.audit import save_audited
 from trials.auth import reauthenticate
+from trials.compiled import CompiledQuery
 from trials.models import AccessEvent, Patient
 from trials.services import access_event_record
 
@@ -325,10 +326,10 @@ def crf_saved(
 # --- locks -------------------------------------------------------------------------------------
 
 
-def active_lock(
-    *, patient_id: int, visit_id: int | None, form_code: str, record_id: int | None
-) -> Lock | None:
-    """The lock that stops an edit of this record (patient, its visit, or the form itself)."""
+def _active_locks(
+    *, patient_id: int, visit_id: int | None = None, form_code: str = "", record_id=None
+):
+    """The unlocked locks covering a record (patient, its visit, or the form itself)."""
     from django.db.models import Q
 
     match = Q(level=Lock.Level.PATIENT)
@@ -336,7 +337,52 @@ def active_lock(
         match |= Q(level=Lock.Level.VISIT, visit_id=visit_id)
     if record_id is not None:
         match |= Q(level=Lock.Level.FORM, form_code=form_code, record_id=record_id)
-    return Lock.objects.filter(match, patient_id=patient_id, unlocked_at__isnull=True).first()
+    return Lock.objects.filter(match, patient_id=patient_id, unlocked_at__isnull=True)
+
+
+# One compiled query per shape (with / without a visit, a record): every save asks (#16);
+# ``[:1]`` in the model's order, as ``first()``.
+_ACTIVE_LOCK = {
+    (False, False): CompiledQuery(
+        lambda patient_id: _active_locks(patient_id=patient_id)[:1],
+        patient_id=int,
+    ),
+    (True, False): CompiledQuery(
+        lambda patient_id, visit_id: _active_locks(patient_id=patient_id, visit_id=visit_id)[:1],
+        patient_id=int,
+        visit_id=int,
+    ),
+    (False, True): CompiledQuery(
+        lambda patient_id, form_code, record_id: _active_locks(
+            patient_id=patient_id, form_code=form_code, record_id=record_id
+        )[:1],
+        patient_id=int,
+        form_code=str,
+        record_id=int,
+    ),
+    (True, True): CompiledQuery(
+        lambda patient_id, visit_id, form_code, record_id: _active_locks(
+            patient_id=patient_id, visit_id=visit_id, form_code=form_code, record_id=record_id
+        )[:1],
+        patient_id=int,
+        visit_id=int,
+        form_code=str,
+        record_id=int,
+    ),
+}
+
+
+def active_lock(
+    *, patient_id: int, visit_id: int | None, form_code: str, record_id: int | None
+) -> Lock | None:
+    """The lock that stops an edit of this record (patient, its visit, or the form itself)."""
+    values: dict = {"patient_id": int(patient_id)}  # as the fields would prepare them
+    if visit_id is not None:
+        values["visit_id"] = int(visit_id)
+    if record_id is not None:
+        values |= {"form_code": str(form_code), "record_id": int(record_id)}
+    found = _ACTIVE_LOCK[(visit_id is not None, record_id is not None)].list(**values)
+    return found[0] if found else None
 
 
 def locked_message(lock: Lock) -> str:

@@ -205,3 +205,18 @@ def test_a_first_form_at_a_visit_reads_no_form_row(
         _save_labs(investigator, visit, reason="Corrected against the source")
     assert _tables(first.captured_queries, "SELECT").count("crf_labresult") == 0
     assert _tables(second.captured_queries, "SELECT").count("crf_labresult") == 1
+
+
+def test_the_compiled_course_queries_read_what_their_querysets_read(
+    investigator, randomized_patient
+):
+    """The patient course's one-patient queries (compiled once) and their querysets agree."""
+    from crf import course
+
+    _save_labs(investigator, _dose1(randomized_patient))
+    for build, compiled in course._ONE_PATIENT.items():
+        fast = compiled.list(patient_id=randomized_patient.pk)
+        slow = list(build(patient_id=randomized_patient.pk))
+        assert fast == slow
+    with pytest.raises(TypeError):
+        compiled.list(patient_id=str(randomized_patient.pk))  # keys only, as declared
