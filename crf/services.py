@@ -22,7 +22,7 @@ from trials.audit import (
     require_reason,
     save_audited,
 )
-from trials.compiled import CompiledGet
+from trials.compiled import CompiledGet, CompiledQuery
 from trials.concurrency import check_version
 from trials.dictionary import TYPED_SCORE_INPUTS
 from trials.limits import OutOfRangeWarning
@@ -147,15 +147,18 @@ def _visit_plan(*, patient: Patient, definition: VisitDefinition, day1: dt.date,
     return save_audited(visit, reason=SYSTEM_REASON_PLAN, user=user)
 
 
+_DAY1 = CompiledQuery(  # compiled once: each dose-1 administration and follow-up plan asks
+    lambda patient_id: Visit.objects.filter(
+        patient_id=patient_id, definition__kind=VisitKind.DOSING, definition__dose_number=1
+    ).values_list("target_date", flat=True)[:1],  # in the model's order, as ``first()``
+    patient_id=int,
+)
+
+
 def day1_of(patient: Patient) -> dt.date | None:
     """Day 1 of the patient (the target date of the dose-1 visit), or None before planning."""
-    return (
-        Visit.objects.filter(
-            patient=patient, definition__kind=VisitKind.DOSING, definition__dose_number=1
-        )
-        .values_list("target_date", flat=True)
-        .first()
-    )
+    found = _DAY1.list(patient_id=patient.pk)
+    return found[0] if found else None
 
 
 @transaction.atomic

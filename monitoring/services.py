@@ -186,20 +186,27 @@ def query_reopen(*, user, query: DataQuery, reason: str) -> DataQuery:
     return save_audited(query, reason=f"Re-opened: {reason}", user=user)
 
 
-def _automatic_queries(*, spec, instance, warnings: dict[str, list[str]], changed) -> None:
+def _automatic_queries(
+    *, spec, instance, warnings: dict[str, list[str]], changed, created: bool = False
+) -> None:
     """One open query per soft limit overridden on a field that changed (no duplicates)."""
     fields = [f for f in sorted(warnings) if changed is None or f in changed]
     if not fields:
         return  # confirmed before, values unchanged: already queried
-    # The pending automatic queries of every warned field in one read (#16).
-    pending = set(
-        DataQuery.objects.filter(
-            form_code=spec.code,
-            record_id=instance.pk,
-            field__in=fields,
-            automatic=True,
-            status__in=(DataQuery.Status.OPEN, DataQuery.Status.ANSWERED),
-        ).values_list("field", flat=True)
+    # The pending automatic queries of every warned field in one read (#16); a record
+    # inserted by this very save has none yet (its key is new): nothing to read.
+    pending = (
+        set()
+        if created
+        else set(
+            DataQuery.objects.filter(
+                form_code=spec.code,
+                record_id=instance.pk,
+                field__in=fields,
+                automatic=True,
+                status__in=(DataQuery.Status.OPEN, DataQuery.Status.ANSWERED),
+            ).values_list("field", flat=True)
+        )
     )
     with translation.override("en"):  # the stored query text names the field in English
         names = form_fields(spec)
@@ -320,7 +327,9 @@ def crf_saved(
             user=user, spec=spec, instance=instance, changed=changed, reason=reason
         )
     if warnings:
-        _automatic_queries(spec=spec, instance=instance, warnings=warnings, changed=changed)
+        _automatic_queries(
+            spec=spec, instance=instance, warnings=warnings, changed=changed, created=bool(created)
+        )
 
 
 # --- locks -------------------------------------------------------------------------------------
