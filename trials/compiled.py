@@ -124,7 +124,8 @@ class CompiledQuery(Generic[M]):
             )
         params = list(compiled.params)
         for name, value in values.items():
-            if value is None or type(value) is not self._params[name]:  # bool is no key
+            kind = self._params[name]
+            if not isinstance(value, kind) or isinstance(value, bool):  # a flag is no key
                 raise TypeError(f"CompiledQuery parameter {name} must be {self._params[name]}.")
             for slot in compiled.slots[name]:
                 params[slot] = value
