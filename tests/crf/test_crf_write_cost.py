@@ -1,4 +1,4 @@
-"""What one lab CRF save costs in queries (#16: ≤ 12, savepoints of the test transaction
+"""What one lab CRF save costs in queries (#16: ≤ 11, savepoints of the test transaction
 included), and the rules that the lighter save path must still keep."""
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from trials.models import ScoreRecord
 
 pytestmark = pytest.mark.django_db
 
-CRF_SAVE_MAX_QUERIES = 12
+CRF_SAVE_MAX_QUERIES = 11  # 9 statements: the first save also reads the user's roles
 
 
 def _dose1(patient) -> Visit:
@@ -220,3 +220,22 @@ def test_the_compiled_course_queries_read_what_their_querysets_read(
         assert fast == slow
     with pytest.raises(TypeError):
         compiled.list(patient_id=str(randomized_patient.pk))  # keys only, as declared
+
+
+def test_a_compiled_query_keeps_the_querysets_guards(investigator, randomized_patient):
+    """Locking reads still need a transaction; parameters are the declared keys only."""
+    from unittest import mock
+
+    from django.db.transaction import TransactionManagementError
+
+    visit = _dose1(randomized_patient)
+    with (
+        mock.patch.object(connection, "get_autocommit", return_value=True),
+        pytest.raises(TransactionManagementError),
+    ):
+        services._visit_lock_query(False).get(visit.pk)  # as outside any transaction
+    with pytest.raises(TypeError):
+        services._DAY1.list(patient_id=True)
+    with pytest.raises(TypeError):
+        services._DAY1.list(visit_id=visit.pk)
+    assert services.day1_of(randomized_patient) == visit.target_date
