@@ -81,6 +81,8 @@ class CompiledQuery(Generic[M]):
             raise TypeError("CompiledQuery runs model and values_list querysets only.")
         if queryset._known_related_objects:  # a related manager's: build from the model's
             raise TypeError("CompiledQuery runs querysets of a model's default manager.")
+        if queryset._prefetch_related_lookups:  # later queries it would not run
+            raise TypeError("CompiledQuery runs querysets without prefetch_related.")
         query = queryset.query
         if iterable is not ModelIterable and (query.extra_select or query.annotation_select):
             raise TypeError("CompiledQuery runs values_list of plain fields only.")
