@@ -22,6 +22,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from trials.audit import save_audited
+from trials.compiled import CompiledQuery
 from trials.models import FormStatus, Patient, PatientStatus
 
 from .models import (
@@ -223,6 +224,64 @@ def course_derive(
 # --- loading the events --------------------------------------------------------------------
 
 
+def _end_of_study_rows(**match):
+    return EndOfStudy.objects.filter(**match).exclude(reason="")
+
+
+def _followup_rows(**match):
+    return (
+        FollowUp.objects.filter(**match)
+        .exclude(vital_status="")
+        .select_related("visit__definition")
+    )
+
+
+def _fatal_event_rows(**match):
+    return AdverseEvent.objects.filter(**match, entered_in_error=False).filter(
+        Q(outcome=AdverseEvent.Outcome.FATAL) | Q(sae_death=True)
+    )
+
+
+def _open_dose_rows(**match):
+    return (
+        Visit.objects.filter(**match, definition__kind=VisitKind.DOSING, status__in=OPEN)
+        .exclude(administration__status=FormStatus.COMPLETE)
+        .values_list("patient_id", flat=True)
+    )
+
+
+def _given_dose_rows(**match):
+    return Administration.objects.filter(
+        **match,
+        given=True,
+        start_time__isnull=False,
+        status=FormStatus.COMPLETE,
+    ).values_list("patient_id", "start_time", "visit__definition__dose_number")
+
+
+# The same queries for one patient, compiled once (``trials.compiled``): every save of a
+# course form derives that patient's course (#16).
+_ONE_PATIENT = {
+    build: CompiledQuery(
+        lambda patient_id, build=build: build(patient_id=patient_id), patient_id=int
+    )
+    for build in (
+        _end_of_study_rows,
+        _followup_rows,
+        _fatal_event_rows,
+        _open_dose_rows,
+        _given_dose_rows,
+    )
+}
+
+
+def _rows(build, patient_ids: list[int]):
+    """``build`` for the patients: the compiled query for one, the queryset for several."""
+    if len(patient_ids) == 1:
+        return _ONE_PATIENT[build].list(patient_id=int(patient_ids[0]))
+    return build(patient_id__in=patient_ids)
+
+
 def _events(patient_ids: list[int]) -> dict[int, list[CourseEvent]]:
     """Every course event of the patients, from every form that can record one (3 queries)."""
     events: dict[int, list[CourseEvent]] = {pk: [] for pk in patient_ids}
@@ -233,7 +292,7 @@ def _events(patient_ids: list[int]) -> dict[int, list[CourseEvent]]:
         EndOfStudy.Reason.LOST_TO_FOLLOW_UP: LOST,
         EndOfStudy.Reason.COMPLETED: COMPLETED,
     }
-    for eos in EndOfStudy.objects.filter(patient_id__in=patient_ids).exclude(reason=""):
+    for eos in _rows(_end_of_study_rows, patient_ids):
         # A death or transplant counts as soon as it is written down (safety first); the
         # other end reasons only once the form is complete.
         kind = eos_kind[eos.reason]
@@ -241,12 +300,7 @@ def _events(patient_ids: list[int]) -> dict[int, list[CourseEvent]]:
             events[eos.patient_id].append(
                 CourseEvent(kind, eos.end_date, "End of study", eos.withdrawal_scope)
             )
-    followups = (
-        FollowUp.objects.filter(patient_id__in=patient_ids)
-        .exclude(vital_status="")
-        .select_related("visit__definition")
-    )
-    for fu in followups:
+    for fu in _rows(_followup_rows, patient_ids):
         source = f"Follow-up ({fu.visit.definition.name})"
         if fu.vital_status == VitalStatus.DEAD:
             events[fu.patient_id].append(CourseEvent(DEATH, fu.death_date, source))
@@ -256,10 +310,7 @@ def _events(patient_ids: list[int]) -> dict[int, list[CourseEvent]]:
             )
         if fu.transplant_date or fu.vital_status == VitalStatus.TRANSPLANTED:
             events[fu.patient_id].append(CourseEvent(TRANSPLANT, fu.transplant_date, source))
-    fatal = AdverseEvent.objects.filter(patient_id__in=patient_ids, entered_in_error=False).filter(
-        Q(outcome=AdverseEvent.Outcome.FATAL) | Q(sae_death=True)
-    )
-    for ae in fatal:
+    for ae in _rows(_fatal_event_rows, patient_ids):
         events[ae.patient_id].append(
             CourseEvent(DEATH, ae.end_date or ae.onset_date, f"Adverse event ({ae.term})")
         )
@@ -268,32 +319,25 @@ def _events(patient_ids: list[int]) -> dict[int, list[CourseEvent]]:
 
 def _dosing_facts(patient_ids: list[int]) -> tuple[set[int], dict[int, list]]:
     """(patients with a dose still to give, doses given per patient as (date, label))."""
-    open_ids = set(
-        Visit.objects.filter(
-            patient_id__in=patient_ids, definition__kind=VisitKind.DOSING, status__in=OPEN
-        )
-        .exclude(administration__status=FormStatus.COMPLETE)
-        .values_list("patient_id", flat=True)
-    )
+    open_ids = set(_rows(_open_dose_rows, patient_ids))
     given: dict[int, list] = {pk: [] for pk in patient_ids}
-    rows = Administration.objects.filter(
-        patient_id__in=patient_ids,
-        given=True,
-        start_time__isnull=False,
-        status=FormStatus.COMPLETE,
-    ).values_list("patient_id", "start_time", "visit__definition__dose_number")
-    for pid, start, number in rows:
+    for pid, start, number in _rows(_given_dose_rows, patient_ids):
         given[pid].append((timezone.localtime(start).date(), number))
     return open_ids, given
 
 
-def patient_courses(patients: Iterable[Patient]) -> dict[int, Course]:
-    """The course of each patient (a fixed number of queries for any number of patients)."""
+def patient_courses(
+    patients: Iterable[Patient], *, events: dict[int, list[CourseEvent]] | None = None
+) -> dict[int, Course]:
+    """The course of each patient (a fixed number of queries for any number of patients).
+    ``events``: their course events, when the caller read them (``patient_course_events``)
+    in this transaction and has recorded none since."""
     patients = list(patients)
     ids = [p.pk for p in patients]
     if not ids:
         return {}
-    events = _events(ids)
+    if events is None:
+        events = _events(ids)
     open_ids, given = _dosing_facts(ids)
     return {
         p.pk: replace(
@@ -309,23 +353,33 @@ def patient_courses(patients: Iterable[Patient]) -> dict[int, Course]:
     }
 
 
-def patient_course(patient: Patient) -> Course:
-    """The course of one patient, derived now from every recorded event."""
-    return patient_courses([patient])[patient.pk]
+def patient_course_events(patient: Patient) -> list[CourseEvent]:
+    """The course events recorded for ``patient`` (end of study, follow-ups, fatal AEs)."""
+    return _events([patient.pk])[patient.pk]
+
+
+def patient_course(patient: Patient, *, events: list[CourseEvent] | None = None) -> Course:
+    """The course of one patient, derived now from every recorded event (``events``: as
+    read by ``patient_course_events`` in this transaction, none recorded since)."""
+    known = None if events is None else {patient.pk: events}
+    return patient_courses([patient], events=known)[patient.pk]
 
 
 # --- applying the course ---------------------------------------------------------------------
 
 
-@transaction.atomic
-def patient_course_sync(*, patient: Patient, user, trigger: str) -> Course:
+@transaction.atomic(savepoint=False)  # joins the caller's write: no savepoint round trips
+def patient_course_sync(
+    *, patient: Patient, user, trigger: str, events: list[CourseEvent] | None = None
+) -> Course:
     """Bring ``Patient.status`` and the open visits in line with the course (audited).
 
     Dosing visits after the ending event become not applicable; so do all visits after a
     withdrawal from visits, a loss to follow-up or completion. Survival follow-ups after a
-    death stay open to record the vital status and are never left missed.
+    death stay open to record the vital status and are never left missed. ``events``: as
+    for ``patient_course`` (the doses given are read again in any case).
     """
-    course = patient_course(patient)
+    course = patient_course(patient, events=events)
     if not course.randomized:
         return course
     reason = f"{trigger}: {course.state_label}"

@@ -19,7 +19,7 @@ from trials.services import score_inputs_collect, score_record_save, scores_comp
 
 from .checks import CrfSave
 from .completeness import lab_completeness_errors
-from .course import patient_course
+from .course import patient_course, patient_course_events
 from .models import Administration, AdverseEvent, Visit, VisitKind, VisitStatus, VitalSigns
 from .services import day1_of, visits_reanchor
 
@@ -130,7 +130,11 @@ def dosing_allowed(save: CrfSave) -> Errors:
         return {}
     start = instance.start_time
     on = timezone.localtime(start).date() if start else None
-    refusal = patient_course(save.patient).dosing_refusal(on)
+    events = patient_course_events(save.patient)
+    # An administration records no course event: the course sync after the store derives
+    # the course again (with this dose) from these events instead of reading them twice.
+    save.state["course_events"] = events
+    refusal = patient_course(save.patient, events=events).dosing_refusal(on)
     return {"given": [refusal]} if refusal else {}
 
 

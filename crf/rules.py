@@ -5,11 +5,34 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError
 
+from trials.compiled import CompiledQuery
 from trials.models import FormStatus, Patient, PatientStatus
 
 from .models import Administration, Visit, VisitKind, VisitStatus
 
 NOT_RANDOMIZED = (PatientStatus.SCREENING, PatientStatus.SCREEN_FAILED)
+
+
+# Compiled once (``trials.compiled``): every later dose's forms ask (#16). ``[:1]`` of the
+# keys: whether any row exists, as ``exists()`` says.
+_DOSE1_DONE = CompiledQuery(
+    lambda patient_id: Administration.objects.filter(
+        patient_id=patient_id,
+        visit__definition__dose_number=1,
+        visit__definition__kind=VisitKind.DOSING,
+        status=FormStatus.COMPLETE,
+    ).values_list("pk", flat=True)[:1],
+    patient_id=int,
+)
+_DOSE1_SKIPPED = CompiledQuery(
+    lambda patient_id: Visit.objects.filter(
+        patient_id=patient_id,
+        definition__dose_number=1,
+        definition__kind=VisitKind.DOSING,
+        status__in=(VisitStatus.MISSED, VisitStatus.NOT_APPLICABLE),
+    ).values_list("pk", flat=True)[:1],
+    patient_id=int,
+)
 
 
 def is_randomized(patient: Patient) -> bool:
@@ -36,19 +59,9 @@ def sequencing_check(spec, *, patient: Patient, visit: Visit | None) -> None:
         raise ValidationError(f"{spec.label} is not recorded at a {kind.replace('_', ' ')} visit.")
     dose = visit.definition.dose_number
     if spec.after_dose1 and dose and dose > 1:
-        done = Administration.objects.filter(
-            patient=patient,
-            visit__definition__dose_number=1,
-            visit__definition__kind=VisitKind.DOSING,
-            status=FormStatus.COMPLETE,
-        ).exists()
+        done = bool(_DOSE1_DONE.list(patient_id=patient.pk))
         # A missed dose 1 does not block the later doses either.
-        skipped = Visit.objects.filter(
-            patient=patient,
-            definition__dose_number=1,
-            definition__kind=VisitKind.DOSING,
-            status__in=(VisitStatus.MISSED, VisitStatus.NOT_APPLICABLE),
-        ).exists()
+        skipped = bool(_DOSE1_SKIPPED.list(patient_id=patient.pk))
         if not (done or skipped):
             raise ValidationError(f"Complete the dose 1 administration form before dose {dose}.")
 

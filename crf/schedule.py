@@ -7,8 +7,11 @@ trial administrator edits the table, and these defaults are never re-applied ove
 from __future__ import annotations
 
 import datetime as dt
+import functools
 
 from django.utils.translation import gettext_noop
+
+from trials.compiled import CompiledQuery
 
 from .models import VisitKind
 
@@ -162,6 +165,38 @@ def visits_plan_dosing(*, patient, day1: dt.date, user) -> list:
     return visits
 
 
+@functools.cache
+def _definitions_of_kind() -> CompiledQuery:
+    """The trial's schedule rows of a kind, in order (compiled once: every plan reads them)."""
+    from .models import VisitDefinition
+
+    return CompiledQuery(
+        lambda trial_id, kind: VisitDefinition.objects.filter(
+            trial_id=trial_id, kind=kind
+        ).order_by("order", "pk"),
+        trial_id=int,
+        kind=str,
+    )
+
+
+@functools.cache
+def _planned_of_kind() -> CompiledQuery:
+    """The patient's scheduled visits of those rows (the same rows: the trial's of a kind)."""
+    from .models import Visit
+
+    return CompiledQuery(
+        lambda patient_id, trial_id, kind: Visit.objects.filter(
+            patient_id=patient_id,
+            definition__trial_id=trial_id,
+            definition__kind=kind,
+            scheduled=True,
+        ),
+        patient_id=int,
+        trial_id=int,
+        kind=str,
+    )
+
+
 def visits_plan_bulk(*, patient, day1: dt.date, user, kind: str) -> list | None:
     """The patient's scheduled visits of ``kind`` from day 1, the missing ones inserted in a
     few statements with their history rows and change-feed events (#16); None when the trial
@@ -170,19 +205,17 @@ def visits_plan_bulk(*, patient, day1: dt.date, user, kind: str) -> list | None:
 
     from trials.history import bulk_history_created
 
-    from .models import Visit, VisitDefinition
+    from .models import Visit
     from .services import SYSTEM_REASON_PLAN, visit_planned
 
-    definitions = list(
-        VisitDefinition.objects.filter(trial_id=patient.trial_id, kind=kind).order_by(
-            "order", "pk"
-        )
-    )
+    definitions = _definitions_of_kind().list(trial_id=patient.trial_id, kind=kind)
     if not definitions:
         return None
     existing = {
         v.definition_id: v
-        for v in Visit.objects.filter(patient=patient, definition__in=definitions, scheduled=True)
+        for v in _planned_of_kind().list(
+            patient_id=patient.pk, trial_id=patient.trial_id, kind=kind
+        )
     }
     today = timezone.localdate()
     new: list = []

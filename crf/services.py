@@ -22,6 +22,7 @@ from trials.audit import (
     require_reason,
     save_audited,
 )
+from trials.compiled import CompiledGet, CompiledQuery
 from trials.concurrency import check_version
 from trials.dictionary import TYPED_SCORE_INPUTS
 from trials.limits import OutOfRangeWarning
@@ -146,15 +147,18 @@ def _visit_plan(*, patient: Patient, definition: VisitDefinition, day1: dt.date,
     return save_audited(visit, reason=SYSTEM_REASON_PLAN, user=user)
 
 
+_DAY1 = CompiledQuery(  # compiled once: each dose-1 administration and follow-up plan asks
+    lambda patient_id: Visit.objects.filter(
+        patient_id=patient_id, definition__kind=VisitKind.DOSING, definition__dose_number=1
+    ).values_list("target_date", flat=True)[:1],  # in the model's order, as ``first()``
+    patient_id=int,
+)
+
+
 def day1_of(patient: Patient) -> dt.date | None:
     """Day 1 of the patient (the target date of the dose-1 visit), or None before planning."""
-    return (
-        Visit.objects.filter(
-            patient=patient, definition__kind=VisitKind.DOSING, definition__dose_number=1
-        )
-        .values_list("target_date", flat=True)
-        .first()
-    )
+    found = _DAY1.list(patient_id=patient.pk)
+    return found[0] if found else None
 
 
 @transaction.atomic
@@ -297,6 +301,10 @@ def visit_status_on(
     return VisitStatus.MISSED
 
 
+# Fields of a visit read under its row lock that a status change leaves as stored: their
+# existence, uniqueness and window checks (a database round trip each, #16) are not redone.
+VISIT_STATUS_PROVEN = ("patient", "definition", "target_date", "window_start", "window_end")
+
 STATUS_BATCH_SIZE = 500  # visits per transaction of the daily job (#16: row locks held briefly)
 
 
@@ -348,7 +356,11 @@ def visits_status_refresh(
                     new = VisitStatus.DUE
                 if new != visit.status:
                     visit.status = new
-                    save_audited(visit, reason=f"Visit window status on {today:%Y-%m-%d}")
+                    save_audited(
+                        visit,
+                        reason=f"Visit window status on {today:%Y-%m-%d}",
+                        proven=VISIT_STATUS_PROVEN,  # read under the row lock, status only
+                    )
                     changed[new] = changed.get(new, 0) + 1
         batches += 1
         longest = max(longest, time.perf_counter() - started)
@@ -613,9 +625,10 @@ def _visit_forms_of(row: dict) -> dict[str, dict]:
 
 
 @functools.cache
-def _visit_lock_query(followup: bool):
-    """The queryset of ``_visit_locked``, built once per process (resolving its nineteen
-    subqueries cost more Python time than running them); ``followup``: saving a follow-up."""
+def _visit_lock_query(followup: bool) -> CompiledGet[Visit]:
+    """The query of ``_visit_locked``, built and compiled to SQL once per process (resolving
+    and compiling its nineteen subqueries cost more Python time than running them, #16);
+    ``followup``: saving a follow-up."""
     from .registry import VISIT_FORMS
 
     patient = OuterRef("patient_id")
@@ -642,9 +655,10 @@ def _visit_lock_query(followup: bool):
         )
         for i, (code, column) in enumerate(_visit_form_columns())
     }
-    return (
+    return CompiledGet(
         Visit.objects.select_for_update(of=("self",))
-        .select_related("definition", "patient__site")
+        # The trial too: the checks read its settings (weight change) off the patient.
+        .select_related("definition", "patient__site", "patient__trial")
         .annotate(
             locked_day1=Subquery(day1),
             death_followup=Subquery(followups.order_by("death_date").values("death_date")[:1]),
@@ -660,13 +674,18 @@ def _visit_locked(spec, pk: int) -> Visit:
     (#16): definition, patient and site; day 1; the earliest death date recorded on another
     form (``_death_date_elsewhere``); the forms already entered (``_visit_forms``). The
     forms cannot change meanwhile: each of their saves locks this visit row first."""
-    visit = _visit_lock_query(spec.model is FollowUp).get(pk=pk)
+    visit = _visit_lock_query(spec.model is FollowUp).get(pk)
     deaths = [visit.death_followup, visit.death_ended, visit.death_fatal]
     visit.locked_death_date = min((d for d in deaths if d), default=None)
-    paths = _visit_form_columns().values()
-    visit.locked_forms = _visit_forms_of(
-        {path: getattr(visit, f"form_{i}") for i, path in enumerate(paths)}
-    )
+    columns = _visit_form_columns()
+    row = {path: getattr(visit, f"form_{i}") for i, path in enumerate(columns.values())}
+    visit.locked_forms = _visit_forms_of(row)
+    # A form's status is never NULL: a NULL from its subquery means no row at this visit.
+    visit.locked_present = {
+        code
+        for (code, column), path in columns.items()
+        if column == "status" and row[path] is not None
+    }
     return visit
 
 
@@ -725,7 +744,12 @@ def crf_save(
     sequencing_check(spec, patient=patient, visit=visit)
 
     # Row-locked (after the visit or patient): the version read is the stored one (#16).
-    instance = crf_get(spec=spec, visit=visit, patient=patient, pk=pk, for_update=True)
+    # A per-visit form that the locked visit has no row of is new: no row can appear
+    # before the commit (every save of a visit's form locks the visit first), no read.
+    if spec.per_visit and spec.code not in visit.locked_present:
+        instance = None
+    else:
+        instance = crf_get(spec=spec, visit=visit, patient=patient, pk=pk, for_update=True)
     if pk is not None and instance is None:
         raise ValidationError(gettext("No such form for this patient."))
     check_version(instance, expected_version, required=version_required)
@@ -824,7 +848,12 @@ def crf_save(
         if spec.course_event:
             from .course import patient_course_sync
 
-            patient_course_sync(patient=patient, user=user, trigger=spec.label)
+            patient_course_sync(
+                patient=patient,
+                user=user,
+                trigger=spec.label,
+                events=save.state.get("course_events"),  # read by a validator of this save
+            )
     return instance
 
 
@@ -905,12 +934,13 @@ def _visit_progress_update(
         )
     if (new_status, actual) != (visit.status, visit.actual_date):
         visit.status, visit.actual_date = new_status, actual
-        # Only the status and date change: patient and schedule row are the stored ones.
+        # Only the status and date change: patient, schedule row and the window (checked by
+        # the database when stored: ``visit_target_inside_window``) are the stored ones.
         save_audited(
             visit,
             reason=f"Visit status after {trigger} saved",
             user=user,
-            proven=("patient", "definition"),
+            proven=VISIT_STATUS_PROVEN,
         )
 
 

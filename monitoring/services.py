@@ -21,6 +21,7 @@ from django.utils.translation import gettext
 from trials import history, roles
 from trials.audit import save_audited
 from trials.auth import reauthenticate
+from trials.compiled import CompiledQuery
 from trials.models import AccessEvent, Patient
 from trials.services import access_event_record
 
@@ -185,20 +186,27 @@ def query_reopen(*, user, query: DataQuery, reason: str) -> DataQuery:
     return save_audited(query, reason=f"Re-opened: {reason}", user=user)
 
 
-def _automatic_queries(*, spec, instance, warnings: dict[str, list[str]], changed) -> None:
+def _automatic_queries(
+    *, spec, instance, warnings: dict[str, list[str]], changed, created: bool = False
+) -> None:
     """One open query per soft limit overridden on a field that changed (no duplicates)."""
     fields = [f for f in sorted(warnings) if changed is None or f in changed]
     if not fields:
         return  # confirmed before, values unchanged: already queried
-    # The pending automatic queries of every warned field in one read (#16).
-    pending = set(
-        DataQuery.objects.filter(
-            form_code=spec.code,
-            record_id=instance.pk,
-            field__in=fields,
-            automatic=True,
-            status__in=(DataQuery.Status.OPEN, DataQuery.Status.ANSWERED),
-        ).values_list("field", flat=True)
+    # The pending automatic queries of every warned field in one read (#16); a record
+    # inserted by this very save has none yet (its key is new): nothing to read.
+    pending = (
+        set()
+        if created
+        else set(
+            DataQuery.objects.filter(
+                form_code=spec.code,
+                record_id=instance.pk,
+                field__in=fields,
+                automatic=True,
+                status__in=(DataQuery.Status.OPEN, DataQuery.Status.ANSWERED),
+            ).values_list("field", flat=True)
+        )
     )
     with translation.override("en"):  # the stored query text names the field in English
         names = form_fields(spec)
@@ -319,16 +327,18 @@ def crf_saved(
             user=user, spec=spec, instance=instance, changed=changed, reason=reason
         )
     if warnings:
-        _automatic_queries(spec=spec, instance=instance, warnings=warnings, changed=changed)
+        _automatic_queries(
+            spec=spec, instance=instance, warnings=warnings, changed=changed, created=bool(created)
+        )
 
 
 # --- locks -------------------------------------------------------------------------------------
 
 
-def active_lock(
-    *, patient_id: int, visit_id: int | None, form_code: str, record_id: int | None
-) -> Lock | None:
-    """The lock that stops an edit of this record (patient, its visit, or the form itself)."""
+def _active_locks(
+    *, patient_id: int, visit_id: int | None = None, form_code: str = "", record_id=None
+):
+    """The unlocked locks covering a record (patient, its visit, or the form itself)."""
     from django.db.models import Q
 
     match = Q(level=Lock.Level.PATIENT)
@@ -336,7 +346,52 @@ def active_lock(
         match |= Q(level=Lock.Level.VISIT, visit_id=visit_id)
     if record_id is not None:
         match |= Q(level=Lock.Level.FORM, form_code=form_code, record_id=record_id)
-    return Lock.objects.filter(match, patient_id=patient_id, unlocked_at__isnull=True).first()
+    return Lock.objects.filter(match, patient_id=patient_id, unlocked_at__isnull=True)
+
+
+# One compiled query per shape (with / without a visit, a record): every save asks (#16);
+# ``[:1]`` in the model's order, as ``first()``.
+_ACTIVE_LOCK = {
+    (False, False): CompiledQuery(
+        lambda patient_id: _active_locks(patient_id=patient_id)[:1],
+        patient_id=int,
+    ),
+    (True, False): CompiledQuery(
+        lambda patient_id, visit_id: _active_locks(patient_id=patient_id, visit_id=visit_id)[:1],
+        patient_id=int,
+        visit_id=int,
+    ),
+    (False, True): CompiledQuery(
+        lambda patient_id, form_code, record_id: _active_locks(
+            patient_id=patient_id, form_code=form_code, record_id=record_id
+        )[:1],
+        patient_id=int,
+        form_code=str,
+        record_id=int,
+    ),
+    (True, True): CompiledQuery(
+        lambda patient_id, visit_id, form_code, record_id: _active_locks(
+            patient_id=patient_id, visit_id=visit_id, form_code=form_code, record_id=record_id
+        )[:1],
+        patient_id=int,
+        visit_id=int,
+        form_code=str,
+        record_id=int,
+    ),
+}
+
+
+def active_lock(
+    *, patient_id: int, visit_id: int | None, form_code: str, record_id: int | None
+) -> Lock | None:
+    """The lock that stops an edit of this record (patient, its visit, or the form itself)."""
+    values: dict = {"patient_id": int(patient_id)}  # as the fields would prepare them
+    if visit_id is not None:
+        values["visit_id"] = int(visit_id)
+    if record_id is not None:
+        values |= {"form_code": str(form_code), "record_id": int(record_id)}
+    found = _ACTIVE_LOCK[(visit_id is not None, record_id is not None)].list(**values)
+    return found[0] if found else None
 
 
 def locked_message(lock: Lock) -> str:

@@ -19,7 +19,7 @@ from django.utils import formats, timezone
 from django.utils.translation import gettext
 
 from trials import roles
-from trials.audit import save_audited
+from trials.audit import inserts_gathered, save_audited
 from trials.auth import reauthenticate
 from trials.mail import send_mail_localized
 from trials.models import FormStatus, Patient, PatientStatus, Site, Trial
@@ -359,12 +359,13 @@ def patient_randomize(*, user, patient: Patient, confirm_eligibility: bool) -> A
     # Every value above comes from rows locked here; uniqueness (patient, entry, number) is
     # the database's constraints, so full_clean's extra lookups (7 queries) are skipped.
     allocation.clean_fields(exclude=["patient", "entry", "randomized_by"])
-    _save_with_history(allocation, reason="Randomized", user=user)
-    patient.subject_id = number
-    patient.status = PatientStatus.RANDOMIZED
-    patient.lock_version += 1  # the row is locked above: its version cannot have moved
-    patient.clean_fields(exclude=["trial", "site"])
-    _save_with_history(patient, reason="Randomized", user=user)
+    with inserts_gathered():  # the two change-feed events in one INSERT (#16)
+        _save_with_history(allocation, reason="Randomized", user=user)
+        patient.subject_id = number
+        patient.status = PatientStatus.RANDOMIZED
+        patient.lock_version += 1  # the row is locked above: its version cannot have moved
+        patient.clean_fields(exclude=["trial", "site"])
+        _save_with_history(patient, reason="Randomized", user=user)
 
     from crf.models import OutboxMessage  # the crf app owns visits and the outbox
     from crf.outbox import outbox_enqueue

@@ -16,5 +16,6 @@ class TrialsConfig(AppConfig):
 
         signals.connect()
         history.immutability_connect(self)
+        history.history_managers_once()  # every app's models are loaded before ready()
         history.register(Patient, patient_path="id")
         history.register(Screening, patient_path="patient_id")

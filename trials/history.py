@@ -15,6 +15,7 @@ related model and one for the authors, whatever the number of changes.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from django.db import models
 from django.db.models import OuterRef, Q, Subquery
 from django.dispatch import Signal
 from django.utils.text import capfirst
+from simple_history.manager import HistoryDescriptor
 
 ACTIONS = {"+": "created", "~": "changed", "-": "deleted"}
 ENTERED_IN_ERROR = "entered in error"
@@ -528,3 +530,35 @@ def immutability_connect(app_config) -> None:
     post_migrate.connect(
         install_triggers, sender=app_config, dispatch_uid="history_immutable.triggers"
     )
+
+
+# --- history managers built once ---------------------------------------------------------------
+
+
+class _HistoryManagerOnce(HistoryDescriptor):
+    """simple-history's ``instance.history``, with its manager class built once.
+
+    ``HistoryDescriptor`` builds a new manager class (``from_queryset``, which inspects the
+    queryset's methods) on every access, and every audited save reads it once to write its
+    history row: ~1 ms of Python per save (#16). The class is the same each time.
+    """
+
+    @functools.cached_property
+    def _manager_class(self) -> type:
+        return self.manager_class.from_queryset(self.queryset_class)
+
+    def __get__(self, instance, owner):
+        return self._manager_class(self.model, instance)
+
+
+def history_managers_once() -> None:
+    """Swap each tracked model's history descriptor for one building its manager class once."""
+    from django.apps import apps
+
+    for model in apps.get_models():
+        for name, value in list(vars(model).items()):
+            if type(value) is HistoryDescriptor:
+                once = _HistoryManagerOnce(
+                    value.model, manager=value.manager_class, queryset=value.queryset_class
+                )
+                setattr(model, name, once)

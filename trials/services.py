@@ -24,7 +24,14 @@ from django.utils.translation import gettext
 import scoring
 
 from . import eligibility, history, limits, roles
-from .audit import meaningful_reason, require_reason, save_audited, stored_text
+from .audit import (
+    inserts_gathered,
+    meaningful_reason,
+    require_reason,
+    save_audited,
+    stored_text,
+)
+from .compiled import CompiledGet, CompiledQuery
 from .concurrency import check_version
 from .dictionary import (
     SCORE_INPUT_FORM_FIELDS,
@@ -350,11 +357,33 @@ def site_membership_grant(*, user, site: Site, granted_by=None) -> SiteMembershi
 # --- patients -------------------------------------------------------------------------------
 
 
+# Compiled once (``trials.compiled``): every registration and screening save reads these.
+_SITE_LOCK = CompiledQuery(
+    lambda site_id: Site.objects.select_for_update().filter(pk=site_id).values_list("pk")[:1],
+    site_id=int,
+)
+_SITE_NUMBERS = CompiledQuery(
+    lambda site_id: (
+        Patient.objects.filter(site_id=site_id)
+        .order_by()  # the highest is taken below: no sort (nor the join the model's order needs)
+        .values_list("screening_number", flat=True)
+    ),
+    site_id=int,
+)
+_SCREENING_PATIENT = CompiledGet(
+    Patient.objects.select_for_update(of=("self",)).select_related("trial")
+)
+_SCREENING_OF = CompiledQuery(
+    lambda patient_id: Screening.objects.filter(patient_id=patient_id).order_by("pk")[:1],
+    patient_id=int,
+)
+
+
 def _next_screening_number(site: Site) -> str:
     # Lock the one site row (not every patient of the site, #16) so two registrations at
     # once cannot take the same number; the unique constraint is the backstop.
-    Site.objects.select_for_update().filter(pk=site.pk).first()
-    numbers = Patient.objects.filter(site=site).values_list("screening_number", flat=True)
+    _SITE_LOCK.list(site_id=site.pk)
+    numbers = _SITE_NUMBERS.list(site_id=site.pk)
     last = max((int(n.rsplit("-", 1)[1]) for n in numbers), default=0)
     return f"S{site.code}-{last + 1:04d}"
 
@@ -383,7 +412,15 @@ def patient_create(
     )
     if consent_datetime and consent_datetime > timezone.now():
         raise ValidationError({"consent_datetime": gettext("Consent cannot be in the future.")})
-    return save_audited(patient, reason="Patient registered for screening", user=user)
+    # Proven under the site's row lock (#16): the site exists, and so does its trial (a
+    # protected key); the number is the site's next one and starts with the site's code,
+    # unique in the trial, so it is unique in the trial (the constraint stays the backstop).
+    return save_audited(
+        patient,
+        reason="Patient registered for screening",
+        user=user,
+        proven=("trial", "site"),
+    )
 
 
 IDENTITY_FIELDS = ("sex", "birth_date", "initials", "consent_datetime", "consent_version")
@@ -850,12 +887,11 @@ def screening_save(
     ``expected_version``: the ``lock_version`` the user read (0 = not entered); a newer one
     raises ``StaleEdit``.
     """
-    patient = (
-        Patient.objects.select_for_update(of=("self",)).select_related("trial").get(pk=patient.pk)
-    )
+    patient = _SCREENING_PATIENT.get(patient.pk)
     if patient.status not in (PatientStatus.SCREENING, PatientStatus.SCREEN_FAILED):
         raise ValidationError(gettext("Screening cannot change after randomization."))
-    screening = Screening.objects.filter(patient=patient).first()
+    found = _SCREENING_OF.list(patient_id=patient.pk)
+    screening = found[0] if found else None
     check_version(screening, expected_version)
     was_complete = screening is not None and screening.status == FormStatus.COMPLETE
     reason = require_reason(was_complete=was_complete, reason=reason)
@@ -893,17 +929,24 @@ def screening_save(
     screening.eligible = assessment.eligible
     screening.failed_criteria = [c.code for c in assessment.failed]
     screening.status = FormStatus.COMPLETE if complete else FormStatus.DRAFT
-    save_audited(screening, reason=reason or "Screening entered", user=user)
-    score_record_save(
-        patient=patient,
-        source=screening,
-        label="Screening",
-        assessed_on=screening.screening_date,
-        inputs=scores["inputs"],
-        result=scores["result"],
-        trigger="screening form saved",
-    )
-    _screening_outcome_apply(patient, screening, complete=complete, user=user, reason=reason)
+    created = screening.pk is None
+    # The patient was read under its row lock and so was its one screening (every write of
+    # a screening locks the patient first): no existence or uniqueness lookups (#16).
+    with inserts_gathered():  # the change-feed events of this save in one INSERT (#16)
+        save_audited(
+            screening, reason=reason or "Screening entered", user=user, proven=("patient",)
+        )
+        score_record_save(
+            patient=patient,
+            source=screening,
+            label="Screening",
+            assessed_on=screening.screening_date,
+            inputs=scores["inputs"],
+            result=scores["result"],
+            trigger="screening form saved",
+            source_created=created,  # inserted just now: it has no score record yet
+        )
+        _screening_outcome_apply(patient, screening, complete=complete, user=user, reason=reason)
     return screening
 
 

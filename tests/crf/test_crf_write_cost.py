@@ -1,4 +1,4 @@
-"""What one lab CRF save costs in queries (#16: ≤ 12, savepoints of the test transaction
+"""What one lab CRF save costs in queries (#16: ≤ 11, savepoints of the test transaction
 included), and the rules that the lighter save path must still keep."""
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from trials.models import ScoreRecord
 
 pytestmark = pytest.mark.django_db
 
-CRF_SAVE_MAX_QUERIES = 12
+CRF_SAVE_MAX_QUERIES = 11  # 9 statements: the first save also reads the user's roles
 
 
 def _dose1(patient) -> Visit:
@@ -161,3 +161,81 @@ def test_a_stale_lab_correction_is_still_refused(investigator, randomized_patien
             expected_version=labs.lock_version,
         )
     assert LabResult.objects.get(pk=labs.pk).bilirubin_entered == Decimal(4)
+
+
+def _fields(obj) -> dict:
+    return {f.attname: getattr(obj, f.attname) for f in obj._meta.concrete_fields}
+
+
+@pytest.mark.parametrize("followup", [False, True])
+def test_the_compiled_visit_lock_reads_what_the_orm_query_reads(
+    investigator, randomized_patient, followup
+):
+    """``_visit_locked`` runs SQL compiled once (``trials.compiled``): the same instance,
+    related rows and annotations as the queryset it was compiled from, for any visit."""
+    from django.db import transaction
+
+    _save_labs(investigator, _dose1(randomized_patient))
+    compiled = services._visit_lock_query(followup)
+    for visit in Visit.objects.filter(patient=randomized_patient):
+        with transaction.atomic():
+            fast = compiled.get(visit.pk)
+            slow = compiled._queryset.get(pk=visit.pk)
+        assert _fields(fast) == _fields(slow)
+        assert _fields(fast.definition) == _fields(slow.definition)
+        assert _fields(fast.patient) == _fields(slow.patient)
+        assert _fields(fast.patient.site) == _fields(slow.patient.site)
+        assert _fields(fast.patient.trial) == _fields(slow.patient.trial)
+        names = [n for n in slow.__dict__ if n.startswith(("form_", "locked_", "death_"))]
+        assert len(names) == 4 + len(services._visit_form_columns())
+        assert {n: getattr(fast, n) for n in names} == {n: getattr(slow, n) for n in names}
+    assert compiled.get(visit.pk)._state.db == "default"
+    with pytest.raises(Visit.DoesNotExist), transaction.atomic():
+        compiled.get(0)
+
+
+def test_a_first_form_at_a_visit_reads_no_form_row(
+    investigator, randomized_patient, django_assert_max_num_queries
+):
+    """The locked visit says which forms it has: a new form is not looked up again."""
+    visit = _dose1(randomized_patient)
+    with CaptureQueriesContext(connection) as first:
+        _save_labs(investigator, visit)
+    with CaptureQueriesContext(connection) as second:
+        _save_labs(investigator, visit, reason="Corrected against the source")
+    assert _tables(first.captured_queries, "SELECT").count("crf_labresult") == 0
+    assert _tables(second.captured_queries, "SELECT").count("crf_labresult") == 1
+
+
+def test_the_compiled_course_queries_read_what_their_querysets_read(
+    investigator, randomized_patient
+):
+    """The patient course's one-patient queries (compiled once) and their querysets agree."""
+    from crf import course
+
+    _save_labs(investigator, _dose1(randomized_patient))
+    for build, compiled in course._ONE_PATIENT.items():
+        fast = compiled.list(patient_id=randomized_patient.pk)
+        slow = list(build(patient_id=randomized_patient.pk))
+        assert fast == slow
+    with pytest.raises(TypeError):
+        compiled.list(patient_id=str(randomized_patient.pk))  # keys only, as declared
+
+
+def test_a_compiled_query_keeps_the_querysets_guards(investigator, randomized_patient):
+    """Locking reads still need a transaction; parameters are the declared keys only."""
+    from unittest import mock
+
+    from django.db.transaction import TransactionManagementError
+
+    visit = _dose1(randomized_patient)
+    with (
+        mock.patch.object(connection, "get_autocommit", return_value=True),
+        pytest.raises(TransactionManagementError),
+    ):
+        services._visit_lock_query(False).get(visit.pk)  # as outside any transaction
+    with pytest.raises(TypeError):
+        services._DAY1.list(patient_id=True)
+    with pytest.raises(TypeError):
+        services._DAY1.list(visit_id=visit.pk)
+    assert services.day1_of(randomized_patient) == visit.target_date

@@ -385,3 +385,14 @@ def test_audit_trails_download_as_csv_and_the_download_is_an_access_event(
     events = AccessEvent.objects.filter(action=AccessEvent.Action.AUDIT_TRAIL_EXPORTED)
     assert events.count() == 2
     assert events.filter(actor=monitor, detail__contains="field=weight_kg").exists()
+
+
+def test_history_managers_are_built_once_per_model(patient):
+    """``instance.history`` builds its manager class once per model (#16), and still reads
+    that instance's own history rows."""
+    from trials.history import _HistoryManagerOnce
+    from trials.models import Patient
+
+    assert isinstance(vars(Patient)["history"], _HistoryManagerOnce)
+    assert type(patient.history) is type(Patient.objects.get(pk=patient.pk).history)
+    assert list(patient.history.values_list("id", flat=True)) == [patient.pk]
