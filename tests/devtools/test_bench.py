@@ -94,3 +94,16 @@ def test_each_bench_size_is_the_same_trial_at_another_age():
     assert bench.recruitment_months(10_000) == 24
     assert bench.recruitment_months(1) == 1
     assert bench.recruitment_months(1_000, per_month=100) == 10
+
+
+def test_a_baseline_and_what_is_compared_with_it_take_turns():
+    """The writes' ratios time both sides call by call (``timed_alternating``), so a change in
+    the machine's load between two blocks of calls cannot skew them."""
+    calls: list[str] = []
+    (base_ms, base_q), (ms, queries) = bench.timed_alternating(
+        lambda: calls.append("base"), lambda: calls.append("measured"), 3
+    )
+    # Two untimed calls each (warm-up, query count), then the timed calls in turn.
+    assert calls == ["base", "base", "measured", "measured"] + ["base", "measured"] * 3
+    assert base_q == queries == 0
+    assert base_ms >= 0 and ms >= 0
