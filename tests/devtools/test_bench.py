@@ -106,4 +106,5 @@ def test_a_baseline_and_what_is_compared_with_it_take_turns():
     # Two untimed calls each (warm-up, query count), then the timed calls in turn.
     assert calls == ["base", "base", "measured", "measured"] + ["base", "measured"] * 3
     assert base_q == queries == 0
-    assert base_ms >= 0 and ms >= 0
+    assert base_ms >= 0
+    assert ms >= 0
