@@ -894,7 +894,7 @@ def export_section(databases: dict[int, str]) -> str:
         # Rounds in turn (each export, then COPY of its own queries): a change in the
         # machine's load weighs on the exports and on their baselines alike; medians.
         runs: dict[str, list[float]] = {"csv": [], "odm": [], "own_csv": [], "own_odm": []}
-        figures: dict[str, tuple[float, int, int]] = {}
+        shape: dict[str, tuple[int, int]] = {}  # queries and bytes of each export (any round)
         for _round in range(EXPORT_ROUNDS):
             for fmt in ("csv", "odm"):
                 groups = [[c] for c in codes] if fmt == "csv" else [codes]
@@ -903,13 +903,12 @@ def export_section(databases: dict[int, str]) -> str:
                     start = time.perf_counter()
                     out = sum(drain(fmt, g, user) for g in groups)
                     runs[fmt].append(time.perf_counter() - start)
-                figures[fmt] = (0.0, len(ctx.captured_queries), out)
+                shape[fmt] = (len(ctx.captured_queries), out)
             own_csv, own_odm = _export_queries_copied(user, codes)
             if own_csv is not None:
                 runs["own_csv"].append(own_csv)
                 runs["own_odm"].append(own_odm)
-        for fmt in ("csv", "odm"):
-            figures[fmt] = (statistics.median(runs[fmt]), *figures[fmt][1:])
+        figures = {fmt: (statistics.median(runs[fmt]), *shape[fmt]) for fmt in ("csv", "odm")}
         peaks = {}
         for fmt in ("csv", "odm"):
             groups = [[c] for c in codes] if fmt == "csv" else [codes]

@@ -349,35 +349,22 @@ def _active_locks(
     return Lock.objects.filter(match, patient_id=patient_id, unlocked_at__isnull=True)
 
 
-# One compiled query per shape (with / without a visit, a record): every save asks (#16);
-# ``[:1]`` in the model's order, as ``first()``.
+def _active_lock_query(with_visit: bool, with_record: bool) -> CompiledQuery:
+    """``_active_locks(...)[:1]`` for one shape of keys (``[:1]`` in the model's order, as
+    ``first()``), compiled once (#16): every save asks."""
+    keys: dict[str, type] = {"patient_id": int}
+    if with_visit:
+        keys["visit_id"] = int
+    if with_record:
+        keys |= {"form_code": str, "record_id": int}
+    return CompiledQuery(lambda **values: _active_locks(**values)[:1], **keys)
+
+
+# One compiled query per shape: with or without a visit, with or without a record.
 _ACTIVE_LOCK = {
-    (False, False): CompiledQuery(
-        lambda patient_id: _active_locks(patient_id=patient_id)[:1],
-        patient_id=int,
-    ),
-    (True, False): CompiledQuery(
-        lambda patient_id, visit_id: _active_locks(patient_id=patient_id, visit_id=visit_id)[:1],
-        patient_id=int,
-        visit_id=int,
-    ),
-    (False, True): CompiledQuery(
-        lambda patient_id, form_code, record_id: _active_locks(
-            patient_id=patient_id, form_code=form_code, record_id=record_id
-        )[:1],
-        patient_id=int,
-        form_code=str,
-        record_id=int,
-    ),
-    (True, True): CompiledQuery(
-        lambda patient_id, visit_id, form_code, record_id: _active_locks(
-            patient_id=patient_id, visit_id=visit_id, form_code=form_code, record_id=record_id
-        )[:1],
-        patient_id=int,
-        visit_id=int,
-        form_code=str,
-        record_id=int,
-    ),
+    (visit, record): _active_lock_query(visit, record)
+    for visit in (False, True)
+    for record in (False, True)
 }
 
 
